@@ -1,0 +1,16 @@
+//! `patterns`: every communication pattern of the lab as a live server and client.
+//!
+//! Shared pieces (read these first):
+//! - [`net`]: binding and connecting with errors a student can act on (port in use, name not
+//!   resolvable, server not up yet: `--wait`);
+//! - [`shutdown`]: Ctrl+C / SIGTERM as a signal every task can watch;
+//! - [`server`]: the skeleton every TCP server uses: one task per connection, a connection limit,
+//!   graceful shutdown with a grace period.
+//!
+//! One folder per pattern; each `mod.rs` says what the pattern is, how to run it and what to look for in
+//! a capture. Protocol logic that is not I/O lives apart from the sockets (`state.rs`) and is tested
+//! without them.
+
+pub mod net;
+pub mod server;
+pub mod shutdown;

@@ -1,0 +1,169 @@
+//! The skeleton every TCP server of the lab runs on.
+//!
+//! ```text
+//!   accept ──► (permit from the connection limit) ──► spawn handler(stream, peer, shutdown)
+//!      ▲                                                    │
+//!      └──────────── until Ctrl+C / SIGTERM ◄───────────────┘
+//!   then: stop accepting, tell the handlers, wait up to `grace`, abort what is left, return.
+//! ```
+//!
+//! The pattern supplies only the handler: what to do with one connection. What to notice: the limit is
+//! taken *before* `accept`, so a server at its limit leaves new clients waiting in the kernel's backlog
+//! instead of accepting and dropping them (mini-redis does the same).
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::shutdown::Signal;
+
+/// Limits of a server.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// After Ctrl+C, how long open connections may take to finish before they are cut.
+    pub grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 10_000,
+            grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Accept connections on `listener` and run `handler` for each in its own task until `shutdown` fires.
+///
+/// The handler gets its own clone of the shutdown signal so it can finish its current message and
+/// close politely. Returns once every connection has finished or the grace period is over.
+pub async fn serve<H, F>(
+    listener: TcpListener,
+    limits: Limits,
+    mut shutdown: Signal,
+    handler: H,
+) -> io::Result<()>
+where
+    H: Fn(TcpStream, SocketAddr, Signal) -> F + Send + Sync + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let mut tasks = JoinSet::new();
+    let local = listener.local_addr()?;
+    tracing::info!(%local, "listening");
+    loop {
+        // Reap finished tasks so the set does not grow with every connection ever served.
+        while tasks.try_join_next().is_some() {}
+
+        let permit = tokio::select! {
+            _ = shutdown.recv() => break,
+            p = permits.clone().acquire_owned() => p.expect("semaphore is never closed"),
+        };
+        if permits.available_permits() == 0 {
+            tracing::warn!(
+                limit = limits.max_connections,
+                "connection limit reached; new clients wait"
+            );
+        }
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.recv() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: say so, breathe, go on.
+                    tracing::error!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let fut = handler(stream, peer, shutdown.clone());
+        tasks.spawn(async move {
+            fut.await;
+            drop(permit);
+        });
+    }
+
+    drop(listener);
+    let open = tasks.len();
+    if open > 0 {
+        tracing::info!(open, grace = ?limits.grace, "stopped accepting; waiting for open connections");
+    }
+    let drained =
+        tokio::time::timeout(limits.grace, async { while tasks.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!(
+            left = tasks.len(),
+            "grace period over; closing the remaining connections"
+        );
+        tasks.shutdown().await;
+    }
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shutdown;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn echo_once(mut s: TcpStream, _peer: SocketAddr, _sd: Signal) {
+        let mut buf = [0u8; 16];
+        if let Ok(n) = s.read(&mut buf).await {
+            let _ = s.write_all(&buf[..n]).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn serves_then_stops_on_shutdown() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (trigger, signal) = shutdown::channel();
+        let server = tokio::spawn(serve(listener, Limits::default(), signal, echo_once));
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"hi").await.unwrap();
+        let mut buf = [0u8; 2];
+        c.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"hi");
+        trigger.trigger();
+        server.await.unwrap().unwrap();
+        assert!(
+            TcpStream::connect(addr).await.is_err(),
+            "listener must be closed after shutdown"
+        );
+    }
+
+    #[tokio::test]
+    async fn grace_period_cuts_stuck_connections() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (trigger, signal) = shutdown::channel();
+        let limits = Limits {
+            max_connections: 4,
+            grace: Duration::from_millis(200),
+        };
+        // A handler that never finishes on its own.
+        let server = tokio::spawn(serve(listener, limits, signal, |s: TcpStream, _, _| async move {
+            let _keep = s;
+            std::future::pending::<()>().await
+        }));
+        let _c = TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        trigger.trigger();
+        tokio::time::timeout(Duration::from_secs(2), server)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    }
+}

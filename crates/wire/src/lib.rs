@@ -1,0 +1,24 @@
+//! `wire`: the lab's protocols as bytes, and nothing else.
+//!
+//! Every codec here is *sans-I/O*: it takes `&[u8]` and says what message is in it (or that more bytes
+//! are needed), and it writes messages into a buffer. It never touches a socket, never spawns, never
+//! prints. That is what lets one codec serve the live servers and clients (`sister-patterns`, over tokio)
+//! and the capture analyzer (`sister-analyze`, over bytes reassembled from a pcap) alike.
+//!
+//! The contract every codec keeps (see ARCHITECTURE.md, "The codec contract"):
+//! - `decode(&[u8]) -> Result<(Message, used), DecodeError>`; [`DecodeError::Incomplete`] is a normal
+//!   state (read more), [`DecodeError::Invalid`] says why the bytes cannot be this protocol;
+//! - no input makes it panic, loop or allocate without bound;
+//! - values it does not know are kept (`Unknown(n)`), so the analyzer can show them.
+//!
+//! Modules:
+//! - [`error`]: the [`DecodeError`] shared by all codecs;
+//! - [`frame`]: sister's message framing for the plain-TCP patterns (request/response, one-way, upcall),
+//!   and why TCP needs one at all;
+//! - [`text`]: showing bytes from a peer to a human (invalid UTF-8 escaped, never a panic).
+
+pub mod error;
+pub mod frame;
+pub mod text;
+
+pub use error::DecodeError;

@@ -1,0 +1,53 @@
+//! Showing a peer's bytes to a human.
+//!
+//! A peer may send anything: half a UTF-8 character at the end of a read, Latin-1, binary. sister never
+//! panics on that and never hides it: [`show`] prints valid UTF-8 as it is and escapes everything else,
+//! the way Rust's `{:?}` escapes a byte string, so a student sees exactly what was on the wire.
+
+/// The bytes as text: valid UTF-8 unchanged (control characters escaped), invalid bytes as `\xNN`.
+///
+/// ```
+/// assert_eq!(wire::text::show(b"Suhu: 28\xc2\xb0C"), "Suhu: 28°C");
+/// assert_eq!(wire::text::show(b"bad \xff byte"), "bad \\xff byte");
+/// assert_eq!(wire::text::show(b"two\nlines"), "two\\nlines");
+/// ```
+pub fn show(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\\' => out.push('\\'),
+                c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// True when the bytes are valid UTF-8 (so [`show`] changed nothing but control characters).
+pub fn is_utf8(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_valid_utf8_and_escapes_the_rest() {
+        assert_eq!(
+            show("Ada kanal Youtube baru nih: @x".as_bytes()),
+            "Ada kanal Youtube baru nih: @x"
+        );
+        assert_eq!(show(b"\xc3"), "\\xc3"); // half of a two-byte character
+        assert_eq!(show(b"\x00\x01"), "\\u{0}\\u{1}");
+        assert_eq!(show(b""), "");
+    }
+}

@@ -1,0 +1,64 @@
+//! The command line: `sister <pattern> <role> [flags]`.
+//!
+//! Conventions shared by every pattern (see README):
+//! - servers take `--bind ADDR:PORT`, default `0.0.0.0:<course port>`;
+//! - clients take `--server HOST:PORT`, default `<compose service>:<course port>`, also settable with an
+//!   environment variable (`SISTER_SERVER`, or a pattern-specific one shown in `--help`), and `--wait SECS`
+//!   to retry while the server starts;
+//! - `-v`/`-q` and `--log-format json` on every command.
+
+pub mod logging;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sister",
+    version,
+    about = "A hands-on lab for distributed systems: every pattern of the course in one binary",
+    long_about = "A hands-on lab for distributed systems: every communication pattern of the course \
+(MQTT, TCP request/response, UDP, one-way TCP, upcalls, REST, JSON-RPC, SOAP, ZeroMQ, ZooKeeper, \
+Lamport clocks) as servers and clients in one binary, plus packet capture and analysis.",
+    after_help = "Examples:\n  sister lab                          run the whole worksheet on loopback\n  \
+sister reqresp server               echo server on 0.0.0.0:2222\n  \
+sister reqresp client --server 127.0.0.1:2222\n\nEvery subcommand has its own --help with examples."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// More log output (-v: debug, -vv: trace)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Less log output (-q: warnings and errors only, -qq: errors only)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "verbose")]
+    pub quiet: u8,
+    /// Log line format: human lines, or one JSON object per line for machines
+    #[arg(long, value_enum, default_value_t = logging::LogFormat::Human, global = true)]
+    pub log_format: logging::LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Do nothing until stopped: keeps a client container alive for `docker compose exec`
+    #[command(after_help = "Example (in a compose file):\n  command: [\"idle\"]")]
+    Idle,
+}
+
+/// Run the chosen command; `Ok` carries the exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Idle => {
+            patterns::shutdown::ctrl_c_or_sigterm().await;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

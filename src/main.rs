@@ -1,0 +1,34 @@
+//! `sister`: the distributed-systems lab as one binary.
+//!
+//! This file only parses the command line and hands over to `cmd`; each pattern's command is a thin
+//! layer in `src/cmd/<pattern>.rs` over the library crates (`crates/patterns`, `crates/wire`, ...).
+//! Errors are `anyhow` here and only here: they are printed as one clear message (with its causes),
+//! never as a panic or a backtrace, and the exit code is 1 (2 for bad flags, from clap).
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cmd::Cli::parse();
+    cmd::logging::init(&cli.global);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cmd::run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
