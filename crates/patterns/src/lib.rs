@@ -4,6 +4,7 @@
 //! - [`net`]: binding and connecting with errors a student can act on (port in use, name not
 //!   resolvable, server not up yet: `--wait`);
 //! - [`shutdown`]: Ctrl+C / SIGTERM as a signal every task can watch;
+//! - [`lab`]: what each pattern gives `sister lab` (a scenario and its checks);
 //! - [`server`]: the skeleton every TCP server uses: one task per connection, a connection limit,
 //!   graceful shutdown with a grace period.
 //!
@@ -11,6 +12,7 @@
 //! a capture. Protocol logic that is not I/O lives apart from the sockets (`state.rs`) and is tested
 //! without them.
 
+pub mod lab;
 pub mod net;
 pub mod server;
 pub mod shutdown;
