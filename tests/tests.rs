@@ -1,0 +1,8 @@
+//! End-to-end tests of the `sister` binary and interop tests with the real peers (Python programs that
+//! behave exactly as the course's, Mosquitto, pyzmq, zeep/spyne, Flask, kazoo...).
+//!
+//! One test binary for all of them (as ripgrep does): one link step, shared helpers in `util`.
+//! Each pattern has its own module below. The peers are installed by `.ci/run`; a missing peer fails the
+//! test with a message saying so (a skipped interop test would be a test that cannot fail).
+
+mod util;

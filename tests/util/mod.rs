@@ -1,0 +1,215 @@
+//! Helpers shared by the end-to-end tests: run the sister binary and the Python peers, find free ports,
+//! wait for a server to listen, and never leave a process behind.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The sister binary under test: `$SISTER_BIN` (set by .ci/run to the release build) or cargo's.
+pub fn sister_bin() -> PathBuf {
+    std::env::var_os("SISTER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sister")))
+}
+
+/// The repository root (for `tests/peers/...` and `testdata/...`).
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A TCP port that was free a moment ago on 127.0.0.1.
+pub fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A UDP port that was free a moment ago on 127.0.0.1.
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process killed when dropped, with its output collected in the background.
+pub struct Proc {
+    pub child: Child,
+    name: String,
+    stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+    pub out_lines: Vec<String>,
+    pub err_lines: Vec<String>,
+}
+
+impl Proc {
+    /// Start `cmd` with piped stdout/stderr (stdin piped too, so tests can type into it).
+    pub fn spawn(name: &str, mut cmd: Command) -> Proc {
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let stdout = lines_of(child.stdout.take().unwrap());
+        let stderr = lines_of(child.stderr.take().unwrap());
+        Proc {
+            child,
+            name: name.to_string(),
+            stdout,
+            stderr,
+            out_lines: vec![],
+            err_lines: vec![],
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Ok(l) = self.stdout.try_recv() {
+            self.out_lines.push(l);
+        }
+        while let Ok(l) = self.stderr.try_recv() {
+            self.err_lines.push(l);
+        }
+    }
+
+    /// Wait until a line of stdout or stderr contains `needle`; panics with the output after `timeout`.
+    pub fn wait_for_line(&mut self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.drain();
+            let found = self
+                .out_lines
+                .iter()
+                .chain(self.err_lines.iter())
+                .find(|l| l.contains(needle))
+                .cloned();
+            if let Some(line) = found {
+                return line;
+            }
+            if Instant::now() > deadline {
+                let out = self.output();
+                panic!(
+                    "{}: no line containing {needle:?} within {timeout:?}\n{out}",
+                    self.name
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Everything the process printed so far (stdout then stderr).
+    pub fn output(&mut self) -> String {
+        self.drain();
+        format!(
+            "--- stdout\n{}\n--- stderr\n{}",
+            self.out_lines.join("\n"),
+            self.err_lines.join("\n")
+        )
+    }
+
+    /// Stdout lines so far.
+    pub fn stdout_lines(&mut self) -> Vec<String> {
+        self.drain();
+        self.out_lines.clone()
+    }
+
+    /// Send SIGINT (as Ctrl+C does) and wait up to `timeout` for the exit status.
+    pub fn interrupt(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .arg("-INT")
+            .arg(self.child.id().to_string())
+            .status();
+        self.wait_timeout(timeout)
+    }
+
+    /// Wait for the process to exit on its own.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                std::thread::sleep(Duration::from_millis(50));
+                self.drain();
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn lines_of(r: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines() {
+            match line {
+                Ok(l) => {
+                    if tx.send(l).is_err() {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    });
+    rx
+}
+
+/// A `Command` for the sister binary with `args`.
+pub fn sister(args: &[&str]) -> Command {
+    let mut cmd = Command::new(sister_bin());
+    cmd.args(args).env("NO_COLOR", "1").env_remove("RUST_LOG");
+    cmd
+}
+
+/// Start sister with `args` and keep it running for the test.
+pub fn spawn_sister(name: &str, args: &[&str]) -> Proc {
+    Proc::spawn(name, sister(args))
+}
+
+/// A `Command` running `python3` with `args`; panics with advice if `module` cannot be imported.
+pub fn python(module: Option<&str>, args: &[&str]) -> Command {
+    if let Some(m) = module {
+        let ok = Command::new("python3")
+            .args(["-c", &format!("import {m}")])
+            .status()
+            .map(|s| s.success());
+        assert!(
+            matches!(ok, Ok(true)),
+            "the Python module `{m}` is missing: run ./.ci/run (it installs the test peers)"
+        );
+    }
+    let mut cmd = Command::new("python3");
+    cmd.args(args).env("PYTHONUNBUFFERED", "1");
+    cmd
+}
+
+/// Wait until something accepts TCP connections on `addr`.
+pub fn wait_for_tcp(addr: SocketAddr, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "nothing listens on {addr} after {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `127.0.0.1:port` as a `SocketAddr`.
+pub fn local(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
