@@ -13,6 +13,7 @@
 //! without them.
 
 pub mod lab;
+pub mod mqtt;
 pub mod net;
 pub mod server;
 pub mod shutdown;
