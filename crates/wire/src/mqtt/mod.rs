@@ -226,9 +226,7 @@ impl Packet {
             Packet::Connect(p) => &p.properties,
             Packet::ConnAck(p) => &p.properties,
             Packet::Publish(p) => &p.properties,
-            Packet::PubAck(p) | Packet::PubRec(p) | Packet::PubRel(p) | Packet::PubComp(p) => {
-                &p.properties
-            }
+            Packet::PubAck(p) | Packet::PubRec(p) | Packet::PubRel(p) | Packet::PubComp(p) => &p.properties,
             Packet::Subscribe(p) => &p.properties,
             Packet::SubAck(p) => &p.properties,
             Packet::Unsubscribe(p) => &p.properties,
@@ -371,11 +369,7 @@ pub fn decode(buf: &[u8], version: Version) -> Result<(Packet, usize), DecodeErr
 
 /// Decode one packet, refusing any packet larger than `max_size` bytes (fixed header included) as
 /// soon as its fixed header announces it, before its body is even buffered.
-pub fn decode_with_limit(
-    buf: &[u8],
-    version: Version,
-    max_size: usize,
-) -> Result<(Packet, usize), Error> {
+pub fn decode_with_limit(buf: &[u8], version: Version, max_size: usize) -> Result<(Packet, usize), Error> {
     let Some(&first) = buf.first() else {
         return Err(Error::Incomplete { needed: Some(2) });
     };
@@ -559,3 +553,6 @@ pub(crate) fn check_encode_binary(what: &'static str, b: &[u8]) -> Result<(), En
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

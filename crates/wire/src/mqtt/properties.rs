@@ -233,7 +233,11 @@ impl Properties {
                 }
                 REQUEST_PROBLEM_INFORMATION => {
                     let v = flag(&mut r, "request problem information")?;
-                    once(&mut p.request_problem_information, v, "request problem information")?
+                    once(
+                        &mut p.request_problem_information,
+                        v,
+                        "request problem information",
+                    )?
                 }
                 WILL_DELAY_INTERVAL => {
                     let v = r.u32("will delay interval")?;
@@ -241,7 +245,11 @@ impl Properties {
                 }
                 REQUEST_RESPONSE_INFORMATION => {
                     let v = flag(&mut r, "request response information")?;
-                    once(&mut p.request_response_information, v, "request response information")?
+                    once(
+                        &mut p.request_response_information,
+                        v,
+                        "request response information",
+                    )?
                 }
                 RESPONSE_INFORMATION => {
                     let v = r.string("response information")?;
@@ -258,9 +266,7 @@ impl Properties {
                 RECEIVE_MAXIMUM => {
                     let v = r.u16("receive maximum")?;
                     if v == 0 {
-                        return Err(Error::protocol(
-                            "a receive maximum of 0 (MQTT 5.0 §3.1.2.11.3)",
-                        ));
+                        return Err(Error::protocol("a receive maximum of 0 (MQTT 5.0 §3.1.2.11.3)"));
                     }
                     once(&mut p.receive_maximum, v, "receive maximum")?
                 }
@@ -304,7 +310,11 @@ impl Properties {
                 }
                 WILDCARD_SUBSCRIPTION_AVAILABLE => {
                     let v = flag(&mut r, "wildcard subscription available")?;
-                    once(&mut p.wildcard_subscription_available, v, "wildcard subscription available")?
+                    once(
+                        &mut p.wildcard_subscription_available,
+                        v,
+                        "wildcard subscription available",
+                    )?
                 }
                 SUBSCRIPTION_IDENTIFIER_AVAILABLE => {
                     let v = flag(&mut r, "subscription identifier available")?;
@@ -316,7 +326,11 @@ impl Properties {
                 }
                 SHARED_SUBSCRIPTION_AVAILABLE => {
                     let v = flag(&mut r, "shared subscription available")?;
-                    once(&mut p.shared_subscription_available, v, "shared subscription available")?
+                    once(
+                        &mut p.shared_subscription_available,
+                        v,
+                        "shared subscription available",
+                    )?
                 }
                 other => {
                     p.unknown = Some(UnknownProperty {
@@ -476,7 +490,11 @@ impl Properties {
         put!(AUTHENTICATION_DATA, self.authentication_data, bin);
         put!(REQUEST_PROBLEM_INFORMATION, self.request_problem_information, u8);
         put!(WILL_DELAY_INTERVAL, self.will_delay_interval, u32);
-        put!(REQUEST_RESPONSE_INFORMATION, self.request_response_information, u8);
+        put!(
+            REQUEST_RESPONSE_INFORMATION,
+            self.request_response_information,
+            u8
+        );
         put!(RESPONSE_INFORMATION, self.response_information, str);
         put!(SERVER_REFERENCE, self.server_reference, str);
         put!(REASON_STRING, self.reason_string, str);
@@ -491,9 +509,21 @@ impl Properties {
             codec::write_str(out, v);
         }
         put!(MAXIMUM_PACKET_SIZE, self.maximum_packet_size, u32);
-        put!(WILDCARD_SUBSCRIPTION_AVAILABLE, self.wildcard_subscription_available, u8);
-        put!(SUBSCRIPTION_IDENTIFIER_AVAILABLE, self.subscription_identifier_available, u8);
-        put!(SHARED_SUBSCRIPTION_AVAILABLE, self.shared_subscription_available, u8);
+        put!(
+            WILDCARD_SUBSCRIPTION_AVAILABLE,
+            self.wildcard_subscription_available,
+            u8
+        );
+        put!(
+            SUBSCRIPTION_IDENTIFIER_AVAILABLE,
+            self.subscription_identifier_available,
+            u8
+        );
+        put!(
+            SHARED_SUBSCRIPTION_AVAILABLE,
+            self.shared_subscription_available,
+            u8
+        );
         if let Some(u) = &self.unknown {
             codec::write_varint(out, u.id as usize);
             out.put_slice(&u.rest);
@@ -550,7 +580,10 @@ impl fmt::Display for Properties {
         }
         show!("maximum-packet-size", self.maximum_packet_size);
         show!("wildcards-available", self.wildcard_subscription_available);
-        show!("subscription-ids-available", self.subscription_identifier_available);
+        show!(
+            "subscription-ids-available",
+            self.subscription_identifier_available
+        );
         show!("shared-available", self.shared_subscription_available);
         if let Some(u) = &self.unknown {
             write!(f, "{sep}unknown-property=0x{:02x}(+{} bytes)", u.id, u.rest.len())?;

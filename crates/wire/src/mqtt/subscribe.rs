@@ -222,8 +222,7 @@ impl Unsubscribe {
     }
 
     pub(crate) fn body_len(&self, version: Version) -> usize {
-        2 + props_len(&self.properties, version)
-            + self.filters.iter().map(|f| 2 + f.len()).sum::<usize>()
+        2 + props_len(&self.properties, version) + self.filters.iter().map(|f| 2 + f.len()).sum::<usize>()
     }
 
     pub(crate) fn check(&self) -> Result<(), EncodeError> {

@@ -184,7 +184,10 @@ mod tests {
         assert!(matches("sport/#", "sport"));
         assert!(matches("#", "sport/tennis"));
         assert_eq!(validate_filter("sport/tennis#"), Err(TopicError::MisplacedHash));
-        assert_eq!(validate_filter("sport/tennis/#/ranking"), Err(TopicError::MisplacedHash));
+        assert_eq!(
+            validate_filter("sport/tennis/#/ranking"),
+            Err(TopicError::MisplacedHash)
+        );
         assert!(validate_filter("#").is_ok());
     }
 
