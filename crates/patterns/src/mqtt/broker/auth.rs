@@ -32,7 +32,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::trie::filter_matches;
+use wire::mqtt::topic::matches as filter_matches;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Access {

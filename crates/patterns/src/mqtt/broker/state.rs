@@ -35,26 +35,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::auth::Auth;
-use super::trie::{self, Entry, Trie};
+use wire::mqtt::topic;
 
-/// Quality of service (MQTT 3.1.1 §4.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum QoS {
-    AtMostOnce = 0,
-    AtLeastOnce = 1,
-    ExactlyOnce = 2,
-}
+use super::trie::{Entry, Trie};
 
-impl QoS {
-    pub fn from_u8(v: u8) -> Option<QoS> {
-        match v {
-            0 => Some(QoS::AtMostOnce),
-            1 => Some(QoS::AtLeastOnce),
-            2 => Some(QoS::ExactlyOnce),
-            _ => None,
-        }
-    }
-}
+pub use wire::mqtt::QoS;
 
 /// The MQTT 5.0 properties a PUBLISH carries from publisher to subscriber unchanged (§3.3.2.3).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -470,47 +455,12 @@ pub mod rc {
     pub const SHARED_SUBS_NOT_SUPPORTED: u8 = 0x9E;
 }
 
-/// Is `topic` a valid topic name for PUBLISH (3.1.1 §4.7.3, §3.3.2.1)? Non-empty, no wildcards.
-/// (UTF-8 and the NUL character are the codec's business, §1.5.3.)
-pub fn valid_topic(topic: &str) -> Result<(), &'static str> {
-    if topic.is_empty() {
-        return Err("a topic name must be at least one character long (MQTT 3.1.1 §4.7.3)");
-    }
-    if topic.contains(['+', '#']) {
-        return Err("a PUBLISH topic must not contain the wildcards + or # (MQTT 3.1.1 §3.3.2.1)");
-    }
-    Ok(())
-}
-
-/// Is `filter` a valid topic filter (§4.7.1)? `#` only alone in the last level, `+` only alone in a level.
-pub fn valid_filter(filter: &str) -> Result<(), &'static str> {
-    if filter.is_empty() {
-        return Err("a topic filter must be at least one character long (MQTT 3.1.1 §4.7.3)");
-    }
-    let mut levels = filter.split('/').peekable();
-    while let Some(level) = levels.next() {
-        if level.contains('#') && (level != "#" || levels.peek().is_some()) {
-            return Err("`#` must be a whole level and the last one, as in `sister/#` (MQTT 3.1.1 §4.7.1.2)");
-        }
-        if level.contains('+') && level != "+" {
-            return Err("`+` must be a whole level, as in `sister/+/temp` (MQTT 3.1.1 §4.7.1.3)");
-        }
-    }
-    Ok(())
-}
-
-/// Split `$share/<group>/<filter>` (5.0 §4.8.2) into the group and the filter.
-pub fn parse_shared(filter: &str) -> Result<Option<(&str, &str)>, &'static str> {
-    let Some(rest) = filter.strip_prefix("$share/") else {
-        return Ok(None);
-    };
-    let Some((group, f)) = rest.split_once('/') else {
-        return Err("a shared subscription is `$share/<group>/<filter>` (MQTT 5.0 §4.8.2)");
-    };
-    if group.is_empty() || group.contains(['+', '#']) || f.is_empty() {
-        return Err("a shared subscription is `$share/<group>/<filter>` with a group name without wildcards (MQTT 5.0 §4.8.2)");
-    }
-    Ok(Some((group, f)))
+/// `$share/<group>/<filter>` (5.0 §4.8.2) as (group, filter); `None` for an ordinary filter.
+fn shared_parts(filter: &str) -> Option<(&str, &str)> {
+    topic::parse_shared(filter)
+        .ok()
+        .flatten()
+        .map(|s| (s.group, s.filter))
 }
 
 /// Edit distance between two strings (for "did you mean" in the log).
@@ -952,7 +902,8 @@ impl Broker {
     /// A PUBLISH from session `sid`. Acknowledgements go to the publisher's outbox, copies to the
     /// subscribers'.
     pub fn publish(&mut self, sid: usize, p: PublishIn, now: Instant) -> Result<(), Violation> {
-        valid_topic(&p.topic).map_err(|why| Violation::new(rc::TOPIC_NAME_INVALID, why))?;
+        // The codec already refused wildcards; an empty topic here means an unresolved 5.0 alias.
+        topic::validate_name(&p.topic).map_err(|e| Violation::new(rc::TOPIC_NAME_INVALID, e.to_string()))?;
         let (client, v5, user) = match self.session(sid) {
             Some(s) => (s.client_id.clone(), s.v5, s.username.clone()),
             None => return Ok(()),
@@ -1332,11 +1283,8 @@ impl Broker {
         let mut codes = Vec::with_capacity(reqs.len());
         let mut retained_to_send: Vec<(String, SubOpts)> = Vec::new();
         for r in reqs {
-            let shared = parse_shared(&r.filter);
-            let check =
-                shared.and_then(|sh| valid_filter(sh.map(|(_, f)| f).unwrap_or(&r.filter)).map(|_| sh));
-            let sh = match check {
-                Ok(sh) => sh,
+            let sh = match topic::validate_filter(&r.filter) {
+                Ok(()) => shared_parts(&r.filter),
                 Err(why) => {
                     tracing::warn!(client = %client, filter = %r.filter, "SUBSCRIBE refused: {why}");
                     if !v5 {
@@ -1401,12 +1349,12 @@ impl Broker {
         }
         self.push_out(sid, Out::SubAck { pid, codes });
         for (filter, opts) in retained_to_send {
-            let mut msgs: Vec<Arc<Message>> = if valid_topic(&filter).is_ok() {
+            let mut msgs: Vec<Arc<Message>> = if !topic::has_wildcards(&filter) {
                 self.retained.get(filter.as_str()).cloned().into_iter().collect()
             } else {
                 self.retained
                     .values()
-                    .filter(|m| trie::filter_matches(&filter, &m.topic))
+                    .filter(|m| topic::matches(&filter, &m.topic))
                     .cloned()
                     .collect()
             };
@@ -1438,8 +1386,8 @@ impl Broker {
     }
 
     fn remove_sub(&mut self, sid: usize, filter: &str) -> bool {
-        match parse_shared(filter) {
-            Ok(Some((g, f))) => {
+        match shared_parts(filter) {
+            Some((g, f)) => {
                 let Some(&gid) = self.group_ids.get(&(g.to_string(), f.to_string())) else {
                     return false;
                 };
@@ -1484,7 +1432,7 @@ impl Broker {
         let mut near: Vec<(usize, usize, String, String)> = Vec::new(); // (-common levels, distance, filter, client)
         for s in self.sessions.iter().flatten() {
             for f in s.subs.keys() {
-                let plain = parse_shared(f).ok().flatten().map(|(_, f)| f).unwrap_or(f);
+                let plain = shared_parts(f).map(|(_, f)| f).unwrap_or(f);
                 let common = plain
                     .split('/')
                     .zip(topic.split('/'))
@@ -2070,17 +2018,9 @@ mod tests {
     }
 
     #[test]
-    fn validation() {
-        assert!(valid_topic("a/b").is_ok());
-        assert!(valid_topic("a/+").is_err());
-        assert!(valid_topic("").is_err());
-        assert!(valid_filter("a/#").is_ok());
-        assert!(valid_filter("a/#/b").is_err());
-        assert!(valid_filter("a/b#").is_err());
-        assert!(valid_filter("a+/b").is_err());
-        assert!(valid_filter("+/+/#").is_ok());
-        assert_eq!(parse_shared("$share/g/a/b"), Ok(Some(("g", "a/b"))));
-        assert!(parse_shared("$share/g").is_err());
+    fn helpers() {
+        assert_eq!(shared_parts("$share/g/a/b"), Some(("g", "a/b")));
+        assert_eq!(shared_parts("a/b"), None);
         assert_eq!(edit_distance("gaming", "kesehatan"), 8);
     }
 }

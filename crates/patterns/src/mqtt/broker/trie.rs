@@ -195,28 +195,6 @@ fn collect<T: Clone>(node: &Node<T>, rest: Option<&str>, first: bool, dollar: bo
     }
 }
 
-/// Does `filter` match `topic`? The same rules as the tree, for one filter (used for retained messages
-/// and ACLs, where the broker tests one filter against many topics).
-pub fn filter_matches(filter: &str, topic: &str) -> bool {
-    if topic.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
-        return false;
-    }
-    let mut f = filter.split('/');
-    let mut t = topic.split('/');
-    loop {
-        match (f.next(), t.next()) {
-            (Some("#"), _) => return true,
-            (Some(fl), Some(tl)) => {
-                if fl != "+" && fl != tl {
-                    return false;
-                }
-            }
-            (None, None) => return true,
-            _ => return false,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,8 +243,6 @@ mod tests {
         t.insert("$SYS/#", e(3));
         t.insert("$SYS/+/clients", e(4));
         assert_eq!(matched(&t, "$SYS/broker/clients"), vec![3, 4]);
-        assert!(!filter_matches("#", "$SYS/x"));
-        assert!(filter_matches("$SYS/#", "$SYS/x"));
     }
 
     #[test]
@@ -281,15 +257,5 @@ mod tests {
         assert!(t.remove("a/+/c", 2, None));
         assert!(t.root.is_empty(), "empty branches are pruned");
         assert!(t.is_empty());
-    }
-
-    #[test]
-    fn single_filter_matching() {
-        assert!(filter_matches("a/+/c", "a/b/c"));
-        assert!(!filter_matches("a/+/c", "a/b/c/d"));
-        assert!(filter_matches("a/#", "a"));
-        assert!(filter_matches("a/b", "a/b"));
-        assert!(!filter_matches("a/b", "a/b/c"));
-        assert!(!filter_matches("a/b/c", "a/b"));
     }
 }
