@@ -8,6 +8,8 @@
 //! - `-v`/`-q` and `--log-format json` on every command.
 
 pub mod logging;
+pub mod mqtt;
+pub mod mqtt_broker;
 
 use std::process::ExitCode;
 
@@ -51,6 +53,12 @@ pub enum Command {
     /// Do nothing until stopped: keeps a client container alive for `docker compose exec`
     #[command(after_help = "Example (in a compose file):\n  command: [\"idle\"]")]
     Idle,
+    /// MQTT publish/subscribe: a broker, a publisher and a subscriber (port 1883)
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  sister mqtt broker\n  sister mqtt broker --bind 127.0.0.1:1884"
+    )]
+    Mqtt(mqtt::MqttCommand),
 }
 
 /// Run the chosen command; `Ok` carries the exit code.
@@ -60,5 +68,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             patterns::shutdown::ctrl_c_or_sigterm().await;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Mqtt(cmd) => mqtt::run(cmd).await,
     }
 }

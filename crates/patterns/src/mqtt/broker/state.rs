@@ -29,7 +29,7 @@
 //!   to each socket from that connection's task.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -65,6 +65,10 @@ pub struct Message {
     pub received: Instant,
     /// The publisher's client id (for no-local and the log); `None` for the broker's own ($SYS).
     pub from: Option<Arc<str>>,
+    /// The message encoded once as a plain QoS 0 PUBLISH (index 0: 3.1.1, 1: 5.0), filled by the
+    /// server the first time it needs it: a fan-out to fifty subscribers encodes it once, not fifty
+    /// times.
+    pub wire: [OnceLock<Bytes>; 2],
 }
 
 impl Message {
@@ -866,6 +870,7 @@ impl Broker {
             props: w.props,
             received: now,
             from: Some(client.clone()),
+            wire: Default::default(),
         };
         self.route(Arc::new(msg), None, now);
     }
@@ -946,6 +951,7 @@ impl Broker {
             props: p.props.clone(),
             received: now,
             from: Some(client.clone()),
+            wire: Default::default(),
         });
         let delivered = self.route(msg, Some(sid), now);
         let reason = if delivered == 0 && v5 {
@@ -993,6 +999,9 @@ impl Broker {
                 tracing::info!(topic = %msg.topic, replaced, "retained message stored");
             }
         }
+        // One line per message for a student watching the broker (`-q` silences it in benchmarks).
+        let log_each = publisher.is_some() && tracing::enabled!(tracing::Level::INFO);
+        let mut names: Vec<String> = Vec::new();
         let mut found = std::mem::take(&mut self.scratch);
         found.clear();
         self.subs.matches(&msg.topic, &mut found);
@@ -1054,6 +1063,11 @@ impl Broker {
             let retain = rap && msg.retain;
             if self.deliver(sid, msg.clone(), qos, retain, sub_ids, now) {
                 delivered += 1;
+                if log_each && names.len() < 5 {
+                    if let Some(s) = self.session(sid) {
+                        names.push(format!("{} (QoS {})", s.client_id, qos as u8));
+                    }
+                }
             }
         }
         self.scratch = found;
@@ -1062,8 +1076,19 @@ impl Broker {
             if !msg.topic.starts_with('$') {
                 self.explain_no_match(&msg.topic);
             }
-        } else if tracing::enabled!(tracing::Level::DEBUG) {
-            tracing::debug!(topic = %msg.topic, qos = msg.qos as u8, bytes = msg.payload.len(), clients = delivered, "message routed");
+        } else if log_each {
+            let more = if delivered > names.len() {
+                format!(" and {} more", delivered - names.len())
+            } else {
+                String::new()
+            };
+            tracing::info!(
+                topic = %msg.topic,
+                qos = msg.qos as u8,
+                bytes = msg.payload.len(),
+                "PUBLISH delivered to {}{more}",
+                names.join(", ")
+            );
         }
         delivered
     }
@@ -1505,6 +1530,7 @@ impl Broker {
                 props: MsgProps::default(),
                 received: now,
                 from: None,
+                wire: Default::default(),
             };
             // Quietly: these are not the student's messages.
             let msg = Arc::new(msg);
