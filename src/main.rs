@@ -12,7 +12,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cmd::Cli::parse();
+    // mosquitto's `-h HOST`, `-q QOS`, `-v` after `mqtt pub|sub` (see src/cmd/mqtt.rs).
+    let cli = cmd::Cli::parse_from(cmd::mqtt::mosquitto_flags(std::env::args_os()));
     cmd::logging::init(&cli.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

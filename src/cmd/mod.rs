@@ -56,7 +56,7 @@ pub enum Command {
     /// MQTT publish/subscribe: a broker, a publisher and a subscriber (port 1883)
     #[command(
         subcommand,
-        after_help = "Examples:\n  sister mqtt broker\n  sister mqtt broker --bind 127.0.0.1:1884"
+        after_help = "Examples:\n  sister mqtt broker\n  sister mqtt broker --bind 127.0.0.1:1884\n  sister mqtt sub --server 127.0.0.1:1883\n  sister mqtt pub --server 127.0.0.1:1883 -t sister/temp -m hello"
     )]
     Mqtt(mqtt::MqttCommand),
 }

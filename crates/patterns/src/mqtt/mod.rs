@@ -16,7 +16,12 @@
 //! topic and the payload in clear text; PINGREQ / PINGRESP every keep-alive; DISCONNECT at the end.
 //!
 //! Modules:
+//! - [`client`]: an MQTT client (connect, QoS 0/1/2 flows, keep-alive, disconnect) for `sister mqtt
+//!   pub` ([`publisher`]) and `sister mqtt sub` ([`subscriber`]);
 //! - [`broker`]: the broker: its protocol state without I/O (`broker::state`, `broker::trie`) and the
 //!   tokio server around it.
 
 pub mod broker;
+pub mod client;
+pub mod publisher;
+pub mod subscriber;
