@@ -6,3 +6,5 @@
 //! test with a message saying so (a skipped interop test would be a test that cannot fail).
 
 mod util;
+mod mqtt_broker;
+mod mqtt_clients;

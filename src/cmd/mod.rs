@@ -58,7 +58,7 @@ pub enum Command {
         subcommand,
         after_help = "Examples:\n  sister mqtt broker\n  sister mqtt broker --bind 127.0.0.1:1884\n  sister mqtt sub --server 127.0.0.1:1883\n  sister mqtt pub --server 127.0.0.1:1883 -t sister/temp -m hello"
     )]
-    Mqtt(mqtt::MqttCommand),
+    Mqtt(Box<mqtt::MqttCommand>),
 }
 
 /// Run the chosen command; `Ok` carries the exit code.
@@ -68,6 +68,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             patterns::shutdown::ctrl_c_or_sigterm().await;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Mqtt(cmd) => mqtt::run(cmd).await,
+        Command::Mqtt(cmd) => mqtt::run(*cmd).await,
     }
 }

@@ -238,8 +238,10 @@ async fn connection(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) 
             tracing::warn!(
                 "CONNECT with unsupported protocol {name:?} level {level}; refusing (CONNACK 0x84 / return code 1)"
             );
-            let mut ack = ConnAck::default();
-            ack.code = ReasonCode::UnsupportedProtocolVersion;
+            let ack = ConnAck {
+                code: ReasonCode::UnsupportedProtocolVersion,
+                ..ConnAck::default()
+            };
             let v = if level == 5 { Version::V5 } else { Version::V3_1_1 };
             let mut buf = Vec::new();
             if mqtt::encode(&Packet::ConnAck(ack), v, &mut buf).is_ok() {
@@ -267,8 +269,10 @@ async fn connection(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) 
     let props = &connect.properties;
     let mut wbuf: Vec<u8> = Vec::new();
     let refuse = |reason: ReasonCode, why: &str| {
-        let mut ack = ConnAck::default();
-        ack.code = reason;
+        let mut ack = ConnAck {
+            code: reason,
+            ..ConnAck::default()
+        };
         if v5 {
             ack.properties.reason_string = Some(why.to_string());
         }
