@@ -11,6 +11,8 @@ pub mod bench;
 pub mod client_args;
 pub mod lab;
 pub mod logging;
+pub mod mqtt;
+pub mod mqtt_broker;
 pub mod oneway;
 pub mod reqresp;
 pub mod udp;
@@ -70,6 +72,12 @@ pub enum Command {
     Udp(udp::UdpArgs),
     /// Upcall: the server calls its registered clients back (port 4141)
     Upcall(upcall::UpcallArgs),
+    /// MQTT publish/subscribe: a broker, a publisher and a subscriber (port 1883)
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  sister mqtt broker\n  sister mqtt broker --bind 127.0.0.1:1884\n  sister mqtt sub --server 127.0.0.1:1883\n  sister mqtt pub --server 127.0.0.1:1883 -t sister/temp -m hello"
+    )]
+    Mqtt(Box<mqtt::MqttCommand>),
 }
 
 /// Run the chosen command; `Ok` carries the exit code.
@@ -85,5 +93,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Oneway(args) => oneway::run(args).await,
         Command::Udp(args) => udp::run(args).await,
         Command::Upcall(args) => upcall::run(args).await,
+        Command::Mqtt(cmd) => mqtt::run(*cmd).await,
     }
 }

@@ -15,6 +15,7 @@
 pub mod console;
 pub mod lab;
 pub mod messages;
+pub mod mqtt;
 pub mod net;
 pub mod oneway;
 pub mod reqresp;

@@ -19,6 +19,7 @@
 
 pub mod error;
 pub mod frame;
+pub mod mqtt;
 pub mod text;
 
 pub use error::DecodeError;
