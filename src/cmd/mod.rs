@@ -8,6 +8,7 @@
 //! - `-v`/`-q` and `--log-format json` on every command.
 
 pub mod logging;
+pub mod zmq;
 
 use std::process::ExitCode;
 
@@ -51,6 +52,8 @@ pub enum Command {
     /// Do nothing until stopped: keeps a client container alive for `docker compose exec`
     #[command(after_help = "Example (in a compose file):\n  command: [\"idle\"]")]
     Idle,
+    /// ZeroMQ: REQ/REP, PUB/SUB, PUSH/PULL (ZMTP 3.1, interoperating with pyzmq)
+    Zmq(zmq::ZmqArgs),
 }
 
 /// Run the chosen command; `Ok` carries the exit code.
@@ -60,5 +63,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             patterns::shutdown::ctrl_c_or_sigterm().await;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Zmq(args) => zmq::run(args, patterns::shutdown::on_ctrl_c()).await,
     }
 }
