@@ -6,3 +6,4 @@
 //! test with a message saying so (a skipped interop test would be a test that cannot fail).
 
 mod util;
+mod zmq;
