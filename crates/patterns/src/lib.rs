@@ -13,6 +13,7 @@
 //! without them.
 
 pub mod lab;
+pub mod lamport;
 pub mod net;
 pub mod server;
 pub mod shutdown;

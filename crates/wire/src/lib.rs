@@ -16,9 +16,11 @@
 //! - [`frame`]: sister's message framing for the plain-TCP patterns (request/response, one-way, upcall),
 //!   and why TCP needs one at all;
 //! - [`text`]: showing bytes from a peer to a human (invalid UTF-8 escaped, never a panic).
+//! - [`lamport`]: the course's Lamport-clock JSON message (`message`, `balance`, `timestamp`).
 
 pub mod error;
 pub mod frame;
+pub mod lamport;
 pub mod text;
 
 pub use error::DecodeError;
