@@ -7,7 +7,10 @@
 //!   to retry while the server starts;
 //! - `-v`/`-q` and `--log-format json` on every command.
 
+pub mod lamport;
 pub mod logging;
+pub mod procs;
+pub mod zk;
 
 use std::process::ExitCode;
 
@@ -51,6 +54,17 @@ pub enum Command {
     /// Do nothing until stopped: keeps a client container alive for `docker compose exec`
     #[command(after_help = "Example (in a compose file):\n  command: [\"idle\"]")]
     Idle,
+    /// ZooKeeper: leader election and the balance demo's distributed lock
+    #[command(subcommand)]
+    Zk(zk::Zk),
+    /// Lamport clocks: the course's two-process exchange, and an N-process simulation
+    #[command(subcommand)]
+    Lamport(lamport::Lamport),
+    /// Processes and threads: shared memory, a lost update and its fix
+    #[command(
+        after_help = "Example:\n  sister procs                      eve and bob, 3 threads each, 1000000 increments per thread"
+    )]
+    Procs(procs::ProcsArgs),
 }
 
 /// Run the chosen command; `Ok` carries the exit code.
@@ -60,5 +74,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             patterns::shutdown::ctrl_c_or_sigterm().await;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Zk(c) => zk::run(c).await,
+        Command::Lamport(c) => lamport::run(c).await,
+        Command::Procs(a) => tokio::task::spawn_blocking(move || procs::run(a)).await?,
     }
 }

@@ -15,5 +15,7 @@
 pub mod lab;
 pub mod lamport;
 pub mod net;
+pub mod procs;
 pub mod server;
 pub mod shutdown;
+pub mod zk;
