@@ -101,6 +101,16 @@ impl fmt::Display for LamportMessage {
     }
 }
 
+/// How many bytes the first complete JSON value in `buf` takes, whatever it is (`None` if `buf` does
+/// not start with one). Lets a reader skip one malformed message without dropping the next.
+pub fn json_value_len(buf: &[u8]) -> Option<usize> {
+    let mut stream = serde_json::Deserializer::from_slice(buf).into_iter::<serde::de::IgnoredAny>();
+    match stream.next() {
+        Some(Ok(_)) => Some(stream.byte_offset()),
+        _ => None,
+    }
+}
+
 fn kind_of(v: &serde_json::Value) -> &'static str {
     match v {
         serde_json::Value::Null => "null",
@@ -181,6 +191,19 @@ mod tests {
             m.to_bytes(),
             br#"{"message": "\u00e9\"\n\ud83d\ude00", "balance": -5, "timestamp": 0}"#
         );
+    }
+
+    #[test]
+    fn a_malformed_object_can_be_skipped_alone() {
+        let mut buf = br#"{"message": 1}"#.to_vec();
+        buf.extend_from_slice(CAPTURED_ADD);
+        assert!(matches!(
+            LamportMessage::decode(&buf),
+            Err(DecodeError::Invalid(_))
+        ));
+        let n = json_value_len(&buf).unwrap();
+        assert_eq!(LamportMessage::decode(&buf[n..]).unwrap().0.timestamp, 1);
+        assert_eq!(json_value_len(b"nonsense"), None);
     }
 
     #[test]

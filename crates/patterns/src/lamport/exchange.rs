@@ -95,20 +95,27 @@ async fn read_message(stream: &mut TcpStream, peer: SocketAddr) -> Result<Lampor
             return Err(ExchangeError::ClosedEarly);
         }
         buf.extend_from_slice(&chunk[..n]);
-        match LamportMessage::decode(&buf) {
-            Ok((msg, _used)) => return Ok(msg),
-            Err(DecodeError::Incomplete { .. }) if buf.len() < 64 * 1024 => continue,
-            Err(DecodeError::Incomplete { .. }) => {
-                error!(%peer, "64 KiB without a complete message: dropping what was read, carrying on");
-                buf.clear();
-            }
-            Err(DecodeError::Invalid(reason)) => {
-                error!(
-                    %peer,
-                    bytes = %wire::text::show(&buf),
-                    "malformed Lamport message ({reason}); expected {{\"message\", \"balance\", \"timestamp\"}}: ignored, still waiting"
-                );
-                buf.clear();
+        // Everything complete in the buffer: a good message ends the wait; a bad one is reported and
+        // skipped (only that JSON value, if it was one: what follows may be a good message).
+        while !buf.is_empty() {
+            match LamportMessage::decode(&buf) {
+                Ok((msg, _used)) => return Ok(msg),
+                Err(DecodeError::Incomplete { .. }) if buf.len() < 64 * 1024 => break,
+                Err(DecodeError::Incomplete { .. }) => {
+                    error!(%peer, "64 KiB without a complete message: dropping what was read, carrying on");
+                    buf.clear();
+                }
+                Err(DecodeError::Invalid(reason)) => {
+                    error!(
+                        %peer,
+                        bytes = %wire::text::show(&buf),
+                        "malformed Lamport message ({reason}); expected {{\"message\", \"balance\", \"timestamp\"}}: ignored, still waiting"
+                    );
+                    match wire::lamport::json_value_len(&buf) {
+                        Some(n) => drop(buf.drain(..n)),
+                        None => buf.clear(),
+                    }
+                }
             }
         }
     }
@@ -150,17 +157,18 @@ pub async fn serve_exchange(
     })
 }
 
-/// Run process A: every connection is one exchange. The clock is the process's and never goes back;
-/// every exchange starts from the configured balance, as the course's program does on each run.
+/// Run process A: every connection is one run of the course's process A (which serves one connection
+/// and exits): clock 0 and the configured balance at the start of each, so every exchange shows the
+/// course's numbers (1, 3, 4) whatever connected before (a port probe, a malformed client).
 pub async fn run_server(listener: TcpListener, config: ServerConfig, shutdown: Signal) -> io::Result<()> {
-    let clock = Arc::new(Mutex::new(LamportClock::new()));
     let config = Arc::new(config);
     let span = info_span!("lamport-server");
     async move {
         info!(addr = %listener.local_addr()?, "process A listening: balance {}, adds ${}", config.balance, config.amount);
         serve(listener, Limits::default(), shutdown, move |stream, peer, _sd| {
-            let (clock, config) = (clock.clone(), config.clone());
+            let config = config.clone();
             async move {
+                let clock = Mutex::new(LamportClock::new());
                 match serve_exchange(stream, peer, &config, &clock).await {
                     Ok(x) => {
                         info!(%peer, "exchange done: balance {}, clock {}", x.balance, x.clock);

@@ -186,6 +186,12 @@ async fn demo_session(
 ) -> Result<LockDemoResult, ZkError> {
     let bal = &config.balance_path;
     let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+    // Like kazoo's `create(..., makepath=True)`: the balance's parents are created if missing.
+    if let Some((parent, _)) = bal.rsplit_once('/') {
+        if !parent.is_empty() {
+            super::ensure_path(client, parent).await?;
+        }
+    }
     if config.reset {
         match client
             .set_data(bal, START_BALANCE.to_string().as_bytes(), None)
