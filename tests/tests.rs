@@ -6,6 +6,8 @@
 //! test with a message saying so (a skipped interop test would be a test that cannot fail).
 
 mod lamport;
+mod mqtt_broker;
+mod mqtt_clients;
 mod procs;
 mod util;
 mod zk;

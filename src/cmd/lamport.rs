@@ -91,7 +91,8 @@ pub async fn run(cmd: Lamport) -> anyhow::Result<ExitCode> {
                 amount: a.amount,
                 wait: Duration::from_secs_f64(a.wait.clamp(0.0, 86_400.0)),
             };
-            exchange::run_client(&a.server, config).await?;
+            let x = exchange::run_client(&a.server, config).await?;
+            println!("process B: balance {}, clock {}", x.balance, x.clock);
             Ok(ExitCode::SUCCESS)
         }
         Lamport::Sim(a) => {

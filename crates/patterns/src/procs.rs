@@ -257,13 +257,11 @@ pub async fn lab(checks: &crate::lab::Checks) {
         "200000".into(),
         "--worker".into(),
     ];
+    // The children's lines are logged inside a `procs` span, on the blocking thread too, so the lab's
+    // transcript shows them.
+    let span = tracing::info_span!("procs");
     let result = tokio::task::spawn_blocking(move || {
-        run_parent(
-            &exe,
-            &args,
-            &["eve", "bob"],
-            &|l: &str| tracing::info!(target: "procs", "{l}"),
-        )
+        span.in_scope(|| run_parent(&exe, &args, &["eve", "bob"], &|l: &str| tracing::info!("{l}")))
     })
     .await;
     let report = match result {
@@ -299,7 +297,12 @@ pub async fn lab(checks: &crate::lab::Checks) {
             c.counts.atomic == c.counts.expected && c.counts.mutex == c.counts.expected,
             format!("procs: {}'s fetch_add and Mutex counters lose nothing", c.name),
         );
-        tracing::info!(target: "procs", "{}: load-then-store lost {} of {} increments", c.name, c.counts.lost(), c.counts.expected);
+        tracing::info!(
+            "{}: load-then-store lost {} of {} increments",
+            c.name,
+            c.counts.lost(),
+            c.counts.expected
+        );
     }
 }
 

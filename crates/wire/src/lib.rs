@@ -21,6 +21,7 @@
 pub mod error;
 pub mod frame;
 pub mod lamport;
+pub mod mqtt;
 pub mod text;
 
 pub use error::DecodeError;

@@ -204,7 +204,6 @@ pub async fn run_client(server: &str, config: ClientConfig) -> Result<Exchange, 
         stream.write_all(&sent.to_bytes()).await?;
         info!(%peer, "sent {sent}");
         let _ = stream.shutdown().await;
-        println!("process B: balance {balance}, clock {ts}");
         Ok(Exchange { sent, received, balance, clock: ts })
     }
     .instrument(span)

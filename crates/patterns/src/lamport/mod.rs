@@ -24,7 +24,7 @@ pub mod sim;
 
 use std::sync::Mutex;
 
-use tracing::info;
+use tracing::{info, Instrument};
 
 use crate::lab::Checks;
 
@@ -37,13 +37,16 @@ pub async fn lab(checks: &Checks) {
                 Ok(a) => a,
                 Err(e) => return checks.fail(format!("lamport: no local address: {e}")),
             };
-            let server = tokio::spawn(async move {
-                let (stream, peer) = listener.accept().await?;
-                let clock = Mutex::new(clock::LamportClock::new());
-                exchange::serve_exchange(stream, peer, &exchange::ServerConfig::default(), &clock)
-                    .await
-                    .map_err(|e| std::io::Error::other(e.to_string()))
-            });
+            let server = tokio::spawn(
+                async move {
+                    let (stream, peer) = listener.accept().await?;
+                    let clock = Mutex::new(clock::LamportClock::new());
+                    exchange::serve_exchange(stream, peer, &exchange::ServerConfig::default(), &clock)
+                        .await
+                        .map_err(|e| std::io::Error::other(e.to_string()))
+                }
+                .instrument(tracing::info_span!("lamport-server")),
+            );
             let b = exchange::run_client(&addr.to_string(), exchange::ClientConfig::default()).await;
             let a = server.await;
             match (a, b) {
@@ -73,9 +76,11 @@ pub async fn lab(checks: &Checks) {
         events: 6,
         seed: 1,
     });
-    for e in &run.events {
-        info!(target: "lamport-sim", "{e}  V={}", e.vector);
-    }
+    tracing::info_span!("lamport-sim").in_scope(|| {
+        for e in &run.events {
+            info!("{e}  V={}", e.vector);
+        }
+    });
     checks.expect(
         run.clock_condition_violations().is_empty(),
         format!(

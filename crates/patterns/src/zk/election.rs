@@ -426,16 +426,60 @@ async fn sequential_session(
     }
 }
 
+/// One node of the lab's election, run as a task in this process.
+struct LabNode {
+    id: u64,
+    stop: crate::shutdown::Trigger,
+    reports: tokio::sync::mpsc::UnboundedReceiver<Report>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    last: Option<Report>,
+}
+
+impl LabNode {
+    async fn stop(&mut self) {
+        self.stop.trigger();
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+        self.last = None;
+    }
+}
+
+/// Who believes they lead, after reading every node's reports.
+fn lab_leaders(nodes: &mut [LabNode]) -> Vec<u64> {
+    for n in nodes.iter_mut() {
+        while let Ok(r) = n.reports.try_recv() {
+            if !matches!(r, Report::Duty(_)) {
+                n.last = Some(r);
+            }
+        }
+    }
+    nodes
+        .iter()
+        .filter(|n| n.task.is_some() && n.last.as_ref().is_some_and(Report::leads))
+        .map(|n| n.id)
+        .collect()
+}
+
+async fn lab_wait_for(nodes: &mut [LabNode], want: u64, timeout: Duration) -> (Vec<u64>, Duration) {
+    let start = Instant::now();
+    let mut seen = lab_leaders(nodes);
+    while seen != [want] && start.elapsed() < timeout {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        seen = lab_leaders(nodes);
+    }
+    (seen, start.elapsed())
+}
+
 /// `sister lab`'s election: three nodes of the course's scheme on a private path; the highest leads;
 /// when it leaves, the next-highest takes over.
 pub async fn lab(checks: &crate::lab::Checks, zk: &ZkConfig) {
-    use tokio::sync::mpsc;
     let path = format!("/sister-lab-{}{}", std::process::id(), PRIORITY_PATH);
     let interval = Duration::from_millis(500);
     let mut nodes = Vec::new();
     for id in 1..=3u64 {
-        let (trigger, signal) = crate::shutdown::channel();
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (stop, signal) = crate::shutdown::channel();
+        let (tx, reports) = tokio::sync::mpsc::unbounded_channel();
         let config = ElectionConfig {
             zk: zk.clone(),
             id,
@@ -443,62 +487,31 @@ pub async fn lab(checks: &crate::lab::Checks, zk: &ZkConfig) {
             interval,
             path: Some(path.clone()),
         };
-        let task = tokio::spawn(run(config, tx, signal));
-        nodes.push((id, trigger, rx, task, None::<Report>));
+        let task = Some(tokio::spawn(run(config, tx, signal).in_current_span()));
+        nodes.push(LabNode {
+            id,
+            stop,
+            reports,
+            task,
+            last: None,
+        });
     }
-    // Who believes they lead, after draining every node's reports.
-    fn leaders(
-        nodes: &mut [(
-            u64,
-            crate::shutdown::Trigger,
-            mpsc::UnboundedReceiver<Report>,
-            tokio::task::JoinHandle<()>,
-            Option<Report>,
-        )],
-    ) -> Vec<u64> {
-        for (_, _, rx, _, last) in nodes.iter_mut() {
-            while let Ok(r) = rx.try_recv() {
-                if !matches!(r, Report::Duty(_)) {
-                    *last = Some(r);
-                }
-            }
-        }
-        nodes
-            .iter()
-            .filter(|n| n.4.as_ref().is_some_and(Report::leads))
-            .map(|n| n.0)
-            .collect()
-    }
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut seen = leaders(&mut nodes);
-    while seen != vec![3] && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        seen = leaders(&mut nodes);
-    }
+    let (seen, _) = lab_wait_for(&mut nodes, 3, Duration::from_secs(15)).await;
     checks.expect_eq(
         seen,
         vec![3],
         "zk election: of nodes 1, 2, 3 the highest id (3) leads, alone",
     );
     // Node 3 leaves (its session closes, its ephemeral znode goes).
-    let (_, trigger, _, task, _) = &mut nodes[2];
-    trigger.trigger();
-    let _ = task.await;
-    nodes[2].4 = None;
-    let start = Instant::now();
-    let mut seen = leaders(&mut nodes);
-    while seen != vec![2] && start.elapsed() < Duration::from_secs(15) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        seen = leaders(&mut nodes);
-    }
+    nodes[2].stop().await;
+    let (seen, took) = lab_wait_for(&mut nodes, 2, Duration::from_secs(15)).await;
     checks.expect_eq(
         seen,
         vec![2],
         "zk election: when node 3 leaves, node 2 takes over",
     );
-    info!("failover to node 2 took {:?}", start.elapsed());
-    for (_, trigger, _, task, _) in nodes.iter_mut().take(2) {
-        trigger.trigger();
-        let _ = task.await;
+    info!("failover to node 2 took {took:?}");
+    for n in nodes.iter_mut() {
+        n.stop().await;
     }
 }

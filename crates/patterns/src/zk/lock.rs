@@ -264,7 +264,7 @@ pub async fn lab(checks: &crate::lab::Checks, zk: &ZkConfig) {
         ..LockDemoConfig::course(role, zk.clone())
     };
     let say = |s: String| info!("{s}");
-    let a = tokio::spawn(run_demo(mk(Role::A), say, Signal::never()));
+    let a = tokio::spawn(run_demo(mk(Role::A), say, Signal::never()).in_current_span());
     tokio::time::sleep(Duration::from_millis(700)).await;
     let b = run_demo(mk(Role::B), say, Signal::never()).await;
     let a = a.await;
