@@ -11,6 +11,10 @@
 //! One folder per pattern; each `mod.rs` says what the pattern is, how to run it and what to look for in
 //! a capture. Protocol logic that is not I/O lives apart from the sockets (`state.rs`) and is tested
 //! without them.
+//!
+//! Coordination patterns: [`zk`] (leader election and a kazoo-compatible lock on a real ZooKeeper),
+//! [`lamport`] (the course's two-process exchange, an N-process simulation, the space-time diagram),
+//! [`procs`] (processes versus threads, a lost update).
 
 pub mod console;
 pub mod lab;
