@@ -27,7 +27,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cmd::run(cli)) {
+    let result = runtime.block_on(cmd::run(cli));
+    // A client may still have a read of the terminal pending (tokio reads stdin on a blocking thread,
+    // which nothing can cancel): leave it behind instead of waiting for a line that will never come.
+    runtime.shutdown_background();
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");

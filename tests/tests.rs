@@ -5,4 +5,9 @@
 //! Each pattern has its own module below. The peers are installed by `.ci/run`; a missing peer fails the
 //! test with a message saying so (a skipped interop test would be a test that cannot fail).
 
+mod lab;
+mod oneway;
+mod reqresp;
+mod udp;
+mod upcall;
 mod util;
