@@ -339,3 +339,28 @@ fn sister_raw_client_against_course_server_py() {
     course.wait_timeout(T).expect("course server did not exit");
     assert!(course.output().contains("Received: hello"));
 }
+
+#[test]
+fn the_connection_limit_makes_new_clients_wait_in_the_backlog() {
+    let (mut server, port) = start_sister_tcp_server("reqresp", &["--max-connections", "1"]);
+    let framed = |msg: &[u8]| frame::encode_to_vec(msg).unwrap();
+    // The probe connection of start_sister_tcp_server must be gone before we count.
+    server.wait_for_line("client disconnected", T);
+    let mut first = TcpStream::connect(local(port)).unwrap();
+    first.set_read_timeout(Some(T)).unwrap();
+    first.write_all(&framed(b"one")).unwrap();
+    let mut buf = [0u8; 64];
+    assert!(first.read(&mut buf).unwrap() > 0);
+
+    // The second client's connect succeeds (the kernel's backlog) but nobody serves it yet.
+    let mut second = TcpStream::connect(local(port)).unwrap();
+    second.write_all(&framed(b"two")).unwrap();
+    second.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    assert!(second.read(&mut buf).is_err(), "served beyond the limit");
+    server.wait_for_line("connection limit reached", T);
+
+    drop(first);
+    second.set_read_timeout(Some(T)).unwrap();
+    let n = second.read(&mut buf).unwrap();
+    assert_eq!(&buf[5..n], b"Echo: two");
+}
