@@ -34,9 +34,16 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Many errors already include their cause in their message ("cannot connect to ...:
+            // Connection refused"); print a cause only when it adds something.
+            let mut shown = e.to_string();
+            eprintln!("error: {shown}");
             for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                let cause = cause.to_string();
+                if !shown.contains(&cause) {
+                    eprintln!("  caused by: {cause}");
+                    shown = cause;
+                }
             }
             ExitCode::FAILURE
         }

@@ -60,6 +60,8 @@ pub enum ClientError {
     Io(#[from] io::Error),
     #[error("the server closed the connection before answering")]
     ServerClosed,
+    #[error("{0}")]
+    NoReply(String),
 }
 
 /// The reading side of a connection: returns whole messages.
