@@ -12,7 +12,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cmd::Cli::parse();
+    // mosquitto's `-h HOST`, `-q QOS`, `-v` after `mqtt pub|sub` (see src/cmd/mqtt.rs).
+    let cli = cmd::Cli::parse_from(cmd::mqtt::mosquitto_flags(std::env::args_os()));
     match &cli.command {
         // The lab collects the log events itself and prints them as per-pattern transcripts.
         cmd::Command::Lab(_) => {}

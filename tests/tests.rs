@@ -6,8 +6,14 @@
 //! test with a message saying so (a skipped interop test would be a test that cannot fail).
 
 mod lab;
+mod lamport;
+mod mqtt_broker;
+mod mqtt_clients;
 mod oneway;
+mod procs;
 mod reqresp;
 mod udp;
 mod upcall;
 mod util;
+mod zk;
+mod zmq;

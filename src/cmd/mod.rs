@@ -10,11 +10,17 @@
 pub mod bench;
 pub mod client_args;
 pub mod lab;
+pub mod lamport;
 pub mod logging;
+pub mod mqtt;
+pub mod mqtt_broker;
 pub mod oneway;
+pub mod procs;
 pub mod reqresp;
 pub mod udp;
 pub mod upcall;
+pub mod zk;
+pub mod zmq;
 
 use std::process::ExitCode;
 
@@ -70,6 +76,25 @@ pub enum Command {
     Udp(udp::UdpArgs),
     /// Upcall: the server calls its registered clients back (port 4141)
     Upcall(upcall::UpcallArgs),
+    /// MQTT publish/subscribe: a broker, a publisher and a subscriber (port 1883)
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  sister mqtt broker\n  sister mqtt broker --bind 127.0.0.1:1884\n  sister mqtt sub --server 127.0.0.1:1883\n  sister mqtt pub --server 127.0.0.1:1883 -t sister/temp -m hello"
+    )]
+    Mqtt(Box<mqtt::MqttCommand>),
+    /// ZeroMQ: REQ/REP, PUB/SUB, PUSH/PULL (ZMTP 3.1, interoperating with pyzmq)
+    Zmq(zmq::ZmqArgs),
+    /// ZooKeeper: leader election and the balance demo's distributed lock
+    #[command(subcommand)]
+    Zk(zk::Zk),
+    /// Lamport clocks: the course's two-process exchange, and an N-process simulation
+    #[command(subcommand)]
+    Lamport(lamport::Lamport),
+    /// Processes and threads: shared memory, a lost update and its fix
+    #[command(
+        after_help = "Example:\n  sister procs                      eve and bob, 3 threads each, 1000000 increments per thread"
+    )]
+    Procs(procs::ProcsArgs),
 }
 
 /// Run the chosen command; `Ok` carries the exit code.
@@ -85,5 +110,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Oneway(args) => oneway::run(args).await,
         Command::Udp(args) => udp::run(args).await,
         Command::Upcall(args) => upcall::run(args).await,
+        Command::Mqtt(cmd) => mqtt::run(*cmd).await,
+        Command::Zmq(args) => zmq::run(args, patterns::shutdown::on_ctrl_c()).await,
+        Command::Zk(c) => zk::run(c).await,
+        Command::Lamport(c) => lamport::run(c).await,
+        Command::Procs(a) => tokio::task::spawn_blocking(move || procs::run(a)).await?,
     }
 }
