@@ -78,6 +78,7 @@ pub const PATTERNS: &[Pattern] = &[
         "ZooKeeper election and lock (needs a server: SISTER_ZK or 127.0.0.1:2181)",
         patterns::zk::lab
     ),
+    pattern!("zmq", "ZeroMQ REQ/REP, PUB/SUB, PUSH/PULL", patterns::zmq::lab),
 ];
 
 /// How long one pattern's scenario may take before it counts as failed.

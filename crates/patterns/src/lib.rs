@@ -6,7 +6,14 @@
 //! - [`shutdown`]: Ctrl+C / SIGTERM as a signal every task can watch;
 //! - [`lab`]: what each pattern gives `sister lab` (a scenario and its checks);
 //! - [`server`]: the skeleton every TCP server uses: one task per connection, a connection limit,
-//!   graceful shutdown with a grace period.
+//!   graceful shutdown with a grace period;
+//! - [`messages`]: messages over a TCP byte stream, sister-framed or the course's raw convention, detected
+//!   per connection;
+//! - [`console`]: what a client reads (terminal or script, the `bye` rules) and prints;
+//! - [`throttle`]: a log-line budget so floods do not bury the terminal.
+//!
+//! Patterns: [`reqresp`] (TCP request/response), [`oneway`] (one-way TCP), [`udp`], [`upcall`] (the
+//! server calls its clients back).
 //!
 //! Patterns:
 //! - [`zmq`]: ZeroMQ REQ/REP, PUB/SUB, PUSH/PULL (and DEALER/ROUTER) over ZMTP 3, with libzmq's semantics.
