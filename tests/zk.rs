@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use crate::util::*;
 
 /// Session timeout and check interval the tests give sister and kazoo (seconds).
-const SESSION: &str = "2";
+const SESSION: &str = "3";
 const INTERVAL: &str = "0.5";
 const T: Duration = Duration::from_secs(40);
 
@@ -529,10 +529,12 @@ fn zk_unreachable_server_and_expired_session_are_reported_and_retried() {
     // The server dies: the node says it lost contact and stops leading.
     let (port, dir) = zk.kill();
     node.wait_for_line("node 1: lost contact with ZooKeeper", T);
-    // Back after longer than the session timeout, on the same data: the session has expired; the node
-    // reports it, starts a new session and leads again.
-    std::thread::sleep(Duration::from_secs(3));
-    let _zk = ZkServer::start_on(port, dir);
+    // A server is back on that port, with fresh data: it does not know the node's session, so it
+    // answers the reconnection with "session expired"; the node reports it, starts a new session and
+    // leads again.
+    drop(dir);
+    std::thread::sleep(Duration::from_secs(1));
+    let _zk = ZkServer::start_on(port, tempfile::tempdir().unwrap());
     node.wait_for_line("node 1: session lost", T);
     let lines = node.stdout_lines();
     let lost = lines
