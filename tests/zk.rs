@@ -16,7 +16,7 @@ use crate::util::*;
 
 /// Session timeout and check interval the tests give sister and kazoo (seconds).
 const SESSION: &str = "3";
-const INTERVAL: &str = "0.5";
+const INTERVAL: &str = "1";
 const T: Duration = Duration::from_secs(40);
 
 /// A standalone ZooKeeper on 127.0.0.1:<free port>, stopped when the last test using it is done.
@@ -444,16 +444,16 @@ fn lock_client(zk: &ZkServer, who: &str, client: &str, hold: &str, base: &str) -
 fn balance_demo(a: &str, b: &str) {
     let zk = zookeeper();
     let base = unique(&format!("lock-{a}-{b}"));
-    let mut pa = lock_client(&zk, a, "A", "3", &base);
+    let mut pa = lock_client(&zk, a, "A", "5", &base);
     pa.wait_for_line("client A: read balance 1000", T);
     let mut pb = lock_client(&zk, b, "B", "0", &base);
     pb.wait_for_line("client B: waiting for the lock", T);
-    // While A holds the lock, B must not get it.
-    std::thread::sleep(Duration::from_millis(1000));
+    // B queued while A still held the lock (A holds it 5 s: ample for B to start), so what follows
+    // shows exclusion: B only gets the lock after A has written, and reads A's 1500, not 1000.
     assert!(
-        !pb.output().contains("client B: acquired"),
-        "B got the lock while A held it:\n{}",
-        pb.output()
+        !pa.output().contains("client A: released"),
+        "B started too late to test anything:\n{}",
+        pa.output()
     );
     assert!(pa.wait_timeout(T).is_some_and(|s| s.success()), "{}", pa.output());
     pa.wait_for_line("client A: wrote balance 1500", T);
