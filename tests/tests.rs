@@ -11,3 +11,4 @@ mod mqtt_clients;
 mod procs;
 mod util;
 mod zk;
+mod zmq;
