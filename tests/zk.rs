@@ -298,6 +298,13 @@ fn zk_priority_election_fails_over_and_never_has_two_leaders() {
     until_leader(&mut nodes, 3, T);
     sample_for(&mut nodes, Duration::from_secs(1));
 
+    // Kill it and restart it at once: its old znode lives until the old session expires, so the new
+    // process waits for it (saying so) before it can take over again.
+    nodes[i3].kill();
+    nodes[i3] = Node::sister(&zk, 3, "priority", &path);
+    nodes[i3].proc.wait_for_line("waiting for the znode to go", T);
+    until_leader(&mut nodes, 3, T);
+
     // Kill it again, and then node 2 too: node 1 ends up leading.
     nodes[i3].kill();
     until_leader(&mut nodes, 2, failover_bound());
