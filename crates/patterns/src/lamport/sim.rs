@@ -135,10 +135,10 @@ pub fn simulate(config: SimConfig) -> Run {
         }
         let pid = candidates[rng.gen_range(0..candidates.len())];
         left[pid] -= 1;
-        // The schedule: a random process with events left runs one. With a message waiting for it, it
-        // receives one (any of them: channels are not FIFO) 45% of the time; otherwise it sends to a
-        // random other process (the next 30%) or does something local (the rest). With one process
-        // there is no one to send to, so every event is local.
+        // The schedule: a random process with events left runs one, chosen by a roll in [0, 1):
+        // below 0.45 and a message waiting for it, it receives one (any of them: channels are not
+        // FIFO); below 0.75 otherwise, it sends to a random other process; else something local.
+        // With one process there is no one to send to, so every event is local.
         let roll: f64 = rng.gen();
         if !inbox[pid].is_empty() && roll < 0.45 {
             let i = rng.gen_range(0..inbox[pid].len());
