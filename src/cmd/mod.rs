@@ -84,11 +84,17 @@ pub enum Command {
     Mqtt(Box<mqtt::MqttCommand>),
     /// ZeroMQ: REQ/REP, PUB/SUB, PUSH/PULL (ZMTP 3.1, interoperating with pyzmq)
     Zmq(zmq::ZmqArgs),
-    /// ZooKeeper: leader election and the balance demo's distributed lock
-    #[command(subcommand)]
+    /// ZooKeeper: leader election and the balance demo's distributed lock (port 2181)
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  sister zk election --id 3 --server 127.0.0.1:2181\n  sister zk election --id 1 --recipe sequential\n  sister zk lock --client a\n  sister zk lock --client b\n\nThe server is `zookeeper:2181` (the course's compose) unless --server or SISTER_ZK says otherwise."
+    )]
     Zk(zk::Zk),
-    /// Lamport clocks: the course's two-process exchange, and an N-process simulation
-    #[command(subcommand)]
+    /// Lamport clocks: the course's two-process exchange (port 12345), and an N-process simulation
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  sister lamport server\n  sister lamport client --server 127.0.0.1:12345\n  sister lamport sim --processes 3 --seed 1 --vector --diagram run.svg"
+    )]
     Lamport(lamport::Lamport),
     /// Processes and threads: shared memory, a lost update and its fix
     #[command(
