@@ -320,3 +320,60 @@ fn mqtt_clients_say_what_is_wrong() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&closed) && err.contains("--wait"), "{err}");
 }
+
+#[test]
+fn mqtt_clients_publisher_keeps_alive_between_messages() {
+    let mut m = mosquitto();
+    let server = m.server();
+    let mut s = sub(&m, &["-t", "sister/slow", "-C", "1"]);
+    // `-l` waiting for a line: the publisher still pings within its keep-alive of 1 s.
+    let mut p = Proc::spawn(
+        "sister mqtt pub -l",
+        util::sister(&[
+            "mqtt",
+            "pub",
+            "--server",
+            &server,
+            "-t",
+            "sister/slow",
+            "-l",
+            "-k",
+            "1",
+            "-i",
+            "slowpub",
+        ]),
+    );
+    m.proc.wait_for_line("Received PINGREQ from slowpub", LONG);
+    let mut stdin = p.child.stdin.take().unwrap();
+    stdin.write_all(b"late line\n").unwrap();
+    drop(stdin);
+    assert!(
+        p.wait_timeout(LONG).is_some_and(|s| s.success()),
+        "{}",
+        p.output()
+    );
+    assert!(!p.output().contains("connection lost"), "{}", p.output());
+    assert_eq!(
+        finish(&mut s),
+        ["Received message: late line (Topic: sister/slow)"]
+    );
+    // QoS 0 messages more often than the keep-alive: nothing comes back, and that is fine.
+    let out = publish(
+        &m,
+        &[
+            "-t",
+            "sister/slow",
+            "-k",
+            "1",
+            "--interval",
+            "0.4",
+            "--count",
+            "6",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("connection lost") && err.contains("after 6 message"),
+        "{err}"
+    );
+}

@@ -117,6 +117,9 @@ impl ClientError {
     }
 }
 
+/// Messages kept for [`Client::recv`] at most; beyond, the oldest is dropped (and logged).
+const MAX_PENDING: usize = 10_000;
+
 /// How to connect.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -231,7 +234,8 @@ pub struct Client {
     /// The keep-alive in force (the broker's Server Keep Alive overrides ours in 5.0).
     keep_alive: Option<Duration>,
     last_sent: Instant,
-    last_received: Instant,
+    /// When our unanswered PINGREQ went out.
+    ping_sent: Option<Instant>,
     state: ClientState,
     /// Messages that arrived while we waited for an acknowledgement, in order.
     pending: VecDeque<Publish>,
@@ -267,7 +271,7 @@ impl Client {
             version: opts.version,
             keep_alive: (opts.keep_alive > 0).then(|| Duration::from_secs(opts.keep_alive.into())),
             last_sent: now,
-            last_received: now,
+            ping_sent: None,
             state: ClientState::default(),
             pending: VecDeque::new(),
             client_id: opts.client_id.clone(),
@@ -326,14 +330,16 @@ impl Client {
         Ok(())
     }
 
-    /// Read the next packet, sending PINGREQ when we have been silent for the keep-alive, and failing
-    /// when the broker has been silent for 1.5 times it (the broker's own rule, §3.1.2.10, mirrored).
+    /// Read the next packet, sending PINGREQ when we have sent nothing for the keep-alive (§3.1.2.10:
+    /// the client must send *something* within it), and failing when nothing at all comes back within
+    /// the keep-alive after a PINGREQ (§3.1.2.10: "If a Client does not receive a PINGRESP ... within a
+    /// reasonable amount of time after it has sent a PINGREQ, it SHOULD close the Network Connection").
     async fn read_packet(&mut self) -> Result<Packet, ClientError> {
         loop {
             match mqtt::decode_with_limit(&self.buf, self.version, mqtt::MAX_PACKET_SIZE) {
                 Ok((packet, used)) => {
                     let _ = self.buf.split_to(used);
-                    self.last_received = Instant::now();
+                    self.ping_sent = None;
                     tracing::trace!("<- {packet}");
                     return Ok(packet);
                 }
@@ -349,17 +355,18 @@ impl Client {
                 None => self.stream.read_buf(&mut self.buf).await?,
                 Some(ka) => {
                     let ping_at = self.last_sent + ka;
-                    let dead_at = self.last_received + ka.mul_f32(1.5);
-                    if Instant::now() >= dead_at {
-                        return Err(ClientError::KeepAliveTimeout(ka.mul_f32(1.5)));
+                    let dead_at = self.ping_sent.map(|at| at + ka);
+                    if dead_at.is_some_and(|d| Instant::now() >= d) {
+                        return Err(ClientError::KeepAliveTimeout(ka));
                     }
-                    let wake = ping_at.min(dead_at);
+                    let wake = dead_at.map_or(ping_at, |d| d.min(ping_at));
                     match timeout_at(wake, self.stream.read_buf(&mut self.buf)).await {
                         Ok(n) => n?,
                         Err(_) => {
-                            if Instant::now() >= self.last_sent + ka {
+                            if self.ping_sent.is_none() && Instant::now() >= self.last_sent + ka {
                                 tracing::debug!("-> PINGREQ (keep-alive)");
                                 self.send(&Packet::PingReq).await?;
+                                self.ping_sent = Some(Instant::now());
                             }
                             continue;
                         }
@@ -384,6 +391,12 @@ impl Client {
                         self.send(&reply).await?;
                     }
                     if incoming.deliver {
+                        if self.pending.len() >= MAX_PENDING {
+                            // Only a client that never calls recv() gets here (a publisher resuming
+                            // a session full of messages): keep the newest, say so.
+                            self.pending.pop_front();
+                            tracing::warn!("more than {MAX_PENDING} unread messages: dropped the oldest");
+                        }
                         self.pending.push_back(p);
                         return Ok(None);
                     } else {

@@ -164,10 +164,16 @@ impl Publisher {
             let payload = match unsent.take() {
                 Some(p) => p,
                 None => {
+                    // While waiting for a line of input, keep answering the broker (and pinging
+                    // it), or it would drop us after 1.5 times the keep-alive.
                     let next = tokio::select! {
                         biased;
                         _ = shutdown.recv() => return Ok(()),
                         m = self.next_message() => m?,
+                        r = client.idle(Duration::from_secs(3600)) => {
+                            r?;
+                            continue;
+                        }
                     };
                     match next {
                         Some(p) => p,
