@@ -20,12 +20,14 @@ use patterns::mqtt::publisher::{self, Messages, PubSettings};
 use patterns::mqtt::subscriber::{self, Ended, Output, SubSettings};
 use wire::mqtt::{Properties, QoS, Version, Will};
 
-use super::mqtt_broker;
+use super::{mqtt_bench, mqtt_broker};
 
 #[derive(Debug, Subcommand)]
 pub enum MqttCommand {
     /// An MQTT 3.1.1/5.0 broker (default 0.0.0.0:1883, anonymous clients allowed, like the course's Mosquitto)
     Broker(mqtt_broker::BrokerArgs),
+    /// Load generator for MQTT brokers (throughput, loss, latency); see bench/mqtt.sh
+    Bench(mqtt_bench::BenchArgs),
     /// Publish messages (the course's publisher; mosquitto_pub's flags)
     #[command(after_help = PUB_EXAMPLES)]
     Pub(PubArgs),
@@ -120,7 +122,7 @@ pub struct PubArgs {
     /// Send an empty message (with -r: clears the retained message)
     #[arg(short = 'n', long = "null-message")]
     pub null_message: bool,
-    /// QoS 0, 1 or 2 (mosquitto's -q)
+    /// QoS 0, 1 or 2. After `mqtt pub/sub`, -q QOS means this (as in mosquitto), not --quiet
     #[arg(long, default_value = "0", value_parser = parse_qos)]
     pub qos: QoS,
     /// Ask the broker to retain the message for future subscribers
@@ -141,7 +143,7 @@ pub struct SubArgs {
     /// Topic filter to subscribe to (repeat for several; + and # wildcards)
     #[arg(short = 't', long = "topic", default_value = client::DEFAULT_TOPIC)]
     pub topics: Vec<String>,
-    /// QoS 0, 1 or 2 (mosquitto's -q)
+    /// QoS 0, 1 or 2. After `mqtt pub/sub`, -q QOS means this (as in mosquitto), not --quiet
     #[arg(long, default_value = "0", value_parser = parse_qos)]
     pub qos: QoS,
     /// Print '<topic> <payload>' (mosquitto's -v)
@@ -256,6 +258,7 @@ impl ConnArgs {
 pub async fn run(cmd: MqttCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         MqttCommand::Broker(args) => mqtt_broker::run(args).await,
+        MqttCommand::Bench(args) => mqtt_bench::run(args).await,
         MqttCommand::Pub(a) => run_pub(a).await,
         MqttCommand::Sub(a) => run_sub(a).await,
     }
