@@ -377,3 +377,44 @@ fn mqtt_clients_publisher_keeps_alive_between_messages() {
         "{err}"
     );
 }
+
+#[test]
+fn mqtt_clients_against_sisters_own_broker() {
+    // The same clients against `sister mqtt broker`: what `sister lab` and the compose files run.
+    let port = util::free_tcp_port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut broker = util::spawn_sister("sister mqtt broker", &["mqtt", "broker", "--bind", &bind]);
+    util::wait_for_tcp(util::local(port), LONG);
+    let server = bind.clone();
+    for (version, qos) in [("311", "1"), ("5", "2")] {
+        let topic = format!("sister/own/v{version}");
+        let mut s = util::spawn_sister(
+            "sister mqtt sub",
+            &[
+                "mqtt", "sub", "--server", &server, "-t", &topic, "-q", qos, "-V", version, "-C", "2",
+            ],
+        );
+        s.wait_for_line("subscribed to", LONG);
+        let out = util::sister(&[
+            "mqtt",
+            "pub",
+            "--server",
+            &server,
+            "-t",
+            &topic,
+            "-q",
+            qos,
+            "-V",
+            version,
+            "--count",
+            "2",
+            "--interval",
+            "0.05",
+        ])
+        .output()
+        .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let expected = format!("Received message: Suhu: 28°C (Topic: {topic})");
+        assert_eq!(finish(&mut s), vec![expected; 2], "{}", broker.output());
+    }
+}
