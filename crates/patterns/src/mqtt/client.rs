@@ -336,9 +336,17 @@ impl Client {
     /// reasonable amount of time after it has sent a PINGREQ, it SHOULD close the Network Connection").
     async fn read_packet(&mut self) -> Result<Packet, ClientError> {
         loop {
-            match mqtt::decode_with_limit(&self.buf, self.version, mqtt::MAX_PACKET_SIZE) {
-                Ok((packet, used)) => {
-                    let _ = self.buf.split_to(used);
+            // `check` frames, then the whole packet is split off the buffer and decoded in place:
+            // the payload of a PUBLISH stays in the bytes read from the socket (no copy).
+            let decoded = match mqtt::check(&self.buf) {
+                Ok(len) => {
+                    let frame = self.buf.split_to(len).freeze();
+                    mqtt::decode_bytes(&frame, self.version, mqtt::MAX_PACKET_SIZE).map(|(p, _)| p)
+                }
+                Err(e) => Err(e),
+            };
+            match decoded {
+                Ok(packet) => {
                     self.ping_sent = None;
                     tracing::trace!("<- {packet}");
                     return Ok(packet);
@@ -350,6 +358,10 @@ impl Client {
                         error,
                     })
                 }
+            }
+            // Room for a good read (split_to above leaves the buffer without spare capacity).
+            if self.buf.capacity() - self.buf.len() < 1024 {
+                self.buf.reserve(8192);
             }
             let read = match self.keep_alive {
                 None => self.stream.read_buf(&mut self.buf).await?,

@@ -58,8 +58,10 @@
 //!
 //! Decoded packets own their data: strings as `String`, payloads and binary fields as [`bytes::Bytes`].
 //! A broker keeps and forwards what it decodes (one PUBLISH to fifty subscribers clones a `Bytes`,
-//! which shares one buffer), so a borrowing `Packet<'a>` would have to be converted at once anyway; the
-//! analyzer decodes each packet once and pays one copy of its payload. See ARCHITECTURE.md.
+//! which shares one buffer), so a borrowing `Packet<'a>` would have to be converted at once anyway.
+//! [`decode`] copies payloads out of the `&[u8]` it is given; [`decode_bytes`] takes a `Bytes` and
+//! slices payloads out of it without copying, for a reader that owns its input (the broker's read
+//! buffer frozen, the analyzer's reassembled stream). See ARCHITECTURE.md.
 
 pub mod ack;
 pub mod codec;
@@ -74,7 +76,7 @@ mod types;
 
 use std::fmt;
 
-use bytes::BufMut;
+use bytes::{BufMut, Bytes};
 
 pub use ack::Ack;
 pub use connect::{ConnAck, Connect, Will};
@@ -370,6 +372,23 @@ pub fn decode(buf: &[u8], version: Version) -> Result<(Packet, usize), DecodeErr
 /// Decode one packet, refusing any packet larger than `max_size` bytes (fixed header included) as
 /// soon as its fixed header announces it, before its body is even buffered.
 pub fn decode_with_limit(buf: &[u8], version: Version, max_size: usize) -> Result<(Packet, usize), Error> {
+    decode_inner(buf, None, version, max_size)
+}
+
+/// [`decode_with_limit`] over a [`Bytes`]: payloads and binary fields of the packet are slices of
+/// `buf`, not copies (they keep `buf`'s memory alive by reference count). A reader that owns its input
+/// as `Bytes` (a broker's `BytesMut::split_to(..).freeze()`, a reassembled stream in the analyzer)
+/// decodes PUBLISH payloads without copying them.
+pub fn decode_bytes(buf: &Bytes, version: Version, max_size: usize) -> Result<(Packet, usize), Error> {
+    decode_inner(buf, Some(buf), version, max_size)
+}
+
+fn decode_inner(
+    buf: &[u8],
+    shared: Option<&Bytes>,
+    version: Version,
+    max_size: usize,
+) -> Result<(Packet, usize), Error> {
     let Some(&first) = buf.first() else {
         return Err(Error::Incomplete { needed: Some(2) });
     };
@@ -385,10 +404,15 @@ pub fn decode_with_limit(buf: &[u8], version: Version, max_size: usize) -> Resul
             max: max_size,
         });
     }
-    let Some(body) = buf.get(1 + len_bytes..total) else {
+    if buf.len() < total {
         return Err(Error::Incomplete {
             needed: Some(total - buf.len()),
         });
+    }
+    let start = 1 + len_bytes;
+    let body = match shared {
+        Some(b) => Reader::shared(b, start, total),
+        None => Reader::new(&buf[start..total]),
     };
     let flags = first & 0x0f;
     let packet = match kind {

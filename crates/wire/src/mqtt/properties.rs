@@ -163,21 +163,20 @@ impl Properties {
     /// Read a property block: its length, then properties until that many bytes are used.
     pub(crate) fn read(r: &mut Reader<'_>) -> Result<Properties, Error> {
         let len = r.varint("property length")? as usize;
-        let block = r.take(len, "properties")?;
+        let block = r.sub(len, "properties")?;
         Properties::parse(block)
     }
 
     /// Parse the properties in `block` (the bytes after the property length).
-    fn parse(block: &[u8]) -> Result<Properties, Error> {
+    fn parse(mut r: Reader<'_>) -> Result<Properties, Error> {
         use id::*;
         let mut p = Properties::default();
-        let mut r = Reader::new(block);
         while !r.is_empty() {
             let ident = r.varint("property identifier")?;
             let Ok(ident8) = u8::try_from(ident) else {
                 p.unknown = Some(UnknownProperty {
                     id: ident,
-                    rest: Bytes::copy_from_slice(r.rest()),
+                    rest: r.rest_bytes(),
                 });
                 break;
             };
@@ -335,7 +334,7 @@ impl Properties {
                 other => {
                     p.unknown = Some(UnknownProperty {
                         id: u32::from(other),
-                        rest: Bytes::copy_from_slice(r.rest()),
+                        rest: r.rest_bytes(),
                     });
                     break;
                 }

@@ -48,7 +48,7 @@ impl Publish {
         }
     }
 
-    pub(crate) fn read(flags: u8, body: &[u8], version: Version) -> Result<Publish, Error> {
+    pub(crate) fn read(flags: u8, mut r: Reader<'_>, version: Version) -> Result<Publish, Error> {
         let dup = flags & 0b1000 != 0;
         let qos = QoS::from_bits((flags >> 1) & 0b11).ok_or_else(|| {
             Error::malformed("a PUBLISH with both QoS bits set (QoS 3; MQTT 3.1.1 §3.3.1.2)")
@@ -58,7 +58,6 @@ impl Publish {
                 "a QoS 0 PUBLISH with DUP set (MQTT 3.1.1 §3.3.1.1)",
             ));
         }
-        let mut r = Reader::new(body);
         let topic = r.string("topic name")?;
         if topic.contains(['+', '#']) {
             return Err(Error::malformed(format!(
@@ -80,7 +79,7 @@ impl Publish {
         } else {
             Properties::default()
         };
-        let payload = Bytes::copy_from_slice(r.rest());
+        let payload = r.rest_bytes();
         Ok(Publish {
             dup,
             qos,

@@ -741,7 +741,10 @@ impl XorShift {
 pub(crate) fn decode_invariants(data: &[u8], v: Version) {
     let mut rest = data;
     while !rest.is_empty() {
-        match decode_with_limit(rest, v, MAX_PACKET_SIZE) {
+        let shared = decode_bytes(&Bytes::copy_from_slice(rest), v, MAX_PACKET_SIZE);
+        let copied = decode_with_limit(rest, v, MAX_PACKET_SIZE);
+        assert_eq!(shared, copied, "decode_bytes and decode disagree");
+        match copied {
             Ok((p, used)) => {
                 assert!(used > 0 && used <= rest.len());
                 let _ = p.to_string();
@@ -819,4 +822,28 @@ fn seed_corpus_decodes() {
         n += 1;
     }
     assert!(n >= 20, "only {n} seeds in {}", dir.display());
+}
+
+#[test]
+fn decode_bytes_shares_the_payload() {
+    let frame = Bytes::from(hex(MOSQ_PUBLISH_V5));
+    let (p, used) = decode_bytes(&frame, V5, MAX_PACKET_SIZE).unwrap();
+    assert_eq!(used, frame.len());
+    let Packet::Publish(p) = p else { panic!() };
+    // The payload points into the frame: no copy was made.
+    let inside = frame.as_ptr_range();
+    assert!(inside.contains(&p.payload.as_ptr()));
+    assert_eq!(&p.payload[..], "Suhu: 28°C".as_bytes());
+    // Same for binary fields inside properties (a will payload, correlation data).
+    let frame = Bytes::from(hex(MOSQ_CONNECT_WILL_V5));
+    let (c, _) = decode_bytes(&frame, V5, MAX_PACKET_SIZE).unwrap();
+    let Packet::Connect(c) = c else { panic!() };
+    let will = c.will.unwrap();
+    assert!(frame.as_ptr_range().contains(&will.payload.as_ptr()));
+    // From a slice, decode copies: the packet owns its data.
+    let copy = hex(MOSQ_PUBLISH_V5);
+    let (Packet::Publish(p), _) = decode(&copy, V5).unwrap() else {
+        panic!()
+    };
+    assert!(!copy.as_ptr_range().contains(&p.payload.as_ptr()));
 }
