@@ -9,6 +9,7 @@
 
 pub mod logging;
 pub mod mqtt;
+pub mod mqtt_bench;
 pub mod mqtt_broker;
 
 use std::process::ExitCode;

@@ -21,6 +21,7 @@
 //! - [`broker`]: the broker: its protocol state without I/O (`broker::state`, `broker::trie`) and the
 //!   tokio server around it.
 
+pub mod bench;
 pub mod broker;
 pub mod client;
 pub mod publisher;
