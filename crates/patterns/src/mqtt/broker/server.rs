@@ -509,6 +509,9 @@ async fn serve_client(
     notify: &Notify,
     shutdown: &mut Signal,
 ) -> Close {
+    if rbuf.is_empty() {
+        rbuf = BytesMut::new(); // an idle client holds no read buffer
+    }
     let mut wpos = 0usize;
     let mut want_fill = true;
     let mut outq: VecDeque<Out> = VecDeque::new();
