@@ -242,6 +242,17 @@ pub struct Client {
     client_id: String,
     /// The largest packet the broker accepts (5.0 Maximum Packet Size).
     max_packet: usize,
+    /// Our QoS 1/2 PUBLISH whose acknowledgements have not all come yet.
+    in_flight: Option<InFlight>,
+}
+
+/// A QoS 1 or 2 PUBLISH whose exchange has not completed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InFlight {
+    /// The message, with the packet id it was sent with.
+    pub publish: Publish,
+    /// QoS 2: PUBREC came and PUBREL went out; only PUBCOMP is missing.
+    pub released: bool,
 }
 
 impl Client {
@@ -276,6 +287,7 @@ impl Client {
             pending: VecDeque::new(),
             client_id: opts.client_id.clone(),
             max_packet: mqtt::MAX_PACKET_SIZE,
+            in_flight: None,
         };
         tracing::debug!("-> {}", Packet::Connect(Box::new(connect.clone())));
         client.send(&Packet::Connect(Box::new(connect))).await?;
@@ -440,14 +452,59 @@ impl Client {
         }
         let id = self.state.next_packet_id();
         publish.packet_id = id;
-        let qos = publish.qos;
+        publish.dup = false;
+        self.in_flight = Some(InFlight {
+            publish: publish.clone(),
+            released: false,
+        });
         self.send(&Packet::Publish(publish)).await?;
-        let result = self.finish_publish(id, qos).await;
-        self.state.release(id);
+        self.finish_publish().await
+    }
+
+    /// Complete the QoS 1/2 exchange of a message that was in flight when an earlier connection
+    /// broke, on a connection that resumed the session (CONNACK session present). MQTT 3.1.1 §4.4:
+    /// the PUBLISH is sent again with DUP set and the *same* packet id, or, if its PUBREC had already
+    /// come, the PUBREL is sent again. The receiver recognises the id, so a QoS 2 message still
+    /// arrives exactly once.
+    pub async fn resume(&mut self, in_flight: InFlight) -> Result<(), ClientError> {
+        let id = in_flight.publish.packet_id;
+        self.state.in_use.insert(id);
+        if in_flight.released {
+            self.send(&Packet::PubRel(Ack::new(id))).await?;
+        } else {
+            let mut again = in_flight.publish.clone();
+            again.dup = true;
+            self.send(&Packet::Publish(again)).await?;
+        }
+        self.in_flight = Some(in_flight);
+        self.finish_publish().await
+    }
+
+    /// The QoS 1/2 message whose exchange did not complete (after an error), to be resumed on the
+    /// next connection.
+    pub fn take_in_flight(&mut self) -> Option<InFlight> {
+        self.in_flight.take()
+    }
+
+    /// Wait for the acknowledgements of the message in flight.
+    async fn finish_publish(&mut self) -> Result<(), ClientError> {
+        let Some((id, qos)) = self
+            .in_flight
+            .as_ref()
+            .map(|f| (f.publish.packet_id, f.publish.qos))
+        else {
+            return Ok(());
+        };
+        let result = self.await_acks(id, qos).await;
+        if !result.as_ref().is_err_and(ClientError::is_transient) {
+            // Completed, or refused for good: either way nothing is left to resume.
+            self.in_flight = None;
+            self.state.release(id);
+        }
         result
     }
 
-    async fn finish_publish(&mut self, id: u16, qos: QoS) -> Result<(), ClientError> {
+    async fn await_acks(&mut self, id: u16, qos: QoS) -> Result<(), ClientError> {
         loop {
             let Some(packet) = self.next_control_packet().await? else {
                 continue;
@@ -458,6 +515,10 @@ impl Client {
                 }
                 Packet::PubRec(a) if qos == QoS::ExactlyOnce && a.packet_id == id => {
                     check_ack("PUBREC", &a)?;
+                    // From here on the broker owns the message: what is left is to release it.
+                    if let Some(f) = &mut self.in_flight {
+                        f.released = true;
+                    }
                     self.send(&Packet::PubRel(Ack::new(id))).await?;
                 }
                 Packet::PubComp(a) if qos == QoS::ExactlyOnce && a.packet_id == id => {
