@@ -8,3 +8,4 @@
 mod mqtt_broker;
 mod mqtt_clients;
 mod util;
+mod zmq;

@@ -16,10 +16,14 @@
 //! - [`frame`]: sister's message framing for the plain-TCP patterns (request/response, one-way, upcall),
 //!   and why TCP needs one at all;
 //! - [`text`]: showing bytes from a peer to a human (invalid UTF-8 escaped, never a panic).
+//! - [`zmtp`]: ZeroMQ's wire protocol, ZMTP 3.0/3.1 (greeting, NULL handshake, frames, commands);
+//! - [`pickle`]: the small subset of Python pickles the course's PUSH/PULL sends (integers).
 
 pub mod error;
 pub mod frame;
 pub mod mqtt;
+pub mod pickle;
 pub mod text;
+pub mod zmtp;
 
 pub use error::DecodeError;
