@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # sister's MQTT broker against Mosquitto, the same load in one run (issue 3's benchmark).
 #
-# Each broker runs pinned to core 0 (`taskset -c 0`), the load generator (`sister mqtt bench`) to
+# Each broker runs pinned to core 0 (`taskset -c 0`), the load generator (`sister bench mqtt`) to
 # core 1, one broker at a time, on free loopback ports. Loads: 1->1, 1->50 (fan-out), 10->1 (fan-in) at
 # QoS 0 and 1 with 64-byte payloads at full speed (throughput), then 1->1 at a fixed 10,000 msg/s
 # (latency); then memory per idle connection and 10,000 concurrent connections.
@@ -57,7 +57,7 @@ LOADS=(
 run_load() { # port pubs subs qos rate -> RESULT line
   local rate_flag=()
   [ "$5" != 0 ] && rate_flag=(--rate "$5")
-  taskset -c 1 "$BIN" -q mqtt bench --server "127.0.0.1:$1" --pubs "$2" --subs "$3" --qos "$4" \
+  taskset -c 1 "$BIN" -q bench mqtt --server "127.0.0.1:$1" --pubs "$2" --subs "$3" --qos "$4" \
     --payload 64 --duration "$DUR" "${rate_flag[@]}" | grep '^RESULT'
 }
 field() { sed -n "s/.* $2=\([0-9]*\).*/\1/p" <<<"$1"; }

@@ -20,14 +20,12 @@ use patterns::mqtt::publisher::{self, Messages, PubSettings};
 use patterns::mqtt::subscriber::{self, Ended, Output, SubSettings};
 use wire::mqtt::{Properties, QoS, Version, Will};
 
-use super::{mqtt_bench, mqtt_broker};
+use super::mqtt_broker;
 
 #[derive(Debug, Subcommand)]
 pub enum MqttCommand {
     /// An MQTT 3.1.1/5.0 broker (default 0.0.0.0:1883, anonymous clients allowed, like the course's Mosquitto)
     Broker(mqtt_broker::BrokerArgs),
-    /// Load generator for MQTT brokers (throughput, loss, latency); see bench/mqtt.sh
-    Bench(mqtt_bench::BenchArgs),
     /// Publish messages (the course's publisher; mosquitto_pub's flags)
     #[command(after_help = PUB_EXAMPLES)]
     Pub(PubArgs),
@@ -258,7 +256,6 @@ impl ConnArgs {
 pub async fn run(cmd: MqttCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         MqttCommand::Broker(args) => mqtt_broker::run(args).await,
-        MqttCommand::Bench(args) => mqtt_bench::run(args).await,
         MqttCommand::Pub(a) => run_pub(a).await,
         MqttCommand::Sub(a) => run_sub(a).await,
     }

@@ -1,6 +1,5 @@
-//! `sister mqtt bench`: the MQTT load generator ([`patterns::mqtt::bench`]). (It moves under
-//! `sister bench mqtt` once the `bench` command lands; bench/mqtt.sh runs it against sister's broker
-//! and Mosquitto side by side.)
+//! `sister bench mqtt`: the MQTT load generator ([`patterns::mqtt::bench`]); bench/mqtt.sh runs it
+//! against sister's broker and Mosquitto side by side.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -13,9 +12,9 @@ use wire::mqtt::QoS;
 /// Flags of the MQTT load generator.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
-  sister mqtt bench --server 127.0.0.1:1883 --pubs 1 --subs 1 --qos 0            1->1 at full speed
-  sister mqtt bench --server 127.0.0.1:1883 --pubs 1 --subs 50 --qos 1           fan-out
-  sister mqtt bench --server 127.0.0.1:1883 --pubs 1 --subs 1 --rate 10000       latency at 10k msg/s
+  sister bench mqtt --server 127.0.0.1:1883 --pubs 1 --subs 1 --qos 0            1->1 at full speed
+  sister bench mqtt --server 127.0.0.1:1883 --pubs 1 --subs 50 --qos 1           fan-out
+  sister bench mqtt --server 127.0.0.1:1883 --pubs 1 --subs 1 --rate 10000       latency at 10k msg/s
 
 bench/mqtt.sh runs the whole table against sister's broker and Mosquitto, each pinned to one core.")]
 pub struct BenchArgs {

@@ -20,7 +20,7 @@
 //!   pub` ([`publisher`]) and `sister mqtt sub` ([`subscriber`]);
 //! - [`broker`]: the broker: its protocol state without I/O (`broker::state`, `broker::trie`) and the
 //!   tokio server around it;
-//! - [`bench`]: a load generator for brokers (`sister mqtt bench`, bench/mqtt.sh);
+//! - [`bench`]: a load generator for brokers (`sister bench mqtt`, bench/mqtt.sh);
 //! - [`lab`]: the worksheet's scenario for `sister lab` (wrong topic: nothing arrives and the broker
 //!   says why; right topic: everything arrives).
 

@@ -452,7 +452,11 @@ async fn connection(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) 
         let _ = mqtt::encode(&Packet::Disconnect(d), version, &mut goodbye);
         let _ = tokio::time::timeout(Duration::from_secs(1), write_all(&mut stream, &goodbye, &hub)).await;
     }
-    if !close.by_client && close.reason.byte() >= 0x80 {
+    let routine = matches!(
+        close.reason,
+        ReasonCode::ServerShuttingDown | ReasonCode::SessionTakenOver
+    );
+    if !close.by_client && close.reason.byte() >= 0x80 && !routine {
         tracing::warn!(client = %conn.client_id, reason = %close.reason, "disconnecting the client: {}", close.why);
     }
 }
