@@ -430,6 +430,11 @@ impl Properties {
                 )));
             }
         }
+        if self.receive_maximum == Some(0) || self.maximum_packet_size == Some(0) {
+            return Err(EncodeError::Invalid(
+                "receive maximum and maximum packet size cannot be 0 (MQTT 5.0 §3.1.2.11)".into(),
+            ));
+        }
         if self.body_len() > codec::MAX_VARINT as usize {
             return Err(EncodeError::TooLong(self.body_len()));
         }

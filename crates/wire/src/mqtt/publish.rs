@@ -108,6 +108,12 @@ impl Publish {
 
     pub(crate) fn check(&self, version: Version) -> Result<(), EncodeError> {
         super::check_encode_str("topic name", &self.topic)?;
+        if self.topic.contains(['+', '#']) {
+            return Err(EncodeError::Invalid(format!(
+                "the topic name {:?} contains a wildcard; + and # are for subscriptions (MQTT 3.1.1 §4.7.1)",
+                self.topic
+            )));
+        }
         if self.qos != QoS::AtMostOnce && self.packet_id == 0 {
             return Err(EncodeError::Invalid(
                 "a QoS 1 or 2 PUBLISH needs a non-zero packet identifier".into(),

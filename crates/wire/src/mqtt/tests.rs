@@ -533,6 +533,8 @@ fn utf8_rules() {
     // Encoding refuses what the decoder would refuse.
     let nul = Packet::Publish(Publish::new("a\0b", "x"));
     assert!(matches!(nul.to_vec(V4), Err(EncodeError::NulInString(_))));
+    let wild = Packet::Publish(Publish::new("sister/#", "x"));
+    assert!(matches!(wild.to_vec(V4), Err(EncodeError::Invalid(_))));
     let long = Packet::Publish(Publish::new("x".repeat(70_000), "x"));
     assert!(matches!(long.to_vec(V4), Err(EncodeError::FieldTooLong { .. })));
 }
