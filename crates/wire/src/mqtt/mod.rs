@@ -33,7 +33,8 @@
 //!
 //! Strings are UTF-8 with a two-byte length (§1.5.3: well-formed, no U+0000, at most 65,535 bytes);
 //! 5.0 adds [`Properties`] after the variable header of most packets and [`ReasonCode`]s to the
-//! acknowledgements. Topic names, filters and matching (`+`, `#`, `$SYS`, `$share`) are in [`topic`].
+//! acknowledgements. Topic names, filters and matching (`+`, `#`, `$SYS`, `$share`) are in [`topic`];
+//! following a stream's version and recognising an MQTT stream by its first bytes, in [`stream`].
 //!
 //! # Using the codec
 //!
@@ -70,6 +71,7 @@ pub mod disconnect;
 mod error;
 pub mod properties;
 pub mod publish;
+pub mod stream;
 pub mod subscribe;
 pub mod topic;
 mod types;
@@ -84,6 +86,7 @@ pub use disconnect::{Auth, Disconnect};
 pub use error::{EncodeError, Error};
 pub use properties::{Properties, UnknownProperty};
 pub use publish::Publish;
+pub use stream::{sniff, Decoder, Side};
 pub use subscribe::{SubAck, Subscribe, Subscription, UnsubAck, Unsubscribe};
 pub use types::{QoS, ReasonCode, RetainHandling, SubscriptionOptions, Version};
 
