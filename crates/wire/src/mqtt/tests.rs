@@ -849,3 +849,74 @@ fn decode_bytes_shares_the_payload() {
     };
     assert!(!copy.as_ptr_range().contains(&p.payload.as_ptr()));
 }
+
+/// The TCP payload of each direction of each port-1883 connection in a classic pcap file (Ethernet or
+/// Linux SLL2), ordered by sequence number; duplicate segments (the SLL2 captures hold every packet
+/// twice) are dropped. Just enough TCP for this test; the analyzer does the real reassembly.
+fn mqtt_streams(pcap: &[u8]) -> Vec<Vec<u8>> {
+    use std::collections::BTreeMap;
+    let u32le = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    let linktype = u32le(&pcap[20..24]);
+    let mut flows: BTreeMap<(Vec<u8>, u16, u16), BTreeMap<u32, Vec<u8>>> = BTreeMap::new();
+    let mut at = 24;
+    while at + 16 <= pcap.len() {
+        let incl = u32le(&pcap[at + 8..at + 12]) as usize;
+        let frame = &pcap[at + 16..at + 16 + incl];
+        at += 16 + incl;
+        let ip = match linktype {
+            1 if frame[12..14] == [0x08, 0x00] => &frame[14..],
+            276 if frame[0..2] == [0x08, 0x00] => &frame[20..],
+            _ => continue,
+        };
+        if ip[9] != 6 {
+            continue;
+        }
+        let ihl = usize::from(ip[0] & 0x0f) * 4;
+        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+        let tcp = &ip[ihl..total];
+        let sport = u16::from_be_bytes([tcp[0], tcp[1]]);
+        let dport = u16::from_be_bytes([tcp[2], tcp[3]]);
+        if sport != 1883 && dport != 1883 {
+            continue;
+        }
+        let seq = u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]);
+        let data = &tcp[usize::from(tcp[12] >> 4) * 4..];
+        if !data.is_empty() {
+            let key = (ip[12..20].to_vec(), sport, dport);
+            flows.entry(key).or_default().insert(seq, data.to_vec());
+        }
+    }
+    flows
+        .into_values()
+        .map(|segments| segments.into_values().flatten().collect())
+        .collect()
+}
+
+#[test]
+fn decodes_every_mqtt_packet_of_the_course_captures() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/pcaps");
+    // (file, PUBLISH packets in it, both directions: publisher -> broker -> subscriber), the counts
+    // being tshark's (`tshark -T fields -e mqtt.msgtype`, first copies only for the SLL2 capture).
+    for (file, publishes) in [
+        ("mqtt__ArsyaDin__MQTT.pcap", 24),
+        ("mqtt__achmadrzm__mqtt.pcap", 63),
+        ("mqtt__RahmatAramadhan__captureMQTT.pcap", 516),
+    ] {
+        let pcap = std::fs::read(dir.join(file)).unwrap();
+        let mut seen = 0;
+        let mut lines = Vec::new();
+        for stream in mqtt_streams(&pcap) {
+            let mut d = Decoder::default();
+            let (packets, used, err) = d.decode_all(&stream);
+            assert_eq!((err, used), (None, stream.len()), "{file}");
+            seen += packets.iter().filter(|p| matches!(p, Packet::Publish(_))).count();
+            lines.extend(packets.iter().map(|p| p.to_string()));
+        }
+        assert!(
+            lines.iter().any(|l| l.starts_with("PUBLISH topic=sister/temp")),
+            "{file}: {lines:?}"
+        );
+        assert!(lines.iter().any(|l| l == "DISCONNECT normal"), "{file}");
+        assert_eq!(seen, publishes, "{file}");
+    }
+}
