@@ -857,7 +857,9 @@ fn mqtt_streams(pcap: &[u8]) -> Vec<Vec<u8>> {
     use std::collections::BTreeMap;
     let u32le = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
     let linktype = u32le(&pcap[20..24]);
-    let mut flows: BTreeMap<(Vec<u8>, u16, u16), BTreeMap<u32, Vec<u8>>> = BTreeMap::new();
+    /// (source and destination address, source port, destination port) -> segments by sequence number.
+    type Flows = BTreeMap<(Vec<u8>, u16, u16), BTreeMap<u32, Vec<u8>>>;
+    let mut flows = Flows::new();
     let mut at = 24;
     while at + 16 <= pcap.len() {
         let incl = u32le(&pcap[at + 8..at + 12]) as usize;
