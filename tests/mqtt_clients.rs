@@ -418,3 +418,50 @@ fn mqtt_clients_against_sisters_own_broker() {
         assert_eq!(finish(&mut s), vec![expected; 2], "{}", broker.output());
     }
 }
+
+#[test]
+fn mqtt_clients_debug_shows_every_packet_and_file_messages() {
+    let m = mosquitto();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("message.txt");
+    std::fs::write(&file, "dari berkas").unwrap();
+    let mut s = sub(&m, &["-t", "sister/file", "-C", "1"]);
+    let out = publish(
+        &m,
+        &[
+            "-t",
+            "sister/file",
+            "-q",
+            "2",
+            "-d",
+            "-i",
+            "dbg",
+            "-f",
+            file.to_str().unwrap(),
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    // The QoS 2 exchange, one line per packet, in order.
+    let shown: Vec<&str> = err
+        .lines()
+        .filter_map(|l| l.strip_prefix("dbg "))
+        .map(|l| l.split(' ').take(2).collect::<Vec<_>>())
+        .map(|w| if w[0] == "->" { "out" } else { "in" })
+        .collect();
+    assert_eq!(shown, ["out", "in", "out", "in", "out", "in", "out"], "{err}");
+    for packet in [
+        "-> CONNECT",
+        "<- CONNACK",
+        "-> PUBLISH",
+        "<- PUBREC",
+        "-> PUBREL",
+        "<- PUBCOMP",
+        "-> DISCONNECT",
+    ] {
+        assert!(err.contains(&format!("dbg {packet}")), "{packet} missing:\n{err}");
+    }
+    assert_eq!(
+        finish(&mut s),
+        ["Received message: dari berkas (Topic: sister/file)"]
+    );
+}

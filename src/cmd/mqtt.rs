@@ -102,6 +102,9 @@ pub struct ConnArgs {
     /// Retry connecting for up to SECS while the broker starts
     #[arg(long, value_name = "SECS", default_value_t = 0.0)]
     pub wait: f64,
+    /// Print every MQTT packet sent and received (mosquitto's -d): the protocol, one line per packet
+    #[arg(short = 'd', long)]
+    pub debug: bool,
 }
 
 #[derive(Debug, Args)]
@@ -115,8 +118,14 @@ pub struct PubArgs {
     #[arg(short = 'm', long, conflicts_with_all = ["stdin_line", "null_message"])]
     pub message: Option<String>,
     /// Send each line of standard input as a message
-    #[arg(short = 'l', long = "stdin-line", conflicts_with = "null_message")]
+    #[arg(short = 'l', long = "stdin-line", conflicts_with_all = ["null_message", "file", "stdin_file"])]
     pub stdin_line: bool,
+    /// Send the whole of standard input as one message (mosquitto's -s)
+    #[arg(short = 's', long = "stdin-file", conflicts_with_all = ["message", "null_message", "file"])]
+    pub stdin_file: bool,
+    /// Send the content of FILE as one message (mosquitto's -f)
+    #[arg(short = 'f', long, value_name = "FILE", conflicts_with_all = ["message", "null_message"])]
+    pub file: Option<std::path::PathBuf>,
     /// Send an empty message (with -r: clears the retained message)
     #[arg(short = 'n', long = "null-message")]
     pub null_message: bool,
@@ -249,6 +258,7 @@ impl ConnArgs {
             password: self.password.clone().map(|p| Bytes::from(p.into_bytes())),
             will,
             wait: Duration::from_secs_f64(self.wait),
+            show_packets: self.debug,
         })
     }
 }
@@ -265,7 +275,9 @@ async fn run_pub(a: PubArgs) -> anyhow::Result<ExitCode> {
     let shutdown = patterns::shutdown::on_ctrl_c();
     {
         {
-            let interval = match (a.interval, a.message.is_some() || a.null_message || a.stdin_line) {
+            let given =
+                a.message.is_some() || a.null_message || a.stdin_line || a.stdin_file || a.file.is_some();
+            let interval = match (a.interval, given) {
                 (Some(secs), _) if !secs.is_finite() || secs < 0.0 => {
                     bail!("--interval takes a number of seconds, not {secs}")
                 }
@@ -278,6 +290,15 @@ async fn run_pub(a: PubArgs) -> anyhow::Result<ExitCode> {
                 Messages::StdinLines
             } else if a.null_message {
                 Messages::Fixed(Bytes::new())
+            } else if let Some(path) = &a.file {
+                let content =
+                    std::fs::read(path).with_context(|| format!("cannot read -f {}", path.display()))?;
+                Messages::Fixed(Bytes::from(content))
+            } else if a.stdin_file {
+                let mut content = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut content)
+                    .context("cannot read standard input (-s)")?;
+                Messages::Fixed(Bytes::from(content))
             } else {
                 let text = a.message.unwrap_or_else(|| client::DEFAULT_MESSAGE.to_string());
                 Messages::Fixed(Bytes::from(text.into_bytes()))

@@ -139,6 +139,8 @@ pub struct ClientOptions {
     pub will: Option<Will>,
     /// How long to retry the first TCP connection while the broker starts (`--wait`).
     pub wait: Duration,
+    /// Print every packet sent and received on stderr (`-d`).
+    pub show_packets: bool,
 }
 
 impl Default for ClientOptions {
@@ -154,6 +156,7 @@ impl Default for ClientOptions {
             password: None,
             will: None,
             wait: Duration::ZERO,
+            show_packets: false,
         }
     }
 }
@@ -244,6 +247,7 @@ pub struct Client {
     max_packet: usize,
     /// Our QoS 1/2 PUBLISH whose acknowledgements have not all come yet.
     in_flight: Option<InFlight>,
+    show_packets: bool,
 }
 
 /// A QoS 1 or 2 PUBLISH whose exchange has not completed.
@@ -288,8 +292,8 @@ impl Client {
             client_id: opts.client_id.clone(),
             max_packet: mqtt::MAX_PACKET_SIZE,
             in_flight: None,
+            show_packets: opts.show_packets,
         };
-        tracing::debug!("-> {}", Packet::Connect(Box::new(connect.clone())));
         client.send(&Packet::Connect(Box::new(connect))).await?;
         // §3.1.4: the first packet from the server must be CONNACK. We wait up to 30 s for it.
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -327,7 +331,17 @@ impl Client {
     }
 
     /// Encode and write one packet.
+    /// One line per packet: on stderr with `-d` (as mosquitto_pub/sub -d), in the debug log otherwise.
+    fn show(&self, direction: &str, packet: &Packet) {
+        if self.show_packets {
+            eprintln!("{} {direction} {packet}", self.client_id);
+        } else {
+            tracing::debug!("{direction} {packet}");
+        }
+    }
+
     async fn send(&mut self, packet: &Packet) -> Result<(), ClientError> {
+        self.show("->", packet);
         self.out.clear();
         mqtt::encode(packet, self.version, &mut self.out)?;
         if self.out.len() > self.max_packet {
@@ -360,7 +374,7 @@ impl Client {
             match decoded {
                 Ok(packet) => {
                     self.ping_sent = None;
-                    tracing::trace!("<- {packet}");
+                    self.show("<-", &packet);
                     return Ok(packet);
                 }
                 Err(e) if e.is_incomplete() => {}
@@ -388,7 +402,6 @@ impl Client {
                         Ok(n) => n?,
                         Err(_) => {
                             if self.ping_sent.is_none() && Instant::now() >= self.last_sent + ka {
-                                tracing::debug!("-> PINGREQ (keep-alive)");
                                 self.send(&Packet::PingReq).await?;
                                 self.ping_sent = Some(Instant::now());
                             }
@@ -538,7 +551,6 @@ impl Client {
             subscriptions,
             properties: Properties::default(),
         });
-        tracing::debug!("-> {packet}");
         self.send(&packet).await?;
         let result = loop {
             match self.next_control_packet().await {
@@ -581,7 +593,6 @@ impl Client {
 
     /// Leave on purpose: DISCONNECT (so the broker drops our will), then close the socket.
     pub async fn disconnect(mut self) -> Result<(), ClientError> {
-        tracing::debug!("-> DISCONNECT");
         self.send(&Packet::Disconnect(Disconnect::default())).await?;
         self.stream.shutdown().await?;
         Ok(())

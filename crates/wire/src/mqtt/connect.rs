@@ -274,7 +274,7 @@ impl fmt::Display for Connect {
         if let Some(w) = &self.will {
             write!(
                 f,
-                " will(topic={} qos={}{} payload={:?})",
+                " will(topic={} qos={}{} payload=\"{}\")",
                 w.topic,
                 w.qos,
                 if w.retain { " retain" } else { "" },

@@ -521,11 +521,12 @@ impl fmt::Display for Packet {
     }
 }
 
-/// A payload shown to a human: text as text (escaped), cut after 64 characters.
+/// A payload shown to a human, to be put between double quotes: text as text (control characters,
+/// invalid UTF-8 and `"` escaped), cut after 64 characters.
 pub(crate) fn preview(payload: &[u8]) -> String {
     const MAX: usize = 64;
     let cut = &payload[..payload.len().min(MAX * 4)];
-    let shown = crate::text::show(cut);
+    let shown = crate::text::show(cut).replace('"', "\\\"");
     if shown.chars().count() > MAX || cut.len() < payload.len() {
         let mut s: String = shown.chars().take(MAX).collect();
         s.push('…');

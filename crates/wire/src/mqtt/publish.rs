@@ -153,7 +153,7 @@ impl fmt::Display for Publish {
         }
         write!(
             f,
-            " payload={:?} ({} bytes)",
+            " payload=\"{}\" ({} bytes)",
             super::preview(&self.payload),
             self.payload.len()
         )?;

@@ -922,3 +922,14 @@ fn decodes_every_mqtt_packet_of_the_course_captures() {
         assert_eq!(seen, publishes, "{file}");
     }
 }
+
+#[test]
+fn display_escapes_payloads_once() {
+    let p = Packet::Publish(Publish::new("t", "say \"hi\"\n\u{0}\u{b0}"));
+    assert_eq!(
+        p.to_string(),
+        r#"PUBLISH topic=t qos=0 payload="say \"hi\"\n\u{0}°" (12 bytes)"#
+    );
+    let long = Packet::Publish(Publish::new("t", "x".repeat(100)));
+    assert!(long.to_string().contains(&format!("\"{}…\" (100 bytes)", "x".repeat(64))));
+}
