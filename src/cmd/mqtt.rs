@@ -40,6 +40,7 @@ const PUB_EXAMPLES: &str = "Examples:
   sister mqtt pub -h 127.0.0.1 -t sister/temp -m hello -q 1 -r     once, QoS 1, retained (as mosquitto_pub)
   sister mqtt pub -t sister/temp -m tick --interval 0.5 --count 10
   tail -f log | sister mqtt pub -t sister/log -l    one message per line of input
+  sister mqtt pub -d -q 2 -m hi                     print every packet: CONNECT, CONNACK, PUBLISH, PUBREC, PUBREL, PUBCOMP, DISCONNECT
 
 As in mosquitto_pub, -h is the host and -q the QoS here; use --help, --quiet, --verbose for sister's.
 The broker is --server HOST:PORT, or $SISTER_MQTT_SERVER, or $SISTER_SERVER, or mqtt-broker:1883.";
@@ -49,6 +50,7 @@ const SUB_EXAMPLES: &str = "Examples:
   sister mqtt sub --server 127.0.0.1:1883 -t 'sister/#' -v     every sister topic, mosquitto style
   sister mqtt sub -t sister/temp -q 2 -C 5          exit after 5 messages
   sister mqtt sub -t sister/temp -W 10              exit (code 27, as mosquitto_sub) after 10 s
+  sister mqtt sub -d                                print every packet received and sent (PINGREQ every keep-alive...)
 
 Output: 'Received message: <payload> (Topic: <topic>)'; with -v '<topic> <payload>'; with --raw the payload.
 As in mosquitto_sub, -h is the host, -q the QoS and -v prints the topic; use --help, --quiet, --verbose
