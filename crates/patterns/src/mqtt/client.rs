@@ -30,7 +30,7 @@ use std::collections::{HashSet, VecDeque};
 use std::io;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
@@ -340,18 +340,29 @@ impl Client {
         }
     }
 
+    /// Encode `packet` after whatever is still unwritten and write it all.
+    ///
+    /// Cancel-safe: `out` holds exactly the bytes not yet written, advanced after every partial
+    /// write, so if the caller stops waiting (Ctrl+C while acknowledging a message), the next `send`
+    /// (the DISCONNECT) first finishes the interrupted packet. The broker never sees half a packet
+    /// followed by another.
     async fn send(&mut self, packet: &Packet) -> Result<(), ClientError> {
         self.show("->", packet);
-        self.out.clear();
-        mqtt::encode(packet, self.version, &mut self.out)?;
-        if self.out.len() > self.max_packet {
+        let size = packet.encoded_len(self.version);
+        if size > self.max_packet {
             return Err(ClientError::Protocol(format!(
-                "the packet is {} bytes, more than the broker's maximum packet size of {}",
-                self.out.len(),
+                "the packet is {size} bytes, more than the broker's maximum packet size of {}",
                 self.max_packet
             )));
         }
-        self.stream.write_all(&self.out).await?;
+        mqtt::encode(packet, self.version, &mut self.out)?;
+        while !self.out.is_empty() {
+            let n = self.stream.write(&self.out).await?;
+            if n == 0 {
+                return Err(ClientError::Closed);
+            }
+            self.out.advance(n);
+        }
         self.last_sent = Instant::now();
         Ok(())
     }
