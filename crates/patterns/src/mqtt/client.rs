@@ -299,7 +299,12 @@ impl Client {
         let deadline = Instant::now() + Duration::from_secs(30);
         let packet = match timeout_at(deadline, client.read_packet()).await {
             Ok(p) => p?,
-            Err(_) => return Err(ClientError::KeepAliveTimeout(Duration::from_secs(30))),
+            Err(_) => {
+                return Err(ClientError::Protocol(format!(
+                    "no CONNACK within 30 s from {}: is an MQTT broker listening there?",
+                    opts.server
+                )))
+            }
         };
         let Packet::ConnAck(ack) = packet else {
             return Err(ClientError::Protocol(format!(
@@ -307,7 +312,13 @@ impl Client {
             )));
         };
         if ack.code != ReasonCode::Success {
-            return Err(ClientError::Refused { code: ack.code });
+            // A 3.1.1-only broker answers a 5.0 CONNECT with a 3.1.1 CONNACK, return code 1
+            // ("unacceptable protocol version"), which read as 5.0 would be 0x01 "granted QoS 1".
+            let code = match ack.code.byte() {
+                b @ 1..=5 if opts.version.is_v5() => ReasonCode::from_v3_connack(b),
+                _ => ack.code,
+            };
+            return Err(ClientError::Refused { code });
         }
         if let Some(ka) = ack.properties.server_keep_alive {
             client.keep_alive = (ka > 0).then(|| Duration::from_secs(ka.into()));
