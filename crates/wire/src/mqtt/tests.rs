@@ -931,5 +931,42 @@ fn display_escapes_payloads_once() {
         r#"PUBLISH topic=t qos=0 payload="say \"hi\"\n\u{0}°" (12 bytes)"#
     );
     let long = Packet::Publish(Publish::new("t", "x".repeat(100)));
-    assert!(long.to_string().contains(&format!("\"{}…\" (100 bytes)", "x".repeat(64))));
+    assert!(long
+        .to_string()
+        .contains(&format!("\"{}…\" (100 bytes)", "x".repeat(64))));
+}
+
+#[test]
+fn every_reason_code_byte_survives() {
+    for b in 0..=255u8 {
+        let code = ReasonCode::from_byte(b);
+        assert_eq!(code.byte(), b);
+        assert_eq!(code.is_success(), b < 0x80);
+        assert!(!code.to_string().is_empty());
+        // In a 5.0 DISCONNECT, on the wire and back.
+        let p = Packet::Disconnect(Disconnect::new(code));
+        let (back, _) = decode(&p.to_vec(V5).unwrap(), V5).unwrap();
+        assert_eq!(back, p);
+    }
+}
+
+#[test]
+fn every_short_input_is_handled() {
+    // All inputs of 1 and 2 bytes, and of 3 bytes for a spread of third bytes: no panic, and only
+    // whole packets of at most the input's length.
+    for v in [V4, V5] {
+        for a in 0..=255u8 {
+            let _ = decode(&[a], v);
+            for b in 0..=255u8 {
+                for c in [0x00, 0x01, 0x02, 0x7f, 0x80, 0xff] {
+                    let input = [a, b, c];
+                    for n in 2..=3 {
+                        if let Ok((_, used)) = decode(&input[..n], v) {
+                            assert!(used <= n);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
