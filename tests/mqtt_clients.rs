@@ -163,6 +163,10 @@ fn mqtt_clients_retained_message_set_then_cleared() {
         finish(&mut s),
         ["Received message: kept for later (Topic: sister/kept)"]
     );
+    // MQTT 5 retain handling 2 ("never send retained messages"): nothing arrives.
+    let mut s = sub(&m, &["-t", "sister/kept", "-V", "5", "--rh", "2", "-W", "2"]);
+    let status = s.wait_timeout(LONG).expect("-W ends the subscriber");
+    assert_eq!(status.code(), Some(27), "{}", s.output());
     // An empty retained message clears it: the next subscriber gets nothing and times out (27).
     publish(&m, &["-t", "sister/kept", "-n", "-r"]);
     let mut s = sub(&m, &["-t", "sister/kept", "-W", "2"]);

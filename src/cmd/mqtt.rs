@@ -18,7 +18,7 @@ use clap::{Args, Subcommand};
 use patterns::mqtt::client::{self, ClientOptions};
 use patterns::mqtt::publisher::{self, Messages, PubSettings};
 use patterns::mqtt::subscriber::{self, Ended, Output, SubSettings};
-use wire::mqtt::{Properties, QoS, Version, Will};
+use wire::mqtt::{Properties, QoS, RetainHandling, SubscriptionOptions, Version, Will};
 
 use super::mqtt_broker;
 
@@ -155,6 +155,16 @@ pub struct SubArgs {
     /// QoS 0, 1 or 2. After `mqtt pub/sub`, -q QOS means this (as in mosquitto), not --quiet
     #[arg(long, default_value = "0", value_parser = parse_qos)]
     pub qos: QoS,
+    /// MQTT 5: do not receive the messages this client publishes itself (mosquitto's --nl)
+    #[arg(long = "nl")]
+    pub no_local: bool,
+    /// MQTT 5: keep the publisher's RETAIN flag on forwarded messages (mosquitto's --rap)
+    #[arg(long = "rap")]
+    pub retain_as_published: bool,
+    /// MQTT 5 retain handling: 0 send retained messages on subscribe, 1 only for a new subscription,
+    /// 2 never (mosquitto's --rh)
+    #[arg(long = "rh", value_name = "0|1|2", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub retain_handling: u8,
     /// Print '<topic> <payload>' (mosquitto's -v)
     #[arg(long = "print-topic")]
     pub print_topic: bool,
@@ -275,77 +285,79 @@ pub async fn run(cmd: MqttCommand) -> anyhow::Result<ExitCode> {
 
 async fn run_pub(a: PubArgs) -> anyhow::Result<ExitCode> {
     let shutdown = patterns::shutdown::on_ctrl_c();
-    {
-        {
-            let given =
-                a.message.is_some() || a.null_message || a.stdin_line || a.stdin_file || a.file.is_some();
-            let interval = match (a.interval, given) {
-                (Some(secs), _) if !secs.is_finite() || secs < 0.0 => {
-                    bail!("--interval takes a number of seconds, not {secs}")
-                }
-                (Some(secs), _) => Some(Duration::from_secs_f64(secs)),
-                // The course's publisher: once a second.
-                (None, false) => Some(Duration::from_secs(1)),
-                (None, true) => None,
-            };
-            let messages = if a.stdin_line {
-                Messages::StdinLines
-            } else if a.null_message {
-                Messages::Fixed(Bytes::new())
-            } else if let Some(path) = &a.file {
-                let content =
-                    std::fs::read(path).with_context(|| format!("cannot read -f {}", path.display()))?;
-                Messages::Fixed(Bytes::from(content))
-            } else if a.stdin_file {
-                let mut content = Vec::new();
-                std::io::Read::read_to_end(&mut std::io::stdin(), &mut content)
-                    .context("cannot read standard input (-s)")?;
-                Messages::Fixed(Bytes::from(content))
-            } else {
-                let text = a.message.unwrap_or_else(|| client::DEFAULT_MESSAGE.to_string());
-                Messages::Fixed(Bytes::from(text.into_bytes()))
-            };
-            let settings = PubSettings {
-                client: a.conn.options("pub")?,
-                topic: a.topic,
-                messages,
-                qos: a.qos,
-                retain: a.retain,
-                interval,
-                count: a.count,
-            };
-            publisher::run(settings, shutdown).await?;
-            Ok(ExitCode::SUCCESS)
+    let given = a.message.is_some() || a.null_message || a.stdin_line || a.stdin_file || a.file.is_some();
+    let interval = match (a.interval, given) {
+        (Some(secs), _) if !secs.is_finite() || secs < 0.0 => {
+            bail!("--interval takes a number of seconds, not {secs}")
         }
-    }
+        (Some(secs), _) => Some(Duration::from_secs_f64(secs)),
+        // The course's publisher: once a second.
+        (None, false) => Some(Duration::from_secs(1)),
+        (None, true) => None,
+    };
+    let messages = if a.stdin_line {
+        Messages::StdinLines
+    } else if a.null_message {
+        Messages::Fixed(Bytes::new())
+    } else if let Some(path) = &a.file {
+        let content = std::fs::read(path).with_context(|| format!("cannot read -f {}", path.display()))?;
+        Messages::Fixed(Bytes::from(content))
+    } else if a.stdin_file {
+        let mut content = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut content)
+            .context("cannot read standard input (-s)")?;
+        Messages::Fixed(Bytes::from(content))
+    } else {
+        let text = a.message.unwrap_or_else(|| client::DEFAULT_MESSAGE.to_string());
+        Messages::Fixed(Bytes::from(text.into_bytes()))
+    };
+    let settings = PubSettings {
+        client: a.conn.options("pub")?,
+        topic: a.topic,
+        messages,
+        qos: a.qos,
+        retain: a.retain,
+        interval,
+        count: a.count,
+    };
+    publisher::run(settings, shutdown).await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn run_sub(a: SubArgs) -> anyhow::Result<ExitCode> {
     let shutdown = patterns::shutdown::on_ctrl_c();
-    {
-        {
-            let output = if a.print_topic {
-                Output::TopicPayload
-            } else if a.raw {
-                Output::Payload
-            } else {
-                Output::Course
-            };
-            let settings = SubSettings {
-                client: a.conn.options("sub")?,
-                filters: a.topics,
-                qos: a.qos,
-                output,
-                count: a.count,
-                timeout: a.timeout.map(Duration::from_secs),
-            };
-            match subscriber::run(settings, shutdown).await? {
-                (Ended::Done, _) => Ok(ExitCode::SUCCESS),
-                (Ended::TimedOut, _) => {
-                    eprintln!("Timed out");
-                    Ok(ExitCode::from(27))
-                }
-            }
+    let output = if a.print_topic {
+        Output::TopicPayload
+    } else if a.raw {
+        Output::Payload
+    } else {
+        Output::Course
+    };
+    if (a.no_local || a.retain_as_published || a.retain_handling != 0) && !a.conn.version.is_v5() {
+        bail!("--nl, --rap and --rh are MQTT 5 subscription options: add -V 5");
+    }
+    let settings = SubSettings {
+        client: a.conn.options("sub")?,
+        filters: a.topics,
+        options: SubscriptionOptions {
+            qos: a.qos,
+            no_local: a.no_local,
+            retain_as_published: a.retain_as_published,
+            retain_handling: match a.retain_handling {
+                0 => RetainHandling::SendAtSubscribe,
+                1 => RetainHandling::SendIfNew,
+                _ => RetainHandling::DoNotSend,
+            },
+        },
+        output,
+        count: a.count,
+        timeout: a.timeout.map(Duration::from_secs),
+    };
+    match subscriber::run(settings, shutdown).await? {
+        (Ended::Done, _) => Ok(ExitCode::SUCCESS),
+        (Ended::TimedOut, _) => {
+            eprintln!("Timed out");
+            Ok(ExitCode::from(27))
         }
     }
 }
