@@ -469,3 +469,28 @@ fn mqtt_clients_debug_shows_every_packet_and_file_messages() {
         ["Received message: dari berkas (Topic: sister/file)"]
     );
 }
+
+#[test]
+fn mqtt_clients_persistent_session_gets_what_was_sent_while_away() {
+    let m = mosquitto();
+    for (version, extra) in [("311", vec!["-c"]), ("5", vec!["-c", "-x", "60"])] {
+        let id = format!("away-{version}");
+        let topic = format!("sister/away/{version}");
+        let mut args = vec!["-t", topic.as_str(), "-q", "1", "-V", version, "-i", id.as_str()];
+        args.extend(extra.iter().copied());
+        // Subscribe, then leave (Ctrl+C: DISCONNECT); the broker keeps the session (-c, and in 5.0
+        // a session expiry).
+        let mut s = sub(&m, &args);
+        assert!(s.interrupt(LONG).is_some_and(|st| st.success()), "{}", s.output());
+        publish(&m, &["-t", &topic, "-q", "1", "-m", "while you were away"]);
+        // Back with the same client id: the queued message arrives.
+        let mut again = args.clone();
+        again.extend(["-C", "1"]);
+        let mut s = sub(&m, &again);
+        assert_eq!(
+            finish(&mut s),
+            [format!("Received message: while you were away (Topic: {topic})")]
+        );
+        assert!(s.output().contains("session present: true"), "{}", s.output());
+    }
+}
