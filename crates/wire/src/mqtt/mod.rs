@@ -51,6 +51,17 @@
 //! assert!(mqtt::decode(&buf[..10], Version::V3_1_1).unwrap_err().is_incomplete());
 //! ```
 //!
+//! The entry points:
+//! - [`decode`] (the crate-wide contract, [`DecodeError`]) and [`decode_with_limit`] (MQTT's own
+//!   [`Error`], with the 5.0 reason code to close with, and a maximum packet size checked from the
+//!   fixed header); [`decode_bytes`], the same from a [`Bytes`] without copying payloads;
+//! - [`check`]: only frame (is a whole packet buffered, how long is it);
+//! - [`encode`] into any `BufMut` (`Vec<u8>`, `BytesMut`), [`Packet::to_vec`], [`Packet::encoded_len`];
+//! - [`Decoder`]: one direction of a connection, following the version its CONNECT set;
+//!   [`sniff`]: is this the start of an MQTT stream (a CONNECT, or a CONNACK)?
+//! - `Display` on [`Packet`]: one line per packet (`PUBLISH topic=sister/temp qos=0 payload="Suhu:
+//!   28°C" (11 bytes)`), as the logs, `sister mqtt pub -d` and the analyzer print it.
+//!
 //! The version matters after CONNECT: 5.0 packets carry properties where 3.1.1 packets carry none, so
 //! the same bytes read differently. A CONNECT says its own version (its protocol level: 3, 4 or 5) and is
 //! decoded whatever `version` is passed; a server passes the CONNECT's version from then on.
