@@ -52,6 +52,11 @@ macro_rules! pattern {
 /// Every pattern `sister lab` runs, in this order. Add yours with one line.
 pub const PATTERNS: &[Pattern] = &[
     pattern!(
+        "mqtt",
+        "MQTT publish/subscribe through a broker (course port 1883)",
+        patterns::mqtt::lab
+    ),
+    pattern!(
         "reqresp",
         "TCP request/response (course port 2222)",
         patterns::reqresp::lab

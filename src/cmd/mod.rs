@@ -13,6 +13,7 @@ pub mod lab;
 pub mod lamport;
 pub mod logging;
 pub mod mqtt;
+pub mod mqtt_bench;
 pub mod mqtt_broker;
 pub mod oneway;
 pub mod procs;

@@ -16,6 +16,8 @@
 //! - [`frame`]: sister's message framing for the plain-TCP patterns (request/response, one-way, upcall),
 //!   and why TCP needs one at all;
 //! - [`text`]: showing bytes from a peer to a human (invalid UTF-8 escaped, never a panic).
+//! - [`mqtt`]: MQTT 3.1, 3.1.1 and 5.0, all 15 packets, properties, reason codes, topic names and
+//!   filters (the broker, the clients and the analyzer all read MQTT here);
 //! - [`zmtp`]: ZeroMQ's wire protocol, ZMTP 3.0/3.1 (greeting, NULL handshake, frames, commands);
 //! - [`pickle`]: the small subset of Python pickles the course's PUSH/PULL sends (integers).
 //! - [`lamport`]: the course's Lamport-clock JSON message (`message`, `balance`, `timestamp`).
