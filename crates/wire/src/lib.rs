@@ -21,6 +21,7 @@
 
 pub mod error;
 pub mod frame;
+pub mod mqtt;
 pub mod pickle;
 pub mod text;
 pub mod zmtp;
