@@ -411,7 +411,11 @@ pub struct Socket {
     cache: VecDeque<(PeerId, Message)>,
     req: ReqState,
     rep: RepState,
+    sends: u32,
 }
+
+/// See [`Socket::send`]: how many sends in a row before the sender yields to the connection tasks.
+const YIELD_EVERY: u32 = 256;
 
 impl Drop for Socket {
     fn drop(&mut self) {
@@ -470,6 +474,7 @@ impl Socket {
             cache: VecDeque::new(),
             req: ReqState::default(),
             rep: RepState::default(),
+            sends: 0,
         }
     }
 
@@ -589,6 +594,13 @@ impl Socket {
     ///   subscribers at their high-water mark.
     pub async fn send(&mut self, msg: impl Into<Message>) -> Result<(), ZmqError> {
         let mut msg = msg.into();
+        // A sender that always finds room never waits, so it would never let the connection tasks
+        // run on a single-threaded runtime: give way every so often. Every YIELD_EVERY sends is a
+        // batch the writer turns into one write() (bigger batches: fewer system calls).
+        self.sends = self.sends.wrapping_add(1);
+        if self.sends % YIELD_EVERY == 0 {
+            tokio::task::yield_now().await;
+        }
         match self.shared.kind {
             SocketType::Push | SocketType::Dealer => {
                 self.send_round_robin(&msg).await?;
@@ -630,12 +642,29 @@ impl Socket {
 
     /// Round robin over peers with room; waits (for room or for a first peer) otherwise.
     async fn send_round_robin(&self, msg: &Message) -> Result<PeerId, ZmqError> {
-        let hwm = self.shared.opts.send_hwm.max(1);
+        // Fast path first: registering as a waiter takes a lock, so only do it when there is no room.
+        if let Some(id) = self.try_round_robin(msg) {
+            return Ok(id);
+        }
         let mut stop = self.shared.stop.clone();
         loop {
             let notified = self.shared.out_space.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            if let Some(id) = self.try_round_robin(msg) {
+                return Ok(id);
+            }
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = stop.recv() => return Err(ZmqError::Closed),
+            }
+        }
+    }
+
+    /// One round-robin attempt: queue `msg` to the next peer with room, if any.
+    fn try_round_robin(&self, msg: &Message) -> Option<PeerId> {
+        let hwm = self.shared.opts.send_hwm.max(1);
+        {
             {
                 let mut set = lock(&self.shared.peers);
                 let set = &mut *set;
@@ -649,17 +678,12 @@ impl Socket {
                     wake = Some(Peer::enqueue(&mut out, msg.frames()));
                     true
                 });
-                if let Some(i) = pick {
-                    let p = &set.list[i];
-                    if wake == Some(true) {
-                        p.wake_writer.notify_one();
-                    }
-                    return Ok(p.id);
+                let i = pick?;
+                let p = &set.list[i];
+                if wake == Some(true) {
+                    p.wake_writer.notify_one();
                 }
-            }
-            tokio::select! {
-                _ = &mut notified => {}
-                _ = stop.recv() => return Err(ZmqError::Closed),
+                Some(p.id)
             }
         }
     }
@@ -667,36 +691,45 @@ impl Socket {
     /// Send to one peer (REP, ROUTER); waits for room; drops the message if the peer is gone, as
     /// libzmq does (the requester went away: nobody to answer).
     async fn send_to(&self, peer: PeerId, msg: &Message) {
-        let hwm = self.shared.opts.send_hwm.max(1);
+        if self.try_send_to(peer, msg) {
+            return;
+        }
+        let mut stop = self.shared.stop.clone();
         loop {
             let notified = self.shared.out_space.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            {
-                let set = lock(&self.shared.peers);
-                let Some(p) = set.list.iter().find(|p| p.id == peer) else {
-                    tracing::info!("reply dropped: the peer that asked has disconnected");
-                    return;
-                };
-                let mut out = p.lock_out();
-                if out.closed {
-                    return;
-                }
-                if out.queued < hwm {
-                    let wake = Peer::enqueue(&mut out, msg.frames());
-                    drop(out);
-                    if wake {
-                        p.wake_writer.notify_one();
-                    }
-                    return;
-                }
+            if self.try_send_to(peer, msg) {
+                return;
             }
-            let mut stop = self.shared.stop.clone();
             tokio::select! {
                 _ = &mut notified => {}
                 _ = stop.recv() => return,
             }
         }
+    }
+
+    /// Queue `msg` for `peer` if it has room; true when done (sent, or dropped because it is gone).
+    fn try_send_to(&self, peer: PeerId, msg: &Message) -> bool {
+        let hwm = self.shared.opts.send_hwm.max(1);
+        let set = lock(&self.shared.peers);
+        let Some(p) = set.list.iter().find(|p| p.id == peer) else {
+            tracing::info!("reply dropped: the peer that asked has disconnected");
+            return true;
+        };
+        let mut out = p.lock_out();
+        if out.closed {
+            return true;
+        }
+        if out.queued >= hwm {
+            return false;
+        }
+        let wake = Peer::enqueue(&mut out, msg.frames());
+        drop(out);
+        if wake {
+            p.wake_writer.notify_one();
+        }
+        true
     }
 
     fn send_fan_out(&self, msg: &Message) {
