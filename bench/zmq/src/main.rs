@@ -58,7 +58,9 @@ fn sister_thr(kind_tx: SocketType, kind_rx: SocketType, size: usize, n: usize) -
                     m = s.recv() => {
                         m.unwrap();
                         got += 1;
-                        last = Instant::now();
+                        if got % 1024 == 0 || got == n {
+                            last = Instant::now();
+                        }
                     }
                     _ = &mut give_up => break, // PUB dropped the rest
                 }
@@ -110,7 +112,9 @@ fn libzmq_thr(kind_tx: zmq::SocketType, kind_rx: zmq::SocketType, size: usize, n
                 break;
             }
             got += 1;
-            last = Instant::now();
+            if got % 1024 == 0 || got == n {
+                last = Instant::now();
+            }
         }
         (got, last.duration_since(start).as_secs_f64())
     });
@@ -223,8 +227,17 @@ fn main() {
                 (zmq::PUB, zmq::SUB),
             ),
         ] {
-            let (sg, ss) = sister_thr(st, sr, size, n);
-            let (zg, zs) = libzmq_thr(zt, zr, size, n);
+            let only = std::env::var("ZMQ_BENCH_ONLY").unwrap_or_default();
+            let (sg, ss) = if only == "libzmq" {
+                (1, 1.0)
+            } else {
+                sister_thr(st, sr, size, n)
+            };
+            let (zg, zs) = if only == "sister" {
+                (1, 1.0)
+            } else {
+                libzmq_thr(zt, zr, size, n)
+            };
             let (a, b) = (sg as f64 / ss, zg as f64 / zs);
             let note = |g: usize| {
                 if g < n {

@@ -309,8 +309,13 @@ impl Shared {
                 };
                 let was_empty = q.msgs.is_empty();
                 let room = self.opts.recv_hwm.max(1).saturating_sub(q.msgs.len());
-                let n = room.min(batch.len());
-                q.msgs.extend(batch.drain(..n));
+                if was_empty && batch.len() <= room {
+                    // The common case: hand the whole batch over without moving a message.
+                    std::mem::swap(&mut q.msgs, batch);
+                } else {
+                    let n = room.min(batch.len());
+                    q.msgs.extend(batch.drain(..n));
+                }
                 if was_empty && !q.msgs.is_empty() {
                     inbox.ready.push_back(peer);
                 }
@@ -329,8 +334,9 @@ impl Shared {
         Ok(())
     }
 
-    /// Take up to `max` messages from the next peer in fair-queue order.
-    fn take_batch(&self, into: &mut VecDeque<(PeerId, Message)>, max: usize) {
+    /// Take up to `max` messages from the next peer in fair-queue order into `into` (which is empty);
+    /// returns that peer. When the whole queue fits, the two queues are swapped: no message moves.
+    fn take_batch(&self, into: &mut VecDeque<Message>, max: usize) -> Option<PeerId> {
         let mut inbox = lock(&self.inbox);
         let inbox = &mut *inbox;
         while let Some(id) = inbox.ready.pop_front() {
@@ -338,8 +344,11 @@ impl Shared {
                 continue;
             };
             let was_full = q.msgs.len() >= self.opts.recv_hwm.max(1);
-            let n = q.msgs.len().min(max);
-            into.extend(q.msgs.drain(..n).map(|m| (id, m)));
+            if q.msgs.len() <= max {
+                std::mem::swap(&mut q.msgs, into);
+            } else {
+                into.extend(q.msgs.drain(..max));
+            }
             if was_full {
                 q.space.notify_one();
             }
@@ -348,10 +357,11 @@ impl Shared {
             } else if q.gone {
                 inbox.queues.remove(&id);
             }
-            if n > 0 {
-                return;
+            if !into.is_empty() {
+                return Some(id);
             }
         }
+        None
     }
 
     /// Is every outbox flushed?
@@ -408,7 +418,9 @@ fn send_subscription(peer: &Peer, prefix: &[u8], subscribe: bool) {
 pub struct Socket {
     shared: Arc<Shared>,
     trigger: Trigger,
-    cache: VecDeque<(PeerId, Message)>,
+    /// Messages taken from one peer's inbox queue in one go (all from `cache_peer`).
+    cache: VecDeque<Message>,
+    cache_peer: PeerId,
     req: ReqState,
     rep: RepState,
     sends: u32,
@@ -440,7 +452,7 @@ pub fn parse_endpoint(endpoint: &str) -> Result<String, ZmqError> {
 }
 
 /// How many messages `recv` moves from the shared inbox per lock: fair-queueing happens per batch.
-const RECV_BATCH: usize = 64;
+const RECV_BATCH: usize = 256;
 
 impl Socket {
     /// A socket of `kind` with default options.
@@ -472,6 +484,7 @@ impl Socket {
             shared,
             trigger,
             cache: VecDeque::new(),
+            cache_peer: 0,
             req: ReqState::default(),
             rep: RepState::default(),
             sends: 0,
@@ -767,6 +780,16 @@ impl Socket {
     /// - REP: the next request (its envelope kept for the reply);
     /// - ROUTER: the message with the sender's routing id in front.
     pub async fn recv(&mut self) -> Result<Message, ZmqError> {
+        // Fast path for the patterns that take messages as they come: one already taken from the
+        // shared inbox (in a batch) is handed out without touching a lock.
+        if matches!(
+            self.shared.kind,
+            SocketType::Pull | SocketType::Sub | SocketType::Dealer
+        ) {
+            if let Some(m) = self.cache.pop_front() {
+                return Ok(m);
+            }
+        }
         match self.shared.kind {
             SocketType::Push | SocketType::Pub => return Err(ZmqError::CannotRecv(self.shared.kind.clone())),
             SocketType::Req => {
@@ -814,14 +837,16 @@ impl Socket {
 
     /// The next message from any peer, with the peer's id.
     async fn next_raw(&mut self) -> Result<(PeerId, Message), ZmqError> {
+        if let Some(m) = self.cache.pop_front() {
+            return Ok((self.cache_peer, m));
+        }
         let mut stop = self.shared.stop.clone();
         loop {
-            if let Some(m) = self.cache.pop_front() {
-                return Ok(m);
+            if let Some(peer) = self.shared.take_batch(&mut self.cache, RECV_BATCH) {
+                self.cache_peer = peer;
             }
-            self.shared.take_batch(&mut self.cache, RECV_BATCH);
             if let Some(m) = self.cache.pop_front() {
-                return Ok(m);
+                return Ok((self.cache_peer, m));
             }
             if self.shared.kind == SocketType::Req {
                 // A REQ waiting for a reply from a peer that left will never get it.
