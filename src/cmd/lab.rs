@@ -84,6 +84,10 @@ pub const PATTERNS: &[Pattern] = &[
         patterns::zk::lab
     ),
     pattern!("zmq", "ZeroMQ REQ/REP, PUB/SUB, PUSH/PULL", patterns::zmq::lab),
+        "zmq",
+        "ZeroMQ REQ/REP, PUB/SUB, PUSH/PULL (course ports 5555, 12345, 9999)",
+        patterns::zmq::lab
+    ),
 ];
 
 /// How long one pattern's scenario may take before it counts as failed.
