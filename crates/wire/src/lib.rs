@@ -16,9 +16,17 @@
 //! - [`frame`]: sister's message framing for the plain-TCP patterns (request/response, one-way, upcall),
 //!   and why TCP needs one at all;
 //! - [`text`]: showing bytes from a peer to a human (invalid UTF-8 escaped, never a panic).
+//! - [`jsonrpc`]: JSON-RPC 2.0 requests, responses, batches and the server's rules, on serde_json;
+//! - [`xml`]: a small bounded XML tree (no DTD, no entity expansion) under [`soap`] and [`wsdl`];
+//! - [`soap`]: SOAP 1.1 envelopes and faults, document/literal;
+//! - [`wsdl`]: writing and reading the WSDL 1.1 of a document/literal service.
 
 pub mod error;
 pub mod frame;
+pub mod jsonrpc;
+pub mod soap;
 pub mod text;
+pub mod wsdl;
+pub mod xml;
 
 pub use error::DecodeError;
