@@ -8,6 +8,9 @@
 //! - `-v`/`-q` and `--log-format json` on every command.
 
 pub mod logging;
+pub mod rest;
+pub mod rpc;
+pub mod soap;
 
 use std::process::ExitCode;
 
@@ -51,6 +54,12 @@ pub enum Command {
     /// Do nothing until stopped: keeps a client container alive for `docker compose exec`
     #[command(after_help = "Example (in a compose file):\n  command: [\"idle\"]")]
     Idle,
+    /// REST over HTTP: GET /add?a=10&b=5 -> {"result": 15} (port 5151)
+    Rest(rest::RestArgs),
+    /// JSON-RPC 2.0 over HTTP POST: add, subtract, multiply, divide (port 4000)
+    Rpc(rpc::RpcArgs),
+    /// SOAP 1.1 with WSDL: the course's calculator (port 8000)
+    Soap(soap::SoapArgs),
 }
 
 /// Run the chosen command; `Ok` carries the exit code.
@@ -60,5 +69,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             patterns::shutdown::ctrl_c_or_sigterm().await;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Rest(args) => rest::run(args).await,
+        Command::Rpc(args) => rpc::run(args).await,
+        Command::Soap(args) => soap::run(args).await,
     }
 }

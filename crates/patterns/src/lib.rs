@@ -5,6 +5,8 @@
 //!   resolvable, server not up yet: `--wait`);
 //! - [`shutdown`]: Ctrl+C / SIGTERM as a signal every task can watch;
 //! - [`lab`]: what each pattern gives `sister lab` (a scenario and its checks);
+//! - [`http`]: an axum router on that skeleton, and a one-call-per-connection HTTP client (REST,
+//!   JSON-RPC and SOAP share both); [`calc`]: their calculator, 64-bit and overflow-checked;
 //! - [`server`]: the skeleton every TCP server uses: one task per connection, a connection limit,
 //!   graceful shutdown with a grace period.
 //!
@@ -12,7 +14,12 @@
 //! a capture. Protocol logic that is not I/O lives apart from the sockets (`state.rs`) and is tested
 //! without them.
 
+pub mod calc;
+pub mod http;
 pub mod lab;
 pub mod net;
+pub mod rest;
+pub mod rpc;
 pub mod server;
 pub mod shutdown;
+pub mod soap;

@@ -425,12 +425,52 @@ fn json_kind(v: &Value) -> &'static str {
     }
 }
 
+/// What a server sends back for one body: nothing (notifications only), one response, or a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// Nothing may be sent: every entry was a notification (spec §4.1, §6).
+    Nothing,
+    Single(Response),
+    Batch(Vec<Response>),
+}
+
+impl Answer {
+    /// The body to send, or `None` for [`Answer::Nothing`].
+    pub fn encode(&self) -> Option<Vec<u8>> {
+        match self {
+            Answer::Nothing => None,
+            Answer::Single(r) => Some(r.encode()),
+            Answer::Batch(responses) => {
+                let mut out = Vec::with_capacity(64 * responses.len());
+                out.push(b'[');
+                for (i, r) in responses.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    r.encode_into(&mut out);
+                }
+                out.push(b']');
+                Some(out)
+            }
+        }
+    }
+
+    /// Every response in the answer.
+    pub fn responses(&self) -> &[Response] {
+        match self {
+            Answer::Nothing => &[],
+            Answer::Single(r) => std::slice::from_ref(r),
+            Answer::Batch(v) => v,
+        }
+    }
+}
+
 /// The server's side of the spec in one function: read `body`, run each request through `call`, and
-/// return the body to answer with, or `None` when nothing may be sent (only notifications).
+/// say what to answer.
 ///
 /// `call` gets every valid request, notifications included (they run, their answer is dropped).
 /// Methods whose names start with `rpc.` are reserved for the protocol (§4) and never reach `call`.
-pub fn answer(body: &[u8], mut call: impl FnMut(&Request) -> Result<Value, ErrorObject>) -> Option<Vec<u8>> {
+pub fn respond(body: &[u8], mut call: impl FnMut(&Request) -> Result<Value, ErrorObject>) -> Answer {
     let mut run = |entry: Entry| -> Option<Response> {
         match entry {
             Err(invalid) => Some(invalid),
@@ -453,25 +493,22 @@ pub fn answer(body: &[u8], mut call: impl FnMut(&Request) -> Result<Value, Error
         }
     };
     match decode_requests(body) {
-        Err(resp) => Some(resp.encode()),
-        Ok(Incoming::Single(entry)) => run(entry).map(|r| r.encode()),
+        Err(resp) => Answer::Single(resp),
+        Ok(Incoming::Single(entry)) => run(entry).map_or(Answer::Nothing, Answer::Single),
         Ok(Incoming::Batch(entries)) => {
             let responses: Vec<Response> = entries.into_iter().filter_map(&mut run).collect();
             if responses.is_empty() {
-                return None;
+                Answer::Nothing
+            } else {
+                Answer::Batch(responses)
             }
-            let mut out = Vec::with_capacity(64 * responses.len());
-            out.push(b'[');
-            for (i, r) in responses.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                r.encode_into(&mut out);
-            }
-            out.push(b']');
-            Some(out)
         }
     }
+}
+
+/// [`respond`], encoded: the body to answer with, or `None` when nothing may be sent.
+pub fn answer(body: &[u8], call: impl FnMut(&Request) -> Result<Value, ErrorObject>) -> Option<Vec<u8>> {
+    respond(body, call).encode()
 }
 
 /// Why a response body could not be read (client side).
