@@ -26,6 +26,7 @@
 //!   `204 No Content`.
 
 use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use serde_json::{Map, Number, Value};
 
@@ -484,7 +485,14 @@ pub fn respond(body: &[u8], mut call: impl FnMut(&Request) -> Result<Value, Erro
                         ),
                     ))
                 } else {
-                    call(&req)
+                    // A method that panics is the server's fault (-32603); the other requests of a
+                    // batch, and the server, go on.
+                    catch_unwind(AssertUnwindSafe(|| call(&req))).unwrap_or_else(|_| {
+                        Err(ErrorObject::new(
+                            codes::INTERNAL_ERROR,
+                            format!("the method `{}` failed inside the server", req.method),
+                        ))
+                    })
                 };
                 // A notification is never answered, even when it failed (§4.1).
                 let id = req.id?;
@@ -760,6 +768,23 @@ mod tests {
             ask(r#"{"jsonrpc":"2.0","method":"x","id":[1]}"#).unwrap()["id"],
             json!(null)
         );
+    }
+
+    #[test]
+    fn a_panicking_method_is_an_internal_error() {
+        let out = answer(
+            br#"[{"jsonrpc":"2.0","method":"boom","id":1},{"jsonrpc":"2.0","method":"subtract","params":[3,1],"id":2}]"#,
+            |req| {
+                if req.method == "boom" {
+                    panic!("boom");
+                }
+                spec_methods(req)
+            },
+        )
+        .unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v[0]["error"]["code"], json!(-32603));
+        assert_eq!(v[1]["result"], json!(2));
     }
 
     #[test]
