@@ -6,4 +6,5 @@
 //! test with a message saying so (a skipped interop test would be a test that cannot fail).
 
 mod rest;
+mod rpc;
 mod util;

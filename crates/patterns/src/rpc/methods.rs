@@ -138,7 +138,13 @@ fn application_error(e: CalcError) -> ErrorObject {
         CalcError::DivisionByZero { .. } => (codes::DIVISION_BY_ZERO, "Division by zero"),
         CalcError::Overflow { .. } => (codes::OVERFLOW, "Overflow"),
     };
-    ErrorObject::with_message(code, message, Some(Value::String(e.to_string())))
+    // The message names the error; `data` says what exactly ("1 / 0 has no answer").
+    let text = e.to_string();
+    let detail = text
+        .strip_prefix(message)
+        .map(|d| d.trim_start_matches(": ").to_string())
+        .unwrap_or(text);
+    ErrorObject::with_message(code, message, Some(Value::String(detail)))
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 //! Result of add: 12
 //! sister rpc client --server 127.0.0.1:4000 --batch 'add 10 2' 'divide 1 0'
 //! Result of add: 12
-//! Error from divide: error 1 Division by zero: division by zero: 1 / 0 has no answer
+//! Error from divide: error 1 Division by zero: 1 / 0 has no answer
 //! ```
 //! What to look for in a capture (`port 4000`): `POST / HTTP/1.1` with `Content-Type:
 //! application/json` and the request object; the answer carries the same `id`. A batch is one POST with
