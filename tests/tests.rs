@@ -7,4 +7,5 @@
 
 mod rest;
 mod rpc;
+mod soap;
 mod util;

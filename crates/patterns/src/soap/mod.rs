@@ -101,3 +101,13 @@ pub async fn lab(checks: &Checks) {
         Err(e) => checks.fail(format!("SOAP server task: {e}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lab_scenario_passes() {
+        let checks = crate::lab::Checks::new();
+        super::lab(&checks).await;
+        assert!(checks.passed(), "{:?}", checks.results());
+    }
+}

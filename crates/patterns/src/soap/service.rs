@@ -71,7 +71,7 @@ pub fn guard<T>(f: impl FnOnce() -> Result<T, Fault>) -> Result<T, Fault> {
 fn execute_inner(call: &Call) -> Result<(String, String, String), Fault> {
     if call.ns.as_deref() != Some(TNS) {
         return Err(Fault::client(format!(
-            "the Body's element {} is not in the service's namespace {TNS}",
+            "the Body's element {} is not in the service namespace {TNS}",
             match &call.ns {
                 Some(ns) => format!("{{{ns}}}{}", call.operation),
                 None => format!("<{}> (no namespace)", call.operation),
