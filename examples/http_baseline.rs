@@ -25,9 +25,7 @@ const SOAP_ANSWER: &str = "<?xml version='1.0' encoding='UTF-8'?>\n<soap11env:En
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:9090".into());
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9090".into());
     let app = Router::new()
         .route(
             "/add",

@@ -5,6 +5,8 @@
 //! Each pattern has its own module below. The peers are installed by `.ci/run`; a missing peer fails the
 //! test with a message saying so (a skipped interop test would be a test that cannot fail).
 
+mod mqtt_broker;
+mod mqtt_clients;
 mod rest;
 mod rpc;
 mod soap;

@@ -7,10 +7,19 @@
 //!   to retry while the server starts;
 //! - `-v`/`-q` and `--log-format json` on every command.
 
+pub mod bench;
+pub mod client_args;
+pub mod lab;
 pub mod logging;
+pub mod mqtt;
+pub mod mqtt_broker;
+pub mod oneway;
+pub mod reqresp;
 pub mod rest;
 pub mod rpc;
 pub mod soap;
+pub mod udp;
+pub mod upcall;
 
 use std::process::ExitCode;
 
@@ -54,6 +63,24 @@ pub enum Command {
     /// Do nothing until stopped: keeps a client container alive for `docker compose exec`
     #[command(after_help = "Example (in a compose file):\n  command: [\"idle\"]")]
     Idle,
+    /// Run the worksheet on loopback: every pattern, a transcript, a verdict
+    Lab(lab::LabArgs),
+    /// Measure a pattern's server: throughput and latency (not a test)
+    Bench(bench::BenchArgs),
+    /// TCP request/response: `Echo: <line>` (port 2222)
+    Reqresp(reqresp::ReqrespArgs),
+    /// One-way TCP: lines go one way, no answer (port 3131)
+    Oneway(oneway::OnewayArgs),
+    /// UDP datagrams: one out, one back (port 12345/udp)
+    Udp(udp::UdpArgs),
+    /// Upcall: the server calls its registered clients back (port 4141)
+    Upcall(upcall::UpcallArgs),
+    /// MQTT publish/subscribe: a broker, a publisher and a subscriber (port 1883)
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  sister mqtt broker\n  sister mqtt broker --bind 127.0.0.1:1884\n  sister mqtt sub --server 127.0.0.1:1883\n  sister mqtt pub --server 127.0.0.1:1883 -t sister/temp -m hello"
+    )]
+    Mqtt(Box<mqtt::MqttCommand>),
     /// REST over HTTP: GET /add?a=10&b=5 -> {"result": 15} (port 5151)
     Rest(rest::RestArgs),
     /// JSON-RPC 2.0 over HTTP POST: add, subtract, multiply, divide (port 4000)
@@ -69,6 +96,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             patterns::shutdown::ctrl_c_or_sigterm().await;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Lab(args) => lab::run(args, &cli.global).await,
+        Command::Bench(args) => bench::run(args).await,
+        Command::Reqresp(args) => reqresp::run(args).await,
+        Command::Oneway(args) => oneway::run(args).await,
+        Command::Udp(args) => udp::run(args).await,
+        Command::Upcall(args) => upcall::run(args).await,
+        Command::Mqtt(cmd) => mqtt::run(*cmd).await,
         Command::Rest(args) => rest::run(args).await,
         Command::Rpc(args) => rpc::run(args).await,
         Command::Soap(args) => soap::run(args).await,

@@ -21,7 +21,6 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tracing::Instrument;
 
 use crate::net::{self, NetError};
 use crate::server::{self, Limits};
@@ -34,9 +33,9 @@ pub async fn serve(
     shutdown: Signal,
     router: Router,
 ) -> io::Result<()> {
-    server::serve(listener, limits, shutdown, move |stream, peer, mut sd| {
+    // The skeleton already runs each connection inside a `conn{peer=...}` span.
+    server::serve(listener, limits, shutdown, move |stream, _peer, mut sd| {
         let service = TowerToHyperService::new(router.clone());
-        let span = tracing::info_span!("conn", %peer);
         async move {
             tracing::debug!("connection opened");
             let conn =
@@ -55,7 +54,6 @@ pub async fn serve(
                 Err(e) => tracing::debug!("connection ended: {e}"),
             }
         }
-        .instrument(span)
     })
     .await
 }

@@ -15,11 +15,19 @@
 //! without them.
 
 pub mod calc;
+pub mod console;
 pub mod http;
 pub mod lab;
+pub mod messages;
+pub mod mqtt;
 pub mod net;
+pub mod oneway;
+pub mod reqresp;
 pub mod rest;
 pub mod rpc;
 pub mod server;
 pub mod shutdown;
 pub mod soap;
+pub mod throttle;
+pub mod udp;
+pub mod upcall;

@@ -24,6 +24,7 @@
 pub mod error;
 pub mod frame;
 pub mod jsonrpc;
+pub mod mqtt;
 pub mod soap;
 pub mod text;
 pub mod wsdl;
