@@ -255,22 +255,18 @@ pub fn decode_call(input: &[u8], limits: &Limits) -> Result<Call, Fault> {
         ));
     }
     let mut args = Vec::with_capacity(op.children.len());
-    for arg in &op.children {
+    for arg in op.children {
         if !arg.children.is_empty() {
             return Err(Fault::client(format!(
                 "argument {} has child elements; this service takes simple values only",
                 arg.qname()
             )));
         }
-        let value = if arg.is_nil() {
-            None
-        } else {
-            Some(arg.text.clone())
-        };
-        args.push((arg.local.clone(), value));
+        let value = if arg.is_nil() { None } else { Some(arg.text) };
+        args.push((arg.local, value));
     }
     Ok(Call {
-        ns: op.ns,
+        ns: op.ns.map(|ns| ns.to_string()),
         operation: op.local,
         args,
     })
@@ -348,18 +344,38 @@ const XML_DECL: &str = "<?xml version='1.0' encoding='UTF-8'?>\n";
 /// children are qualified with the target namespace because spyne's schema says
 /// `elementFormDefault="qualified"`.
 pub fn encode_document(tns: &str, element: &str, children: &[(&str, &str)]) -> Vec<u8> {
+    // push_str rather than format!: this runs once per answer, and a server's answers are its hot path.
     let mut out = String::with_capacity(256 + children.len() * 32);
     out.push_str(XML_DECL);
-    out.push_str(&format!(
-        "<{ENV_PREFIX}:Envelope xmlns:{ENV_PREFIX}=\"{ENVELOPE_NS}\" xmlns:tns=\"{}\"><{ENV_PREFIX}:Body><tns:{element}>",
-        escape(tns)
-    ));
+    out.push('<');
+    out.push_str(ENV_PREFIX);
+    out.push_str(":Envelope xmlns:");
+    out.push_str(ENV_PREFIX);
+    out.push_str("=\"");
+    out.push_str(ENVELOPE_NS);
+    out.push_str("\" xmlns:tns=\"");
+    out.push_str(&escape(tns));
+    out.push_str("\"><");
+    out.push_str(ENV_PREFIX);
+    out.push_str(":Body><tns:");
+    out.push_str(element);
+    out.push('>');
     for (name, value) in children {
-        out.push_str(&format!("<tns:{name}>{}</tns:{name}>", escape(value)));
+        out.push_str("<tns:");
+        out.push_str(name);
+        out.push('>');
+        out.push_str(&escape(value));
+        out.push_str("</tns:");
+        out.push_str(name);
+        out.push('>');
     }
-    out.push_str(&format!(
-        "</tns:{element}></{ENV_PREFIX}:Body></{ENV_PREFIX}:Envelope>"
-    ));
+    out.push_str("</tns:");
+    out.push_str(element);
+    out.push_str("></");
+    out.push_str(ENV_PREFIX);
+    out.push_str(":Body></");
+    out.push_str(ENV_PREFIX);
+    out.push_str(":Envelope>");
     out.into_bytes()
 }
 

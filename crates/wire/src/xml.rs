@@ -16,6 +16,7 @@
 //! - **Never a panic**: every malformed input is an [`XmlError`].
 
 use std::fmt;
+use std::sync::Arc;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
@@ -73,12 +74,11 @@ pub enum XmlError {
 /// One element: its resolved name, attributes, text and child elements.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Element {
-    /// The namespace URI the element's prefix (or the default namespace) resolved to.
-    pub ns: Option<String>,
+    /// The namespace URI the element's prefix (or the default namespace) resolved to. Shared (`Arc`):
+    /// a document names few namespaces, each element points at its one copy.
+    pub ns: Option<Arc<str>>,
     /// The name without its prefix.
     pub local: String,
-    /// The prefix as written (kept only to show the document as it was).
-    pub prefix: Option<String>,
     /// Attributes other than namespace declarations, with their resolved namespaces.
     pub attrs: Vec<Attribute>,
     /// The element's own text (all text children joined, entities resolved; CDATA included).
@@ -89,7 +89,7 @@ pub struct Element {
 /// One attribute, resolved like an element name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attribute {
-    pub ns: Option<String>,
+    pub ns: Option<Arc<str>>,
     pub local: String,
     pub value: String,
 }
@@ -166,6 +166,7 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<Element, XmlError> {
 
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
+    let mut namespaces = Namespaces::default();
     let mut elements = 0usize;
     loop {
         let at = reader.buffer_position();
@@ -174,7 +175,7 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<Element, XmlError> {
             reason: e.to_string(),
         };
         let (resolved, event) = reader.read_resolved_event().map_err(malformed)?;
-        let ns = namespace_of(&resolved)?;
+        let ns = namespaces.of(&resolved)?;
         match event {
             Event::Start(start) => {
                 elements += 1;
@@ -190,7 +191,7 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<Element, XmlError> {
                         reason: "a second root element".into(),
                     });
                 }
-                let element = start_element(&reader, &start, ns, at)?;
+                let element = start_element(&reader, &mut namespaces, &start, ns, at)?;
                 stack.push(element);
             }
             Event::End(_) => {
@@ -255,25 +256,39 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<Element, XmlError> {
     root.ok_or(XmlError::Empty)
 }
 
-fn namespace_of(resolved: &ResolveResult<'_>) -> Result<Option<String>, XmlError> {
-    match resolved {
-        ResolveResult::Bound(ns) => Ok(Some(String::from_utf8_lossy(ns.as_ref()).into_owned())),
-        ResolveResult::Unbound => Ok(None),
-        ResolveResult::Unknown(p) => Err(XmlError::UnknownPrefix(String::from_utf8_lossy(p).into_owned())),
+/// The namespace URIs met in one document, each kept once.
+#[derive(Default)]
+struct Namespaces(Vec<Arc<str>>);
+
+impl Namespaces {
+    fn of(&mut self, resolved: &ResolveResult<'_>) -> Result<Option<Arc<str>>, XmlError> {
+        match resolved {
+            ResolveResult::Bound(ns) => {
+                let bytes = ns.as_ref();
+                if let Some(known) = self.0.iter().find(|k| k.as_bytes() == bytes) {
+                    return Ok(Some(known.clone()));
+                }
+                let new: Arc<str> = String::from_utf8_lossy(bytes).into();
+                self.0.push(new.clone());
+                Ok(Some(new))
+            }
+            ResolveResult::Unbound => Ok(None),
+            ResolveResult::Unknown(p) => {
+                Err(XmlError::UnknownPrefix(String::from_utf8_lossy(p).into_owned()))
+            }
+        }
     }
 }
 
 fn start_element(
     reader: &NsReader<&[u8]>,
+    namespaces: &mut Namespaces,
     start: &BytesStart<'_>,
-    ns: Option<String>,
+    ns: Option<Arc<str>>,
     at: u64,
 ) -> Result<Element, XmlError> {
     let name = start.name();
     let local = String::from_utf8_lossy(name.local_name().as_ref()).into_owned();
-    let prefix = name
-        .prefix()
-        .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned());
     let mut attrs = Vec::new();
     for attr in start.attributes() {
         let attr = attr.map_err(|e| XmlError::Malformed {
@@ -286,7 +301,7 @@ fn start_element(
             continue;
         }
         let (resolved, attr_local) = reader.resolve_attribute(key);
-        let attr_ns = namespace_of(&resolved)?;
+        let attr_ns = namespaces.of(&resolved)?;
         let value = attr.unescape_value().map_err(|e| match e {
             quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(_, name)) => {
                 XmlError::UnknownEntity(name)
@@ -305,7 +320,6 @@ fn start_element(
     Ok(Element {
         ns,
         local,
-        prefix,
         attrs,
         text: String::new(),
         children: Vec::new(),
@@ -378,6 +392,10 @@ mod tests {
         assert!(add.is("urn:t", "add"));
         assert_eq!(add.children[0].text, "10");
         assert_eq!(add.children[1].ns, None);
+        assert!(Arc::ptr_eq(
+            add.ns.as_ref().unwrap(),
+            add.children[0].ns.as_ref().unwrap()
+        ));
         assert_eq!(add.children[1].local, "b");
     }
 
