@@ -238,3 +238,40 @@ print(json.dumps([r.status_code, r.json()["error"]["code"]]))
     assert_eq!(lines[1], json!([404, -32600]), "only POST / is");
     assert_eq!(lines[2], json!([413, -32600]), "a body over the limit is refused");
 }
+
+/// Raw bytes, no client library: an HTTP/1.0 request (as old tools send) gets an HTTP/1.0 answer and
+/// the connection closes after it; a chunked HTTP/1.1 body is read too.
+#[test]
+fn raw_http_framings() {
+    use std::io::{Read, Write};
+    let (_server, port) = sister_server();
+    let body = r#"{"jsonrpc":"2.0","method":"add","params":[10,2],"id":"x"}"#;
+    let exchange = |request: String| {
+        let mut s = std::net::TcpStream::connect(local(port)).unwrap();
+        s.set_read_timeout(Some(T)).unwrap();
+        s.write_all(request.as_bytes()).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    let out = exchange(format!(
+        "POST / HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    assert!(out.starts_with("HTTP/1.0 200 OK\r\n"), "{out}");
+    assert!(out.contains("content-length: 38\r\n"), "{out}");
+    assert!(
+        out.ends_with("\r\n\r\n{\"jsonrpc\":\"2.0\",\"result\":12,\"id\":\"x\"}"),
+        "{out}"
+    );
+    // HTTP/1.1 keeps the connection open: `Connection: close` asks the server to close after answering.
+    let out = exchange(format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+        body.len()
+    ));
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    assert!(
+        out.ends_with("{\"jsonrpc\":\"2.0\",\"result\":12,\"id\":\"x\"}"),
+        "{out}"
+    );
+}
