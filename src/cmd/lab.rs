@@ -87,6 +87,16 @@ pub const PATTERNS: &[Pattern] = &[
         "zmq",
         "ZeroMQ REQ/REP, PUB/SUB, PUSH/PULL (course ports 5555, 12345, 9999)",
         patterns::zmq::lab
+    pattern!("rest", "REST over HTTP (course port 5151)", patterns::rest::lab),
+    pattern!(
+        "rpc",
+        "JSON-RPC 2.0 over HTTP POST (course port 4000)",
+        patterns::rpc::lab
+    ),
+    pattern!(
+        "soap",
+        "SOAP 1.1 with WSDL (course port 8000)",
+        patterns::soap::lab
     ),
 ];
 

@@ -18,6 +18,9 @@ pub mod mqtt_broker;
 pub mod oneway;
 pub mod procs;
 pub mod reqresp;
+pub mod rest;
+pub mod rpc;
+pub mod soap;
 pub mod udp;
 pub mod upcall;
 pub mod zk;
@@ -102,6 +105,12 @@ pub enum Command {
         after_help = "Example:\n  sister procs                      eve and bob, 3 threads each, 1000000 increments per thread"
     )]
     Procs(procs::ProcsArgs),
+    /// REST over HTTP: GET /add?a=10&b=5 -> {"result": 15} (port 5151)
+    Rest(rest::RestArgs),
+    /// JSON-RPC 2.0 over HTTP POST: add, subtract, multiply, divide (port 4000)
+    Rpc(rpc::RpcArgs),
+    /// SOAP 1.1 with WSDL: the course's calculator (port 8000)
+    Soap(soap::SoapArgs),
 }
 
 /// Run the chosen command; `Ok` carries the exit code.
@@ -122,5 +131,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Zk(c) => zk::run(c).await,
         Command::Lamport(c) => lamport::run(c).await,
         Command::Procs(a) => tokio::task::spawn_blocking(move || procs::run(a)).await?,
+        Command::Rest(args) => rest::run(args).await,
+        Command::Rpc(args) => rpc::run(args).await,
+        Command::Soap(args) => soap::run(args).await,
     }
 }

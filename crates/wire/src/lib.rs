@@ -29,5 +29,18 @@ pub mod mqtt;
 pub mod pickle;
 pub mod text;
 pub mod zmtp;
+//! - [`jsonrpc`]: JSON-RPC 2.0 requests, responses, batches and the server's rules, on serde_json;
+//! - [`xml`]: a small bounded XML tree (no DTD, no entity expansion) under [`soap`] and [`wsdl`];
+//! - [`soap`]: SOAP 1.1 envelopes and faults, document/literal;
+//! - [`wsdl`]: writing and reading the WSDL 1.1 of a document/literal service.
+
+pub mod error;
+pub mod frame;
+pub mod jsonrpc;
+pub mod mqtt;
+pub mod soap;
+pub mod text;
+pub mod wsdl;
+pub mod xml;
 
 pub use error::DecodeError;
