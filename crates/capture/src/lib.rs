@@ -18,11 +18,11 @@
 //!   names of the containers behind the IP addresses of a capture).
 
 pub mod docker;
-pub mod packet;
-pub mod read;
 pub mod filter;
 pub mod iface;
 pub mod live;
+pub mod packet;
+pub mod read;
 pub mod write;
 
 pub use packet::{LinkType, OwnedPacket, Packet, Timestamp};
