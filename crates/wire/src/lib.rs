@@ -15,10 +15,14 @@
 //! - [`error`]: the [`DecodeError`] shared by all codecs;
 //! - [`frame`]: sister's message framing for the plain-TCP patterns (request/response, one-way, upcall),
 //!   and why TCP needs one at all;
+//! - [`net`]: network headers for the capture analyzer: Ethernet/VLAN, Linux cooked SLL/SLL2, BSD
+//!   loopback, ARP, IPv4, IPv6 (extension headers), TCP (options), UDP, ICMP/ICMPv6; `net::decode` peels
+//!   a whole frame;
 //! - [`text`]: showing bytes from a peer to a human (invalid UTF-8 escaped, never a panic).
 
 pub mod error;
 pub mod frame;
+pub mod net;
 pub mod text;
 
 pub use error::DecodeError;
