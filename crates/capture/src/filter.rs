@@ -151,6 +151,47 @@ impl Fields {
     }
 }
 
+impl Fields {
+    /// The fields of a frame decoded by [`wire::net::decode`].
+    pub fn from_decoded(d: &wire::net::Decoded<'_>) -> Fields {
+        use wire::net::{IpRepr, Network as N, Transport as T};
+        let network = match &d.network {
+            N::Ip(IpRepr::V4(ip)) => Network::Ipv4 {
+                src: IpAddr::V4(ip.src),
+                dst: IpAddr::V4(ip.dst),
+            },
+            N::Ip(IpRepr::V6(ip)) => Network::Ipv6 {
+                src: IpAddr::V6(ip.src),
+                dst: IpAddr::V6(ip.dst),
+            },
+            N::Arp(a) => Network::Arp {
+                sender: IpAddr::V4(a.sender_ip),
+                target: IpAddr::V4(a.target_ip),
+            },
+            N::Other(_) | N::None => Network::Other,
+        };
+        let transport = match &d.transport {
+            T::Tcp(t) => Transport::Tcp {
+                src: t.src_port,
+                dst: t.dst_port,
+            },
+            T::Udp(u) => Transport::Udp {
+                src: u.src_port,
+                dst: u.dst_port,
+            },
+            T::Icmp(i) if i.v6 => Transport::Icmp6,
+            T::Icmp(_) => Transport::Icmp,
+            T::Other(_) | T::None => Transport::Other,
+        };
+        Fields { network, transport }
+    }
+
+    /// Decode a captured frame of link type `linktype` and take its fields.
+    pub fn of_frame(linktype: u16, frame: &[u8]) -> Fields {
+        Fields::from_decoded(&wire::net::decode(linktype, frame))
+    }
+}
+
 /// A filter ready to test packets; the empty filter matches everything.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Filter {
@@ -440,7 +481,11 @@ impl<'a> Parser<'a> {
         if dir.is_some() {
             match self.next() {
                 Some(n) => t = n,
-                None => return Err(self.error_end("expected `host`, `net`, `port` or an address after `src`/`dst`")),
+                None => {
+                    return Err(
+                        self.error_end("expected `host`, `net`, `port` or an address after `src`/`dst`")
+                    )
+                }
             }
         }
         let dir = dir.unwrap_or(Dir::Any);
@@ -455,8 +500,12 @@ impl<'a> Parser<'a> {
                     "net" => Qual::Net(dir),
                     _ => Qual::Port(proto, dir),
                 };
-                if keyword != "port" && proto.is_some_and(|p| !matches!(p, Proto::Ip | Proto::Ip6 | Proto::Arp)) {
-                    return Err(self.error_at(first, &format!("`{keyword}` cannot follow a transport protocol")));
+                if keyword != "port"
+                    && proto.is_some_and(|p| !matches!(p, Proto::Ip | Proto::Ip6 | Proto::Arp))
+                {
+                    return Err(
+                        self.error_at(first, &format!("`{keyword}` cannot follow a transport protocol"))
+                    );
                 }
                 self.value(q, value)
             }
@@ -465,7 +514,10 @@ impl<'a> Parser<'a> {
                 // otherwise an address means `host`, as in tcpdump.
                 if proto.is_none() {
                     if let Some(q) = self.last {
-                        if t.word.parse::<u16>().is_ok() || t.word.parse::<IpAddr>().is_ok() || t.word.contains('/') {
+                        if t.word.parse::<u16>().is_ok()
+                            || t.word.parse::<IpAddr>().is_ok()
+                            || t.word.contains('/')
+                        {
                             return self.value(q, t);
                         }
                     }
@@ -505,13 +557,19 @@ impl<'a> Parser<'a> {
                     None => max,
                     Some(p) => match p.parse::<u8>() {
                         Ok(n) if n <= max => n,
-                        _ => return Err(self.error_at(v, &format!("expected a prefix length 0-{max} after `/`"))),
+                        _ => {
+                            return Err(
+                                self.error_at(v, &format!("expected a prefix length 0-{max} after `/`"))
+                            )
+                        }
                     },
                 };
                 let net = Net { addr, prefix };
                 // tcpdump refuses `net 172.18.0.1/16`: host bits set usually mean a typo.
                 if !net.contains(addr) || masked(addr, prefix) != addr {
-                    return Err(self.error_at(v, "this network has host bits set (did you mean the .0 address?)"));
+                    return Err(
+                        self.error_at(v, "this network has host bits set (did you mean the .0 address?)")
+                    );
                 }
                 Ok(Expr::Net { dir, net })
             }
@@ -570,13 +628,19 @@ mod tests {
                 src: src.parse().unwrap(),
                 dst: dst.parse().unwrap(),
             },
-            transport: Transport::Tcp { src: sport, dst: dport },
+            transport: Transport::Tcp {
+                src: sport,
+                dst: dport,
+            },
         }
     }
 
     fn udp(src: &str, sport: u16, dst: &str, dport: u16) -> Fields {
         Fields {
-            transport: Transport::Udp { src: sport, dst: dport },
+            transport: Transport::Udp {
+                src: sport,
+                dst: dport,
+            },
             ..tcp(src, sport, dst, dport)
         }
     }
@@ -604,7 +668,10 @@ mod tests {
         assert_eq!(p("host ::1"), "host ::1");
         assert_eq!(p("not arp"), "not arp");
         assert_eq!(p("! arp && tcp || udp"), "((not arp and tcp) or udp)");
-        assert_eq!(p("tcp and (port 80 or port 443)"), "(tcp and (port 80 or port 443))");
+        assert_eq!(
+            p("tcp and (port 80 or port 443)"),
+            "(tcp and (port 80 or port 443))"
+        );
     }
 
     #[test]
@@ -616,8 +683,14 @@ mod tests {
     #[test]
     fn bare_values_repeat_the_last_qualifier() {
         assert_eq!(p("port 80 or 443"), "(port 80 or port 443)");
-        assert_eq!(p("src host 10.0.0.1 or 10.0.0.2"), "(src host 10.0.0.1 or src host 10.0.0.2)");
-        assert_eq!(p("tcp dst port 1 or 2 and tcp"), "((tcp dst port 1 or tcp dst port 2) and tcp)");
+        assert_eq!(
+            p("src host 10.0.0.1 or 10.0.0.2"),
+            "(src host 10.0.0.1 or src host 10.0.0.2)"
+        );
+        assert_eq!(
+            p("tcp dst port 1 or 2 and tcp"),
+            "((tcp dst port 1 or tcp dst port 2) and tcp)"
+        );
     }
 
     #[test]
@@ -674,8 +747,12 @@ mod tests {
         assert!(!f.matches(&udp("1.1.1.1", 1, "2.2.2.2", 2)));
         assert!(!f.matches(&arp("1.1.1.1", "2.2.2.2")));
         assert!(Filter::parse("arp").unwrap().matches(&arp("1.1.1.1", "2.2.2.2")));
-        assert!(Filter::parse("ip").unwrap().matches(&udp("1.1.1.1", 1, "2.2.2.2", 2)));
-        assert!(!Filter::parse("ip6").unwrap().matches(&udp("1.1.1.1", 1, "2.2.2.2", 2)));
+        assert!(Filter::parse("ip")
+            .unwrap()
+            .matches(&udp("1.1.1.1", 1, "2.2.2.2", 2)));
+        assert!(!Filter::parse("ip6")
+            .unwrap()
+            .matches(&udp("1.1.1.1", 1, "2.2.2.2", 2)));
         let icmp = Fields {
             transport: Transport::Icmp,
             ..tcp("1.1.1.1", 0, "2.2.2.2", 0)
@@ -694,7 +771,9 @@ mod tests {
         assert!(Filter::parse("tcp port 1883").unwrap().matches(&pkt));
         assert!(!Filter::parse("udp port 1883").unwrap().matches(&pkt));
         assert!(Filter::parse("port 80 or 1883").unwrap().matches(&pkt));
-        assert!(!Filter::parse("port 1883").unwrap().matches(&arp("1.1.1.1", "2.2.2.2")));
+        assert!(!Filter::parse("port 1883")
+            .unwrap()
+            .matches(&arp("1.1.1.1", "2.2.2.2")));
     }
 
     #[test]
@@ -709,7 +788,9 @@ mod tests {
         assert!(Filter::parse("net 0.0.0.0/0").unwrap().matches(&pkt));
         assert!(!Filter::parse("net ::/0").unwrap().matches(&pkt));
         // ARP counts for `host`, as in tcpdump (`host A` = `ip host A or arp host A`).
-        assert!(Filter::parse("host 172.18.0.2").unwrap().matches(&arp("172.18.0.3", "172.18.0.2")));
+        assert!(Filter::parse("host 172.18.0.2")
+            .unwrap()
+            .matches(&arp("172.18.0.3", "172.18.0.2")));
         let v6 = Fields {
             network: Network::Ipv6 {
                 src: "::1".parse().unwrap(),
@@ -718,6 +799,21 @@ mod tests {
             transport: Transport::Udp { src: 1, dst: 2 },
         };
         assert!(Filter::parse("ip6 and net fe80::/10").unwrap().matches(&v6));
+    }
+
+    #[test]
+    fn fields_of_a_real_frame() {
+        // Ethernet + IPv4 10.0.0.1 -> 10.0.0.2 + UDP 1000 -> 2000, "hi".
+        let mut frame = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+        frame.extend_from_slice(&[0x45, 0, 0, 30, 0, 1, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+        frame.extend_from_slice(&[0x03, 0xe8, 0x07, 0xd0, 0, 10, 0, 0, b'h', b'i']);
+        let f = Fields::of_frame(1, &frame);
+        assert_eq!(f, udp("10.0.0.1", 1000, "10.0.0.2", 2000));
+        assert!(Filter::parse("udp and src host 10.0.0.1 and dst port 2000").unwrap().matches(&f));
+        // Garbage decodes to "other" and matches nothing but `not ...`.
+        let g = Fields::of_frame(1, &[0xff; 7]);
+        assert!(!Filter::parse("tcp or udp or arp").unwrap().matches(&g));
+        assert!(Filter::parse("not ip").unwrap().matches(&g));
     }
 
     #[test]

@@ -102,9 +102,7 @@ impl<W: Write> PcapWriter<W> {
 
     /// Append one packet stamped with the current time.
     pub fn write_now(&mut self, orig_len: u32, data: &[u8]) -> io::Result<()> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         self.write_packet(now, orig_len, data)
     }
 
@@ -152,13 +150,22 @@ mod tests {
     #[test]
     fn nanosecond_magic_and_snaplen_cut() {
         let mut w = PcapWriter::new(Vec::new(), LINKTYPE_RAW, 8, TsResolution::Nanos).unwrap();
-        w.write_packet(Duration::new(5, 123_456_789), 20, &[1; 20]).unwrap();
+        w.write_packet(Duration::new(5, 123_456_789), 20, &[1; 20])
+            .unwrap();
         let bytes = w.finish().unwrap();
         assert_eq!(u32::from_ne_bytes(bytes[0..4].try_into().unwrap()), MAGIC_NANOS);
         let rec = &bytes[24..40];
         assert_eq!(u32::from_ne_bytes(rec[4..8].try_into().unwrap()), 123_456_789);
-        assert_eq!(u32::from_ne_bytes(rec[8..12].try_into().unwrap()), 8, "caplen cut to snaplen");
-        assert_eq!(u32::from_ne_bytes(rec[12..16].try_into().unwrap()), 20, "origlen kept");
+        assert_eq!(
+            u32::from_ne_bytes(rec[8..12].try_into().unwrap()),
+            8,
+            "caplen cut to snaplen"
+        );
+        assert_eq!(
+            u32::from_ne_bytes(rec[12..16].try_into().unwrap()),
+            20,
+            "origlen kept"
+        );
         assert_eq!(bytes.len(), 24 + 16 + 8);
     }
 
@@ -185,10 +192,23 @@ mod tests {
         let out = std::process::Command::new("tshark")
             .args(["-n", "-r"])
             .arg(&path)
-            .args(["-T", "fields", "-e", "frame.number", "-e", "udp.dstport", "-e", "frame.time_epoch"])
+            .args([
+                "-T",
+                "fields",
+                "-e",
+                "frame.number",
+                "-e",
+                "udp.dstport",
+                "-e",
+                "frame.time_epoch",
+            ])
             .output()
             .expect("tshark must be installed (.ci/run installs it)");
-        assert!(out.status.success(), "tshark failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "tshark failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8_lossy(&out.stdout);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
