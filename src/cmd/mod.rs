@@ -7,6 +7,7 @@
 //!   to retry while the server starts;
 //! - `-v`/`-q` and `--log-format json` on every command.
 
+pub mod capture;
 pub mod logging;
 
 use std::process::ExitCode;
@@ -51,6 +52,8 @@ pub enum Command {
     /// Do nothing until stopped: keeps a client container alive for `docker compose exec`
     #[command(after_help = "Example (in a compose file):\n  command: [\"idle\"]")]
     Idle,
+    /// Capture packets live (AF_PACKET, no libpcap) with a tcpdump-like filter; write pcap, or decode
+    Capture(capture::CaptureArgs),
 }
 
 /// Run the chosen command; `Ok` carries the exit code.
@@ -60,5 +63,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             patterns::shutdown::ctrl_c_or_sigterm().await;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Capture(args) => capture::run(args).await,
     }
 }

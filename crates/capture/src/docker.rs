@@ -290,7 +290,11 @@ pub fn find_project(project: &str) -> Result<Network, DockerError> {
 }
 
 fn pick_project_network(nets: Vec<Network>, project: &str) -> Result<Network, DockerError> {
-    let available = nets.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ");
+    let available = nets
+        .iter()
+        .map(|n| n.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut mine: Vec<Network> = nets
         .into_iter()
         .filter(|n| n.compose_project.as_deref() == Some(project))
@@ -308,7 +312,11 @@ fn pick_project_network(nets: Vec<Network>, project: &str) -> Result<Network, Do
             }
             Err(DockerError::SeveralNetworks {
                 project: project.to_string(),
-                names: mine.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", "),
+                names: mine
+                    .iter()
+                    .map(|n| n.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             })
         }
     }
@@ -356,7 +364,10 @@ mod tests {
         assert_eq!(nets[1].bridge.as_deref(), Some("docker0"));
         assert_eq!(nets[2].bridge, None, "host network has no bridge");
         let names = names_by_ip(&nets);
-        assert_eq!(names[&"172.18.0.2".parse::<IpAddr>().unwrap()], "mqtt-mqtt-broker-1");
+        assert_eq!(
+            names[&"172.18.0.2".parse::<IpAddr>().unwrap()],
+            "mqtt-mqtt-broker-1"
+        );
         assert_eq!(names[&"172.18.0.4".parse::<IpAddr>().unwrap()], "mqtt-sub");
     }
 

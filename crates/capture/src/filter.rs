@@ -805,11 +805,15 @@ mod tests {
     fn fields_of_a_real_frame() {
         // Ethernet + IPv4 10.0.0.1 -> 10.0.0.2 + UDP 1000 -> 2000, "hi".
         let mut frame = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
-        frame.extend_from_slice(&[0x45, 0, 0, 30, 0, 1, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+        frame.extend_from_slice(&[
+            0x45, 0, 0, 30, 0, 1, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ]);
         frame.extend_from_slice(&[0x03, 0xe8, 0x07, 0xd0, 0, 10, 0, 0, b'h', b'i']);
         let f = Fields::of_frame(1, &frame);
         assert_eq!(f, udp("10.0.0.1", 1000, "10.0.0.2", 2000));
-        assert!(Filter::parse("udp and src host 10.0.0.1 and dst port 2000").unwrap().matches(&f));
+        assert!(Filter::parse("udp and src host 10.0.0.1 and dst port 2000")
+            .unwrap()
+            .matches(&f));
         // Garbage decodes to "other" and matches nothing but `not ...`.
         let g = Fields::of_frame(1, &[0xff; 7]);
         assert!(!Filter::parse("tcp or udp or arp").unwrap().matches(&g));

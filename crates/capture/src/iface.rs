@@ -137,7 +137,10 @@ mod tests {
     #[test]
     fn loopback_is_listed_with_its_address() {
         let all = list();
-        let lo = all.iter().find(|i| i.name == "lo").expect("every Linux machine has lo");
+        let lo = all
+            .iter()
+            .find(|i| i.name == "lo")
+            .expect("every Linux machine has lo");
         assert_eq!(lo.arphrd, Some(772));
         assert!(lo.up);
         assert!(lo.addrs.contains(&("127.0.0.1".parse().unwrap(), 8)), "{lo:?}");

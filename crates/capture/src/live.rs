@@ -131,7 +131,7 @@ pub fn linktype_of_arphrd(arphrd: u16) -> Option<LinkType> {
 }
 
 impl LiveCapture {
-    /// Open a capture on `iface` (`any` for every interface). `timeout` bounds each [`Self::next`] call so
+    /// Open a capture on `iface` (`any` for every interface). `timeout` bounds each [`Self::next_packet`] call so
     /// the caller can check for Ctrl+C.
     pub fn open(iface: &str, snaplen: u32, timeout: Duration) -> Result<LiveCapture, CaptureError> {
         let any = iface == "any";
@@ -194,7 +194,9 @@ impl LiveCapture {
             )
         };
         if rc < 0 {
-            return Err(io_error(format!("cannot bind the packet socket to {iface}"))(io::Error::last_os_error()));
+            return Err(io_error(format!("cannot bind the packet socket to {iface}"))(
+                io::Error::last_os_error(),
+            ));
         }
         let loopback_index = iface::index_of("lo");
         // Leave room for the SLL2 header we prepend in cooked mode.
@@ -223,7 +225,7 @@ impl LiveCapture {
 
     /// The next frame, or `None` when the timeout passed with nothing (or an interrupted call): check
     /// for Ctrl+C and call again.
-    pub fn next(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
+    pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
         loop {
             let header = if self.cooked { SLL2_LEN } else { 0 };
             let snaplen = self.snaplen as usize;

@@ -22,6 +22,8 @@
 use std::io::{self, Write};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::packet::Packet;
+
 /// `LINKTYPE_ETHERNET`: frames start with a 14-byte Ethernet II header.
 pub const LINKTYPE_ETHERNET: u32 = 1;
 /// `LINKTYPE_RAW`: frames start directly with an IPv4 or IPv6 header (tun devices).
@@ -98,6 +100,16 @@ impl<W: Write> PcapWriter<W> {
         self.out.write_all(&data[..caplen])?;
         self.packets += 1;
         Ok(())
+    }
+
+    /// Append a captured [`Packet`] (its timestamp, original length and bytes).
+    pub fn write(&mut self, p: &Packet<'_>) -> io::Result<()> {
+        // pcap cannot store times before 1970; a negative timestamp becomes the epoch.
+        let ts = Duration::new(
+            p.ts.secs().max(0) as u64,
+            if p.ts.secs() < 0 { 0 } else { p.ts.subsec_nanos() },
+        );
+        self.write_packet(ts, p.orig_len, p.data)
     }
 
     /// Append one packet stamped with the current time.
