@@ -12,6 +12,7 @@
 //! - [`live`]: live capture from an interface through an `AF_PACKET` raw socket (no libpcap, so the binary
 //!   stays static), dropping loopback's duplicate outgoing copies as libpcap does;
 //! - [`session`]: one run of `sister capture` (open, filter, write, stop cleanly on Ctrl+C, count/duration);
+//! - [`synth`]: synthetic lab traffic (MQTT, HTTP, ZMTP over TCP with consistent seq/ack) for benchmarks;
 //! - [`filter`]: a tcpdump-like filter language (`tcp and port 1883`, `host 172.18.0.3 or arp`) parsed by
 //!   hand and evaluated in user space;
 //! - [`iface`]: the machine's interfaces and addresses, and which ones are Docker bridges;
@@ -25,6 +26,7 @@ pub mod live;
 pub mod packet;
 pub mod read;
 pub mod session;
+pub mod synth;
 pub mod write;
 
 pub use packet::{LinkType, OwnedPacket, Packet, Timestamp};
