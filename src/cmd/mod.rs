@@ -7,6 +7,7 @@
 //!   to retry while the server starts;
 //! - `-v`/`-q` and `--log-format json` on every command.
 
+pub mod analyze;
 pub mod capture;
 pub mod logging;
 
@@ -54,6 +55,8 @@ pub enum Command {
     Idle,
     /// Capture packets live (AF_PACKET, no libpcap) with a tcpdump-like filter; write pcap, or decode
     Capture(capture::CaptureArgs),
+    /// Read pcap/pcapng files and write the findings: hosts, conversations, messages, anomalies
+    Analyze(analyze::AnalyzeArgs),
 }
 
 /// Run the chosen command; `Ok` carries the exit code.
@@ -64,5 +67,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Capture(args) => capture::run(args).await,
+        Command::Analyze(args) => analyze::run(args),
     }
 }

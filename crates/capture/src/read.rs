@@ -411,7 +411,9 @@ impl<R: Read> Reader<R> {
                 return Ok(None);
             }
             self.offset += 4;
-            if head == [0x0a, 0x0d, 0x0d, 0x0a] {
+            // The SHB type reads the same in both byte orders (0a 0d 0d 0a), so a new section is
+            // recognised before its byte order is known.
+            if u32::from_be_bytes(head) == SHB {
                 self.read_section_header()?;
                 continue;
             }
