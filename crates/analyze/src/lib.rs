@@ -26,6 +26,7 @@ pub mod dissect;
 pub mod flow;
 pub mod follow;
 pub mod reassembly;
+pub mod render;
 pub mod report;
 pub mod text;
 

@@ -85,14 +85,36 @@ const FIN: u8 = 0x01;
 
 /// An Ethernet + IPv4 + TCP frame with correct checksums.
 #[allow(clippy::too_many_arguments)]
-pub fn tcp_frame(src: &Host, sport: u16, dst: &Host, dport: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+pub fn tcp_frame(
+    src: &Host,
+    sport: u16,
+    dst: &Host,
+    dport: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut f = Vec::with_capacity(54 + payload.len());
     f.extend_from_slice(&dst.mac);
     f.extend_from_slice(&src.mac);
     f.extend_from_slice(&[0x08, 0x00]);
     let total = (20 + 20 + payload.len()) as u16;
     let ip_start = f.len();
-    f.extend_from_slice(&[0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0x40, 0, 64, 6, 0, 0]);
+    f.extend_from_slice(&[
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        0,
+        0x40,
+        0,
+        64,
+        6,
+        0,
+        0,
+    ]);
     f.extend_from_slice(&src.ip);
     f.extend_from_slice(&dst.ip);
     let ip_sum = fold(checksum(0, &f[ip_start..ip_start + 20]));
@@ -141,11 +163,30 @@ impl Conn {
             frames: VecDeque::new(),
         };
         let (cs, ss) = (c.cseq, c.sseq);
-        c.frames.push_back(tcp_frame(&client, cport, &server, sport, cs, 0, SYN, &[]));
-        c.frames.push_back(tcp_frame(&server, sport, &client, cport, ss, cs.wrapping_add(1), SYN | ACK, &[]));
+        c.frames
+            .push_back(tcp_frame(&client, cport, &server, sport, cs, 0, SYN, &[]));
+        c.frames.push_back(tcp_frame(
+            &server,
+            sport,
+            &client,
+            cport,
+            ss,
+            cs.wrapping_add(1),
+            SYN | ACK,
+            &[],
+        ));
         c.cseq = cs.wrapping_add(1);
         c.sseq = ss.wrapping_add(1);
-        c.frames.push_back(tcp_frame(&client, cport, &server, sport, c.cseq, c.sseq, ACK, &[]));
+        c.frames.push_back(tcp_frame(
+            &client,
+            cport,
+            &server,
+            sport,
+            c.cseq,
+            c.sseq,
+            ACK,
+            &[],
+        ));
         c
     }
 
@@ -159,8 +200,13 @@ impl Conn {
         };
         let n = data.len().div_ceil(MSS);
         for (i, seg) in data.chunks(MSS).enumerate() {
-            let (seq, ack) = if from_client { (self.cseq, self.sseq) } else { (self.sseq, self.cseq) };
-            self.frames.push_back(tcp_frame(&src, sp, &dst, dp, seq, ack, PSH | ACK, seg));
+            let (seq, ack) = if from_client {
+                (self.cseq, self.sseq)
+            } else {
+                (self.sseq, self.cseq)
+            };
+            self.frames
+                .push_back(tcp_frame(&src, sp, &dst, dp, seq, ack, PSH | ACK, seg));
             let next = seq.wrapping_add(seg.len() as u32);
             if from_client {
                 self.cseq = next;
@@ -168,7 +214,8 @@ impl Conn {
                 self.sseq = next;
             }
             if i % 2 == 1 || i + 1 == n {
-                self.frames.push_back(tcp_frame(&dst, dp, &src, sp, ack, next, ACK, &[]));
+                self.frames
+                    .push_back(tcp_frame(&dst, dp, &src, sp, ack, next, ACK, &[]));
             }
         }
     }
@@ -176,11 +223,38 @@ impl Conn {
     /// Queue the teardown: FIN/ACK from the client, FIN/ACK from the server, the last ACK.
     pub fn close(&mut self) {
         let (c, s) = (self.client, self.server);
-        self.frames.push_back(tcp_frame(&c, self.cport, &s, self.sport, self.cseq, self.sseq, FIN | ACK, &[]));
+        self.frames.push_back(tcp_frame(
+            &c,
+            self.cport,
+            &s,
+            self.sport,
+            self.cseq,
+            self.sseq,
+            FIN | ACK,
+            &[],
+        ));
         self.cseq = self.cseq.wrapping_add(1);
-        self.frames.push_back(tcp_frame(&s, self.sport, &c, self.cport, self.sseq, self.cseq, FIN | ACK, &[]));
+        self.frames.push_back(tcp_frame(
+            &s,
+            self.sport,
+            &c,
+            self.cport,
+            self.sseq,
+            self.cseq,
+            FIN | ACK,
+            &[],
+        ));
         self.sseq = self.sseq.wrapping_add(1);
-        self.frames.push_back(tcp_frame(&c, self.cport, &s, self.sport, self.cseq, self.sseq, ACK, &[]));
+        self.frames.push_back(tcp_frame(
+            &c,
+            self.cport,
+            &s,
+            self.sport,
+            self.cseq,
+            self.sseq,
+            ACK,
+            &[],
+        ));
     }
 }
 
@@ -315,7 +389,8 @@ fn script(rng: &mut Rng, n: u64, w: &mut Written) -> Conn {
             let mut c = Conn::open(rng, client, cport, broker, 1883);
             c.send(true, &mqtt_connect(&format!("paho-{n}")));
             c.send(false, &mqtt_connack());
-            let topic = ["sister/temp", "sister/channel/gaming", "sister/channel/kesehatan"][(n % 3) as usize];
+            let topic =
+                ["sister/temp", "sister/channel/gaming", "sister/channel/kesehatan"][(n % 3) as usize];
             for i in 0..rng.range(200, 600) {
                 let mut payload = format!("Suhu: {}°C #{i} ", 20 + rng.range(0, 15)).into_bytes();
                 payload.resize(payload.len() + rng.range(0, 400) as usize, b'x');
@@ -429,10 +504,20 @@ mod tests {
         let path = dir.path().join("mix.pcap");
         let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
         let w = write_mixed(file, 600_000, 4, 7).unwrap();
-        assert!(w.mqtt_publish > 0 && w.http_requests > 0 && w.zmtp_messages > 0, "{w:?}");
+        assert!(
+            w.mqtt_publish > 0 && w.http_requests > 0 && w.zmtp_messages > 0,
+            "{w:?}"
+        );
         let count = |filter: &str| -> u64 {
             let out = std::process::Command::new("tshark")
-                .args(["-n", "-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE", "-r"])
+                .args([
+                    "-n",
+                    "-o",
+                    "tcp.check_checksum:TRUE",
+                    "-o",
+                    "ip.check_checksum:TRUE",
+                    "-r",
+                ])
                 .arg(&path)
                 .args(["-Y", filter, "-T", "fields", "-e", "frame.number"])
                 .output()
@@ -440,8 +525,16 @@ mod tests {
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             String::from_utf8_lossy(&out.stdout).lines().count() as u64
         };
-        assert_eq!(count("tcp.analysis.flags && !tcp.analysis.window_update"), 0, "TCP analysis found problems");
-        assert_eq!(count("_ws.expert.severity >= warning"), 0, "tshark warnings (bad checksum, malformed)");
+        assert_eq!(
+            count("tcp.analysis.flags && !tcp.analysis.window_update"),
+            0,
+            "TCP analysis found problems"
+        );
+        assert_eq!(
+            count("_ws.expert.severity >= warning"),
+            0,
+            "tshark warnings (bad checksum, malformed)"
+        );
         assert_eq!(count("mqtt.msgtype == 3"), w.mqtt_publish);
         assert_eq!(count("http.request"), w.http_requests);
     }
