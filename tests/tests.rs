@@ -5,5 +5,6 @@
 //! Each pattern has its own module below. The peers are installed by `.ci/run`; a missing peer fails the
 //! test with a message saying so (a skipped interop test would be a test that cannot fail).
 
+mod analyze;
 mod capture;
 mod util;

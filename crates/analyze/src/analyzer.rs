@@ -95,7 +95,10 @@ pub fn analyze_files<P: AsRef<Path>>(paths: &[P], options: &Options) -> Result<A
                 Err(e) => {
                     let read = reader.packets_read();
                     if read == 0 && paths.len() == 1 && !e.is_truncation() {
-                        return Err(Error::Read { path: name, source: e });
+                        return Err(Error::Read {
+                            path: name,
+                            source: e,
+                        });
                     }
                     a.problems.push(format!(
                         "{name}: {e}; the report covers the {read} packets before that point"
@@ -206,15 +209,20 @@ impl Analyzer {
             let mut h = std::collections::hash_map::DefaultHasher::new();
             ip_bytes.hash(&mut h);
             let hash = h.finish();
-            while self.recent.front().is_some_and(|&(t, _, _)| (ns - t).abs() > DUPLICATE_WINDOW_NS) {
+            while self
+                .recent
+                .front()
+                .is_some_and(|&(t, _, _)| (ns - t).abs() > DUPLICATE_WINDOW_NS)
+            {
                 self.recent.pop_front();
             }
             if self.recent.len() > 4096 {
                 self.recent.pop_front();
             }
-            let dup = self.recent.iter().any(|&(t, hh, v)| {
-                hh == hash && v != vantage && (ns - t).abs() <= DUPLICATE_WINDOW_NS
-            });
+            let dup = self
+                .recent
+                .iter()
+                .any(|&(t, hh, v)| hh == hash && v != vantage && (ns - t).abs() <= DUPLICATE_WINDOW_NS);
             if dup {
                 self.summary.duplicates += 1;
                 return;
@@ -297,8 +305,21 @@ impl Analyzer {
         e.0 += 1;
     }
 
-    fn conversation(&mut self, src: SocketAddr, dst: SocketAddr, udp: bool, new_syn: bool, client_is_src: Option<bool>, ns: i64, t: f64) -> usize {
-        let key = if src <= dst { (src, dst, udp) } else { (dst, src, udp) };
+    fn conversation(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        udp: bool,
+        new_syn: bool,
+        client_is_src: Option<bool>,
+        ns: i64,
+        t: f64,
+    ) -> usize {
+        let key = if src <= dst {
+            (src, dst, udp)
+        } else {
+            (dst, src, udp)
+        };
         if let Some(&i) = self.index.get(&key) {
             let c = &self.convs[i];
             let closed = c.dirs.iter().any(|d| d.rst.is_some())
@@ -395,7 +416,9 @@ impl Analyzer {
         if !payload.is_empty() {
             conv.mark('D', dir);
             let mut chunks = Vec::new();
-            let kind = conv.dirs[di(dir)].reasm.segment(tcp.seq, payload, &mut |c| chunks.push(owned(c)));
+            let kind = conv.dirs[di(dir)]
+                .reasm
+                .segment(tcp.seq, payload, &mut |c| chunks.push(owned(c)));
             conv.classify(dir, kind, t);
             for c in chunks {
                 match c {
@@ -568,7 +591,18 @@ fn ep(a: SocketAddr) -> Endpoint {
 /// The conversation's protocol from its messages (the most specific label seen).
 fn conversation_protocol(msgs: &[crate::dissect::Msg]) -> String {
     const ORDER: [&str; 12] = [
-        "MQTT", "ZMTP", "SOAP", "JSON-RPC", "HTTP", "Lamport", "upcall", "echo", "sister-frame", "JSON", "UDP text", "text",
+        "MQTT",
+        "ZMTP",
+        "SOAP",
+        "JSON-RPC",
+        "HTTP",
+        "Lamport",
+        "upcall",
+        "echo",
+        "sister-frame",
+        "JSON",
+        "UDP text",
+        "text",
     ];
     for p in ORDER {
         if msgs.iter().any(|m| m.protocol == p) {
@@ -663,9 +697,24 @@ fn build_conversation(c: &mut Conv, anomalies: &mut Vec<Anomaly>) -> Conversatio
                 });
             }
         };
-        push(AnomalyKind::Retransmission, d.first_retrans, st.retransmissions, "retransmitted segment(s)");
-        push(AnomalyKind::OutOfOrder, d.first_ooo, st.out_of_order, "out-of-order segment(s)");
-        push(AnomalyKind::Overlap, d.first_overlap, st.overlaps, "overlapping segment(s)");
+        push(
+            AnomalyKind::Retransmission,
+            d.first_retrans,
+            st.retransmissions,
+            "retransmitted segment(s)",
+        );
+        push(
+            AnomalyKind::OutOfOrder,
+            d.first_ooo,
+            st.out_of_order,
+            "out-of-order segment(s)",
+        );
+        push(
+            AnomalyKind::Overlap,
+            d.first_overlap,
+            st.overlaps,
+            "overlapping segment(s)",
+        );
         if st.missing_segments > 0 {
             push(
                 AnomalyKind::MissingSegment,
@@ -674,7 +723,12 @@ fn build_conversation(c: &mut Conv, anomalies: &mut Vec<Anomaly>) -> Conversatio
                 &format!("hole(s), {} bytes never captured,", st.missing_bytes),
             );
         }
-        push(AnomalyKind::ZeroWindow, d.first_zero_window, d.zero_windows, "zero-window announcement(s) from");
+        push(
+            AnomalyKind::ZeroWindow,
+            d.first_zero_window,
+            d.zero_windows,
+            "zero-window announcement(s) from",
+        );
         if let Some(e) = &d.stream_error {
             anomalies.push(Anomaly {
                 kind: AnomalyKind::Malformed,
@@ -729,7 +783,11 @@ fn build_conversation(c: &mut Conv, anomalies: &mut Vec<Anomaly>) -> Conversatio
         .collect();
     Conversation {
         id,
-        transport: if c.udp { report::Transport::Udp } else { report::Transport::Tcp },
+        transport: if c.udp {
+            report::Transport::Udp
+        } else {
+            report::Transport::Tcp
+        },
         client: ep(c.client),
         server: ep(c.server),
         protocol: conversation_protocol(&c.messages),
@@ -744,7 +802,13 @@ fn build_conversation(c: &mut Conv, anomalies: &mut Vec<Anomaly>) -> Conversatio
     }
 }
 
-fn lifecycle_sentence(opened: Opening, closed: Closing, first_fin: Option<Side>, reset_by: Option<Side>, c: &Conv) -> String {
+fn lifecycle_sentence(
+    opened: Opening,
+    closed: Closing,
+    first_fin: Option<Side>,
+    reset_by: Option<Side>,
+    c: &Conv,
+) -> String {
     let side = |s: Side| match s {
         Side::Client => "the client",
         Side::Server => "the server",
@@ -760,7 +824,11 @@ fn lifecycle_sentence(opened: Opening, closed: Closing, first_fin: Option<Side>,
     let close = match closed {
         Closing::Fin => {
             let first = first_fin.unwrap_or(Side::Client);
-            let second = if first == Side::Client { Side::Server } else { Side::Client };
+            let second = if first == Side::Client {
+                Side::Server
+            } else {
+                Side::Client
+            };
             format!("closed by FIN from {}, then from {}", side(first), side(second))
         }
         Closing::HalfClosed => format!(
@@ -796,21 +864,32 @@ fn build_hosts(acc: &BTreeMap<IpAddr, HostAcc>, convs: &[Conversation]) -> Vec<H
     let mut notes: BTreeMap<String, Vec<String>> = BTreeMap::new();
     // Servers: endpoints that accepted (handshake / data answered) — grouped per (server, protocol).
     let mut served: BTreeMap<(String, u16, String), BTreeSet<String>> = BTreeMap::new();
+    // UDP services that only received: (receiver, port, protocol) -> senders.
+    let mut unanswered: BTreeMap<(String, u16, String), BTreeSet<String>> = BTreeMap::new();
     for c in convs {
         let accepted = match &c.lifecycle {
             Some(l) => !matches!(l.opened, Opening::Refused | Opening::Unanswered),
             None => c.server_to_client.packets > 0,
         };
         if c.transport == report::Transport::Udp && c.server_to_client.packets == 0 {
-            roles.entry(c.client.addr.clone()).or_default().insert(Role::Sender);
-            roles.entry(c.server.addr.clone()).or_default().insert(Role::Receiver);
-            served
-                .entry((c.server.addr.clone(), c.server.port, format!("UDP {}", c.protocol).trim().to_string()))
+            roles
+                .entry(c.client.addr.clone())
+                .or_default()
+                .insert(Role::Sender);
+            roles
+                .entry(c.server.addr.clone())
+                .or_default()
+                .insert(Role::Receiver);
+            unanswered
+                .entry((c.server.addr.clone(), c.server.port, c.protocol.clone()))
                 .or_default()
                 .insert(c.client.addr.clone());
             continue;
         }
-        roles.entry(c.client.addr.clone()).or_default().insert(Role::Client);
+        roles
+            .entry(c.client.addr.clone())
+            .or_default()
+            .insert(Role::Client);
         if accepted {
             served
                 .entry((c.server.addr.clone(), c.server.port, c.protocol.clone()))
@@ -825,10 +904,16 @@ fn build_hosts(acc: &BTreeMap<IpAddr, HostAcc>, convs: &[Conversation]) -> Vec<H
             let kind = m.fields.get("type").map(String::as_str).unwrap_or("");
             match (m.direction, kind) {
                 (Direction::ClientToServer, "PUBLISH") => {
-                    roles.entry(c.client.addr.clone()).or_default().insert(Role::Publisher);
+                    roles
+                        .entry(c.client.addr.clone())
+                        .or_default()
+                        .insert(Role::Publisher);
                 }
                 (Direction::ClientToServer, "SUBSCRIBE") | (Direction::ServerToClient, "PUBLISH") => {
-                    roles.entry(c.client.addr.clone()).or_default().insert(Role::Subscriber);
+                    roles
+                        .entry(c.client.addr.clone())
+                        .or_default()
+                        .insert(Role::Subscriber);
                 }
                 _ => {}
             }
@@ -836,17 +921,16 @@ fn build_hosts(acc: &BTreeMap<IpAddr, HostAcc>, convs: &[Conversation]) -> Vec<H
     }
     for ((addr, port, proto), clients) in &served {
         let r = roles.entry(addr.clone()).or_default();
-        let proto_text = if proto.is_empty() { "TCP".to_string() } else { proto.clone() };
+        let proto_text = if proto.is_empty() {
+            "TCP".to_string()
+        } else {
+            proto.clone()
+        };
         if proto == "MQTT" {
             r.insert(Role::Broker);
             notes.entry(addr.clone()).or_default().push(format!(
                 "MQTT broker on port {port} for {} client host(s): {}",
                 clients.len(),
-                clients.iter().cloned().collect::<Vec<_>>().join(", ")
-            ));
-        } else if proto_text.starts_with("UDP") {
-            notes.entry(addr.clone()).or_default().push(format!(
-                "received {proto_text} on port {port} from {}, never answered",
                 clients.iter().cloned().collect::<Vec<_>>().join(", ")
             ));
         } else {
@@ -857,11 +941,21 @@ fn build_hosts(acc: &BTreeMap<IpAddr, HostAcc>, convs: &[Conversation]) -> Vec<H
             ));
         }
     }
+    for ((addr, port, proto), senders) in &unanswered {
+        notes.entry(addr.clone()).or_default().push(format!(
+            "received {} datagrams on UDP port {port} from {}, never answered",
+            if proto.is_empty() { "empty" } else { proto.as_str() },
+            senders.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
     acc.iter()
         .map(|(addr, h)| {
             let a = addr.to_string();
             Host {
-                roles: roles.get(&a).map(|r| r.iter().copied().collect()).unwrap_or_default(),
+                roles: roles
+                    .get(&a)
+                    .map(|r| r.iter().copied().collect())
+                    .unwrap_or_default(),
                 notes: notes.get(&a).cloned().unwrap_or_default(),
                 addr: a,
                 macs: h.macs.iter().cloned().collect(),
@@ -879,7 +973,9 @@ fn activity_key(m: &Message) -> Option<(String, String)> {
     let f = |k: &str| m.fields.get(k).cloned();
     match m.protocol.as_str() {
         "JSON-RPC" => f("rpc_method").map(|meth| ("JSON-RPC".into(), format!("call of {meth}"))),
-        "SOAP" => f("operation").filter(|op| !op.ends_with("Response")).map(|op| ("SOAP".into(), format!("call of {op}"))),
+        "SOAP" => f("operation")
+            .filter(|op| !op.ends_with("Response"))
+            .map(|op| ("SOAP".into(), format!("call of {op}"))),
         "HTTP" => f("method").map(|meth| {
             let path = f("path").unwrap_or_default();
             let path = path.split('?').next().unwrap_or("").to_string();
@@ -926,7 +1022,10 @@ fn build_activity(convs: &[Conversation]) -> Vec<Activity> {
                 ..G::default()
             });
             // MQTT: a PUBLISH from the broker is a forward to a subscriber, counted with the original.
-            if m.protocol == "MQTT" && m.direction == Direction::ServerToClient && key.1.starts_with("PUBLISH") {
+            if m.protocol == "MQTT"
+                && m.direction == Direction::ServerToClient
+                && key.1.starts_with("PUBLISH")
+            {
                 g.forwarded_to.insert(to.addr.clone());
                 continue;
             }

@@ -88,7 +88,15 @@ pub struct FollowChunk {
 pub const MAX_FOLLOW_BYTES: usize = 64 * 1024 * 1024;
 
 impl Conv {
-    pub fn new(id: u32, udp: bool, client: SocketAddr, server: SocketAddr, t: f64, ns: i64, session: Session) -> Conv {
+    pub fn new(
+        id: u32,
+        udp: bool,
+        client: SocketAddr,
+        server: SocketAddr,
+        t: f64,
+        ns: i64,
+        session: Session,
+    ) -> Conv {
         Conv {
             id,
             udp,
@@ -151,7 +159,13 @@ impl Conv {
         if let Some(f) = self.follow.as_mut() {
             if self.follow_bytes + bytes.len() <= MAX_FOLLOW_BYTES {
                 self.follow_bytes += bytes.len();
-                f.push(FollowChunk { direction: dir, t, offset, data: bytes.to_vec(), gap: 0 });
+                f.push(FollowChunk {
+                    direction: dir,
+                    t,
+                    offset,
+                    data: bytes.to_vec(),
+                    gap: 0,
+                });
             }
         }
         let mut out = Vec::new();
@@ -167,7 +181,13 @@ impl Conv {
         // their stream offsets, which `write_stream` seeks to.
         let _ = d;
         if let Some(f) = self.follow.as_mut() {
-            f.push(FollowChunk { direction: dir, t, offset, data: Vec::new(), gap: len });
+            f.push(FollowChunk {
+                direction: dir,
+                t,
+                offset,
+                data: Vec::new(),
+                gap: len,
+            });
         }
         let mut out = Vec::new();
         self.session.gap(dir, &mut out);
@@ -219,7 +239,8 @@ impl Conv {
         }
         let mut out = Vec::new();
         let mut notes = Vec::new();
-        self.session.finish(self.last.max(t_end.min(self.last)), &mut out, &mut notes);
+        self.session
+            .finish(self.last.max(t_end.min(self.last)), &mut out, &mut notes);
         self.take(out, max_messages);
         self.notes.extend(notes);
         for d in &mut self.dirs {

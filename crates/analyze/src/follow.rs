@@ -18,7 +18,11 @@ pub fn render(conv: &Conversation, chunks: &[FollowChunk], color: bool) -> Strin
         conv.client.port,
         conv.server.addr,
         conv.server.port,
-        if conv.protocol.is_empty() { "no data" } else { &conv.protocol }
+        if conv.protocol.is_empty() {
+            "no data"
+        } else {
+            &conv.protocol
+        }
     );
     let mut boundaries: Vec<_> = conv.messages.iter().collect();
     boundaries.sort_by_key(|m| m.offset);
@@ -39,7 +43,11 @@ pub fn render(conv: &Conversation, chunks: &[FollowChunk], color: bool) -> Strin
             .iter()
             .filter(|m| m.direction == c.direction && m.offset >= c.offset && m.offset < end)
         {
-            let _ = writeln!(o, "{mark} ── {} {} ({} bytes at {})", m.protocol, m.summary, m.len, m.offset);
+            let _ = writeln!(
+                o,
+                "{mark} ── {} {} ({} bytes at {})",
+                m.protocol, m.summary, m.len, m.offset
+            );
         }
         let text = wire::text::show(&c.data).replace("\\n", "\\n\n");
         for line in text.lines() {

@@ -185,7 +185,10 @@ impl Reassembler {
     }
 
     fn deliver(&mut self, bytes: &[u8], out: &mut dyn FnMut(Chunk<'_>)) {
-        out(Chunk::Data { offset: self.next, bytes });
+        out(Chunk::Data {
+            offset: self.next,
+            bytes,
+        });
         self.next += bytes.len() as u64;
         self.stats.delivered += bytes.len() as u64;
     }
@@ -196,7 +199,9 @@ impl Reassembler {
             if s > self.next {
                 break;
             }
-            let Some((s, d)) = self.pending.pop_first() else { break };
+            let Some((s, d)) = self.pending.pop_first() else {
+                break;
+            };
             self.pending_bytes -= d.len();
             let e = s + d.len() as u64;
             if e > self.next {
@@ -212,7 +217,10 @@ impl Reassembler {
         if let Some((&s, _)) = self.pending.first_key_value() {
             if s > self.next {
                 let len = s - self.next;
-                out(Chunk::Gap { offset: self.next, len });
+                out(Chunk::Gap {
+                    offset: self.next,
+                    len,
+                });
                 self.stats.missing_segments += 1;
                 self.stats.missing_bytes += len;
                 self.next = s;
@@ -266,7 +274,14 @@ mod tests {
     fn in_order_and_retransmitted() {
         let (s, k, st, _) = run(&[(1000, b"hello "), (1006, b"world"), (1006, b"world")]);
         assert_eq!(s, b"hello world");
-        assert_eq!(k, [SegmentKind::InOrder, SegmentKind::InOrder, SegmentKind::Retransmission]);
+        assert_eq!(
+            k,
+            [
+                SegmentKind::InOrder,
+                SegmentKind::InOrder,
+                SegmentKind::Retransmission
+            ]
+        );
         assert_eq!(st.retransmissions, 1);
     }
 
@@ -274,7 +289,10 @@ mod tests {
     fn out_of_order_and_overlap() {
         let (s, k, st, gaps) = run(&[(1006, b"world"), (1000, b"hello "), (1003, b"lo world!")]);
         assert_eq!(s, b"hello world!");
-        assert_eq!(k, [SegmentKind::Ahead, SegmentKind::OutOfOrder, SegmentKind::Overlap]);
+        assert_eq!(
+            k,
+            [SegmentKind::Ahead, SegmentKind::OutOfOrder, SegmentKind::Overlap]
+        );
         assert_eq!((st.out_of_order, st.overlaps, gaps.len()), (1, 1, 0));
     }
 

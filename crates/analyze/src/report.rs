@@ -348,14 +348,20 @@ mod tests {
     #[test]
     fn iso_dates() {
         assert_eq!(iso8601(0), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(iso8601(1_700_000_000_123_456_789), "2023-11-14T22:13:20.123456789Z");
+        assert_eq!(
+            iso8601(1_700_000_000_123_456_789),
+            "2023-11-14T22:13:20.123456789Z"
+        );
         assert_eq!(iso8601(951_782_400_000_000_000), "2000-02-29T00:00:00.000000000Z");
     }
 
     /// The schema file in docs/ is generated from these types; this test keeps them in sync.
     #[test]
     fn schema_file_is_in_sync() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/analyze-report.schema.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/analyze-report.schema.json"
+        );
         let generated = json_schema();
         if std::env::var_os("UPDATE_SCHEMA").is_some() {
             std::fs::write(path, &generated).unwrap();

@@ -40,7 +40,10 @@ pub fn render(r: &Report) -> String {
         c.formats.join(", "),
         c.link_types.join(", "),
         c.duration,
-        c.start_time.as_ref().map(|s| format!(" from {s}")).unwrap_or_default()
+        c.start_time
+            .as_ref()
+            .map(|s| format!(" from {s}"))
+            .unwrap_or_default()
     );
     if c.duplicates > 0 {
         let _ = writeln!(
@@ -50,7 +53,11 @@ pub fn render(r: &Report) -> String {
         );
     }
     if c.time_went_backwards > 0 {
-        let _ = writeln!(o, "  timestamps went backwards {} time(s) (tolerated)", c.time_went_backwards);
+        let _ = writeln!(
+            o,
+            "  timestamps went backwards {} time(s) (tolerated)",
+            c.time_went_backwards
+        );
     }
     for p in &r.problems {
         let _ = writeln!(o, "  problem: {p}");
@@ -63,7 +70,11 @@ pub fn render(r: &Report) -> String {
             o,
             "  {:<16} {:<24} sent {} pkts / {} B, received {} pkts / {} B",
             h.addr,
-            if roles.is_empty() { "-".to_string() } else { roles.join(", ") },
+            if roles.is_empty() {
+                "-".to_string()
+            } else {
+                roles.join(", ")
+            },
             h.packets_sent,
             h.bytes_sent,
             h.packets_received,
@@ -83,26 +94,48 @@ pub fn render(r: &Report) -> String {
             Transport::Tcp => "TCP",
             Transport::Udp => "UDP",
         };
-        let proto = if cv.protocol.is_empty() { "(no data)" } else { cv.protocol.as_str() };
+        let proto = if cv.protocol.is_empty() {
+            "(no data)"
+        } else {
+            cv.protocol.as_str()
+        };
         let _ = writeln!(
             o,
             "  #{} {t} {}:{} → {}:{}  {proto}  {:.3}–{:.3} s",
             cv.id, cv.client.addr, cv.client.port, cv.server.addr, cv.server.port, cv.start, cv.end
         );
         let d = |s: &DirectionStats| {
-            format!("{} pkts, {} B, payload {} B, {} msgs", s.packets, s.bytes, s.payload_bytes, s.messages)
+            format!(
+                "{} pkts, {} B, payload {} B, {} msgs",
+                s.packets, s.bytes, s.payload_bytes, s.messages
+            )
         };
         let _ = writeln!(o, "      client→server {}", d(&cv.client_to_server));
         let _ = writeln!(o, "      server→client {}", d(&cv.server_to_client));
         if let Some(l) = &cv.lifecycle {
-            let _ = writeln!(o, "      {}  [Zeek {} {}]", l.summary, l.zeek_state, l.zeek_history);
+            let _ = writeln!(
+                o,
+                "      {}  [Zeek {} {}]",
+                l.summary, l.zeek_state, l.zeek_history
+            );
         }
         for m in cv.messages.iter().take(MESSAGES_SHOWN) {
-            let _ = writeln!(o, "      {:>9.3} {} {:<9} {}", m.t, dir_arrow(m.direction), m.protocol, m.summary);
+            let _ = writeln!(
+                o,
+                "      {:>9.3} {} {:<9} {}",
+                m.t,
+                dir_arrow(m.direction),
+                m.protocol,
+                m.summary
+            );
         }
         let more = cv.messages.len().saturating_sub(MESSAGES_SHOWN) as u64 + cv.messages_omitted;
         if more > 0 {
-            let _ = writeln!(o, "      … {more} more messages (--format json lists them, --follow {} shows the content)", cv.id);
+            let _ = writeln!(
+                o,
+                "      … {more} more messages (--format json lists them, --follow {} shows the content)",
+                cv.id
+            );
         }
     }
 
@@ -125,7 +158,11 @@ pub fn render(r: &Report) -> String {
     if !r.other_traffic.is_empty() {
         let _ = writeln!(o, "\nOther traffic");
         for t in &r.other_traffic {
-            let times = if t.count > 1 { format!(" (×{})", t.count) } else { String::new() };
+            let times = if t.count > 1 {
+                format!(" (×{})", t.count)
+            } else {
+                String::new()
+            };
             let _ = writeln!(o, "  {:>9.3} {:<7} {}{times}", t.t, t.protocol, t.summary);
         }
     }

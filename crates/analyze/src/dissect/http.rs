@@ -121,7 +121,12 @@ impl Http {
                     Ok(None) => {
                         if half.buf.len() > MAX_HEADER_BYTES {
                             half.broken = true;
-                            out.push(malformed(dir, t, half.buf_offset, "HTTP headers longer than 64 KiB"));
+                            out.push(malformed(
+                                dir,
+                                t,
+                                half.buf_offset,
+                                "HTTP headers longer than 64 KiB",
+                            ));
                         }
                         return;
                     }
@@ -309,7 +314,10 @@ fn framing(head: &Head, request_method: Option<&str>) -> BodyFraming {
     {
         return BodyFraming::Chunked;
     }
-    if let Some(n) = head.header("content-length").and_then(|v| v.trim().parse::<u64>().ok()) {
+    if let Some(n) = head
+        .header("content-length")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
         return BodyFraming::Length(n);
     }
     if head.is_request {
@@ -331,7 +339,14 @@ fn describe(
     let mut fields = BTreeMap::new();
     let version = format!("HTTP/1.{}", head.version);
     fields.insert("version".into(), version.clone());
-    for name in ["host", "content-type", "content-length", "soapaction", "server", "user-agent"] {
+    for name in [
+        "host",
+        "content-type",
+        "content-length",
+        "soapaction",
+        "server",
+        "user-agent",
+    ] {
         if let Some(v) = head.header(name) {
             fields.insert(name.into(), v.to_string());
         }
@@ -374,7 +389,11 @@ fn describe(
 }
 
 /// Summarise a body: JSON-RPC, SOAP, WSDL, JSON, or a preview. Returns (protocol, summary).
-fn describe_body(head: &Head, body: &[u8], fields: &mut BTreeMap<String, String>) -> (String, Option<String>) {
+fn describe_body(
+    head: &Head,
+    body: &[u8],
+    fields: &mut BTreeMap<String, String>,
+) -> (String, Option<String>) {
     if body.is_empty() {
         return (String::new(), None);
     }
@@ -394,7 +413,10 @@ fn describe_body(head: &Head, body: &[u8], fields: &mut BTreeMap<String, String>
             return ("SOAP".into(), Some(s));
         }
         if trimmed.contains("definitions") && trimmed.contains("wsdl") {
-            return ("SOAP".into(), Some(format!("WSDL document ({} bytes)", body.len())));
+            return (
+                "SOAP".into(),
+                Some(format!("WSDL document ({} bytes)", body.len())),
+            );
         }
     }
     let _ = head;
@@ -445,7 +467,10 @@ impl Dissector for Http {
             }
         }
         for (t, what, _) in self.pending.drain(..) {
-            notes.push(Note::Unanswered { t, what: format!("HTTP request {what}") });
+            notes.push(Note::Unanswered {
+                t,
+                what: format!("HTTP request {what}"),
+            });
         }
     }
 }
@@ -476,7 +501,10 @@ mod tests {
         let (m, notes) = run(
             &[
                 (ClientToServer, b"GET /add?a=10&b=5 HTTP/1.1\r\nHost: x\r\n\r\n"),
-                (ServerToClient, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n"),
+                (
+                    ServerToClient,
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n",
+                ),
                 (ServerToClient, b"{\"result\": 15}\n"),
             ],
             false,
@@ -512,7 +540,10 @@ mod tests {
         use Direction::*;
         let (m, notes) = run(
             &[
-                (ServerToClient, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
+                (
+                    ServerToClient,
+                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+                ),
                 (ClientToServer, b"GET /x HTTP/1.1\r\n\r\n"),
             ],
             false,
@@ -523,7 +554,10 @@ mod tests {
 
     #[test]
     fn garbage_is_malformed_not_a_panic() {
-        let (m, _) = run(&[(Direction::ClientToServer, b"GET \x00\x01\x02 HTTP/9\r\n\r\n")], false);
+        let (m, _) = run(
+            &[(Direction::ClientToServer, b"GET \x00\x01\x02 HTTP/9\r\n\r\n")],
+            false,
+        );
         assert!(m[0].summary.starts_with("malformed"), "{m:?}");
     }
 }

@@ -13,7 +13,11 @@ fn show(v: &Value) -> String {
 fn params(p: Option<&Value>) -> String {
     match p {
         Some(Value::Array(a)) => a.iter().map(show).collect::<Vec<_>>().join(", "),
-        Some(Value::Object(o)) => o.iter().map(|(k, v)| format!("{k}={}", show(v))).collect::<Vec<_>>().join(", "),
+        Some(Value::Object(o)) => o
+            .iter()
+            .map(|(k, v)| format!("{k}={}", show(v)))
+            .collect::<Vec<_>>()
+            .join(", "),
         Some(other) => show(other),
         None => String::new(),
     }
@@ -23,7 +27,10 @@ fn params(p: Option<&Value>) -> String {
 pub fn describe(v: &Value, fields: &mut BTreeMap<String, String>) -> Option<String> {
     match v {
         Value::Array(items) if !items.is_empty() && items.iter().all(|i| is_jsonrpc(i)) => {
-            let parts: Vec<String> = items.iter().filter_map(|i| describe(i, &mut BTreeMap::new())).collect();
+            let parts: Vec<String> = items
+                .iter()
+                .filter_map(|i| describe(i, &mut BTreeMap::new()))
+                .collect();
             fields.insert("batch".into(), items.len().to_string());
             Some(format!("batch of {}: {}", items.len(), parts.join("; ")))
         }
@@ -71,9 +78,18 @@ mod tests {
 
     #[test]
     fn calls_results_errors() {
-        assert_eq!(d(r#"{"jsonrpc":"2.0","method":"add","params":[10,2],"id":1}"#).unwrap(), "call add(10, 2) id=1");
-        assert_eq!(d(r#"{"jsonrpc":"2.0","method":"log","params":{"a":1}}"#).unwrap(), "notification log(a=1)");
-        assert_eq!(d(r#"{"jsonrpc":"2.0","result":12,"id":1}"#).unwrap(), "result 12 id=1");
+        assert_eq!(
+            d(r#"{"jsonrpc":"2.0","method":"add","params":[10,2],"id":1}"#).unwrap(),
+            "call add(10, 2) id=1"
+        );
+        assert_eq!(
+            d(r#"{"jsonrpc":"2.0","method":"log","params":{"a":1}}"#).unwrap(),
+            "notification log(a=1)"
+        );
+        assert_eq!(
+            d(r#"{"jsonrpc":"2.0","result":12,"id":1}"#).unwrap(),
+            "result 12 id=1"
+        );
         assert_eq!(
             d(r#"{"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found"},"id":2}"#).unwrap(),
             "error -32601 'Method not found' id=2"

@@ -142,7 +142,15 @@ impl Session {
 
 /// HTTP/1.x request methods (RFC 9110 §9) that start a request line.
 const METHODS: [&[u8]; 9] = [
-    b"GET ", b"POST ", b"PUT ", b"DELETE ", b"HEAD ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE ",
+    b"GET ",
+    b"POST ",
+    b"PUT ",
+    b"DELETE ",
+    b"HEAD ",
+    b"OPTIONS ",
+    b"PATCH ",
+    b"CONNECT ",
+    b"TRACE ",
 ];
 
 /// Choose a dissector from the first bytes of one direction; `None` = wait for more.
@@ -151,7 +159,9 @@ fn detect(first: &[u8], _dir: Direction, hints: Hints, enough: bool) -> Option<B
         return None;
     }
     if !hints.udp {
-        let http_start = METHODS.iter().any(|m| first.starts_with(m) || m.starts_with(first))
+        let http_start = METHODS
+            .iter()
+            .any(|m| first.starts_with(m) || m.starts_with(first))
             || first.starts_with(b"HTTP/1.")
             || b"HTTP/1.".starts_with(first);
         if http_start && (first.len() >= 8 || !enough) {

@@ -70,9 +70,18 @@ pub fn describe(body: &[u8], fields: &mut BTreeMap<String, String>) -> Option<St
     for (k, v) in &args {
         fields.insert(format!("arg.{k}"), v.clone());
     }
-    let list = args.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ");
+    let list = args
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     Some(if op == "Fault" {
-        let get = |k: &str| args.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+        let get = |k: &str| {
+            args.iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
         format!("Fault {} '{}'", get("faultcode"), get("faultstring"))
     } else if op.ends_with("Response") {
         format!("{op} {list}")
@@ -88,11 +97,20 @@ mod tests {
     #[test]
     fn operation_result_fault() {
         let call = br#"<?xml version='1.0' encoding='utf-8'?><soap-env:Envelope xmlns:soap-env="http://schemas.xmlsoap.org/soap/envelope/"><soap-env:Body><ns0:add xmlns:ns0="spyne.examples.calculator"><ns0:a>10</ns0:a><ns0:b>5</ns0:b></ns0:add></soap-env:Body></soap-env:Envelope>"#;
-        assert_eq!(describe(call, &mut BTreeMap::new()).unwrap(), "call add(a=10, b=5)");
+        assert_eq!(
+            describe(call, &mut BTreeMap::new()).unwrap(),
+            "call add(a=10, b=5)"
+        );
         let resp = br#"<soap11env:Envelope xmlns:soap11env="http://schemas.xmlsoap.org/soap/envelope/" xmlns:tns="spyne.examples.calculator"><soap11env:Body><tns:addResponse><tns:addResult>15</tns:addResult></tns:addResponse></soap11env:Body></soap11env:Envelope>"#;
-        assert_eq!(describe(resp, &mut BTreeMap::new()).unwrap(), "addResponse addResult=15");
+        assert_eq!(
+            describe(resp, &mut BTreeMap::new()).unwrap(),
+            "addResponse addResult=15"
+        );
         let fault = br#"<e:Envelope xmlns:e="x"><e:Body><e:Fault><faultcode>e:Client</faultcode><faultstring>bad a</faultstring></e:Fault></e:Body></e:Envelope>"#;
-        assert_eq!(describe(fault, &mut BTreeMap::new()).unwrap(), "Fault e:Client 'bad a'");
+        assert_eq!(
+            describe(fault, &mut BTreeMap::new()).unwrap(),
+            "Fault e:Client 'bad a'"
+        );
         assert_eq!(describe(b"<!DOCTYPE x><x/>", &mut BTreeMap::new()), None);
         assert_eq!(describe(b"<html><body/></html>", &mut BTreeMap::new()), None);
     }

@@ -32,7 +32,9 @@ pub fn classify(bytes: &[u8], dir: Direction, udp: bool) -> (String, String, BTr
         let trimmed = s.trim();
         if trimmed.starts_with('{') {
             if let Ok(serde_json::Value::Object(obj)) = serde_json::from_str::<serde_json::Value>(trimmed) {
-                if obj.contains_key("timestamp") && (obj.contains_key("message") || obj.contains_key("balance")) {
+                if obj.contains_key("timestamp")
+                    && (obj.contains_key("message") || obj.contains_key("balance"))
+                {
                     for (k, v) in &obj {
                         let v = match v {
                             serde_json::Value::String(s) => s.clone(),
@@ -49,7 +51,10 @@ pub fn classify(bytes: &[u8], dir: Direction, udp: bool) -> (String, String, BTr
                     );
                     return ("Lamport".into(), summary, fields);
                 }
-                fields.insert("json".into(), super::json_line(&serde_json::Value::Object(obj), 200));
+                fields.insert(
+                    "json".into(),
+                    super::json_line(&serde_json::Value::Object(obj), 200),
+                );
                 return (
                     if udp { "UDP text" } else { "JSON" }.into(),
                     preview(bytes, 80),
@@ -60,11 +65,19 @@ pub fn classify(bytes: &[u8], dir: Direction, udp: bool) -> (String, String, BTr
         if dir == Direction::ServerToClient {
             if let Some(rest) = s.strip_prefix("Echo: ") {
                 fields.insert("echoed".into(), rest.to_string());
-                return ("echo".into(), format!("Echo: {}", preview(rest.as_bytes(), 80)), fields);
+                return (
+                    "echo".into(),
+                    format!("Echo: {}", preview(rest.as_bytes(), 80)),
+                    fields,
+                );
             }
             if let Some(rest) = s.strip_prefix("Upcall event: ") {
                 fields.insert("event".into(), rest.to_string());
-                return ("upcall".into(), format!("Upcall event: {}", preview(rest.as_bytes(), 80)), fields);
+                return (
+                    "upcall".into(),
+                    format!("Upcall event: {}", preview(rest.as_bytes(), 80)),
+                    fields,
+                );
             }
         }
     }
@@ -72,7 +85,11 @@ pub fn classify(bytes: &[u8], dir: Direction, udp: bool) -> (String, String, BTr
         if let Ok((payload, used)) = wire::frame::decode(bytes, wire::frame::DEFAULT_MAX_PAYLOAD) {
             if used == bytes.len() {
                 fields.insert("length".into(), payload.len().to_string());
-                return ("sister-frame".into(), format!("frame {}", preview(payload, 80)), fields);
+                return (
+                    "sister-frame".into(),
+                    format!("frame {}", preview(payload, 80)),
+                    fields,
+                );
             }
         }
     }
@@ -118,15 +135,29 @@ mod tests {
     fn names_the_course_messages() {
         let (p, s, _) = classify(b"Echo: hai", Direction::ServerToClient, false);
         assert_eq!((p.as_str(), s.as_str()), ("echo", "Echo: 'hai'"));
-        let (p, _, _) = classify(b"Upcall event: Processing \\haiii", Direction::ServerToClient, false);
+        let (p, _, _) = classify(
+            b"Upcall event: Processing \\haiii",
+            Direction::ServerToClient,
+            false,
+        );
         assert_eq!(p, "upcall");
-        let (p, s, f) = classify(br#"{"message": "Add $100", "balance": 1100, "timestamp": 1}"#, Direction::ClientToServer, false);
-        assert_eq!((p.as_str(), s.as_str()), ("Lamport", "'Add $100' balance=1100 timestamp=1"));
+        let (p, s, f) = classify(
+            br#"{"message": "Add $100", "balance": 1100, "timestamp": 1}"#,
+            Direction::ClientToServer,
+            false,
+        );
+        assert_eq!(
+            (p.as_str(), s.as_str()),
+            ("Lamport", "'Add $100' balance=1100 timestamp=1")
+        );
         assert_eq!(f["timestamp"], "1");
         let (p, _, _) = classify(b"\x01\0\0\0\x02hi", Direction::ClientToServer, false);
         assert_eq!(p, "sister-frame");
         let (p, s, _) = classify(&[0, 1, 2, 0xff], Direction::ClientToServer, false);
         assert_eq!((p.as_str(), s.as_str()), ("data", "00 01 02 ff"));
-        assert_eq!(classify(b"Pesan UDP ke-0", Direction::ClientToServer, true).0, "UDP text");
+        assert_eq!(
+            classify(b"Pesan UDP ke-0", Direction::ClientToServer, true).0,
+            "UDP text"
+        );
     }
 }
