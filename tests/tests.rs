@@ -7,4 +7,5 @@
 
 mod analyze;
 mod capture;
+mod render;
 mod util;

@@ -16,6 +16,10 @@ pub enum Format {
     Text,
     /// The report as JSON (stable fields; schema in docs/analyze-report.schema.json)
     Json,
+    /// A sequence diagram: hosts as lifelines, messages as arrows, time down the page
+    Svg,
+    /// The findings as a Markdown section for the worksheet report, with the diagram
+    Md,
 }
 
 #[derive(Debug, Args)]
@@ -42,9 +46,26 @@ pub struct AnalyzeArgs {
     /// Write each direction's reassembled bytes to files in DIR, named as tcpflow names them
     #[arg(long, value_name = "DIR")]
     pub streams: Option<PathBuf>,
+    /// With --format svg or md: write the report to FILE instead of stdout (for md the diagram goes next
+    /// to it, FILE with the extension .svg; without -o the Markdown holds the diagram inline)
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Language of the svg/md findings: en (English) or id (Bahasa Indonesia); protocol terms stay as
+    /// Wireshark names them
+    #[arg(long, default_value = "en", value_name = "LANG")]
+    pub lang: analyze::render::Lang,
+    /// Names for the hosts, one `IP NAME` per line (as /etc/hosts): reports say `mqtt-sub (172.18.0.4)`
+    #[arg(long, value_name = "FILE")]
+    pub names: Option<PathBuf>,
+    /// Do not ask Docker for the names of the containers behind the capture's addresses
+    #[arg(long)]
+    pub no_docker: bool,
 }
 
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    if args.output.is_some() && !matches!(args.format, Format::Svg | Format::Md) {
+        bail!("-o/--output is for --format svg or md; redirect text and JSON with `> FILE`");
+    }
     let options = analyze::Options {
         stream_dir: args.streams.clone(),
         follow: args.follow.clone(),
@@ -64,6 +85,13 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     } else {
         match args.format {
             Format::Text => stdout.write_all(analyze::text::render(&analysis.report).as_bytes())?,
+            Format::Svg | Format::Md => {
+                let opts = render_options(&args)?;
+                let out = render(&analysis.report, &opts, args.format, args.output.as_deref())?;
+                if args.output.is_none() {
+                    stdout.write_all(out.as_bytes())?;
+                }
+            }
             Format::Json => {
                 serde_json::to_writer_pretty(&mut stdout, &analysis.report)?;
                 stdout.write_all(b"\n")?;
@@ -77,4 +105,58 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The names of the hosts: Docker's container names of the capture's addresses (when docker answers
+/// and `--no-docker` is not given), then the `--names` file, which wins.
+fn render_options(args: &AnalyzeArgs) -> anyhow::Result<analyze::render::Options> {
+    let mut names = analyze::render::Names::new();
+    if !args.no_docker {
+        if let Ok(nets) = capture::docker::networks() {
+            for (ip, name) in capture::docker::names_by_ip(&nets) {
+                names.insert(ip, name);
+            }
+        }
+    }
+    if let Some(path) = &args.names {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let file = analyze::render::Names::parse(&text).with_context(|| format!("in {}", path.display()))?;
+        names.extend(file);
+    }
+    Ok(analyze::render::Options {
+        lang: args.lang,
+        names,
+        title: None,
+    })
+}
+
+/// Render SVG or Markdown; with `output`, write the file(s) and return what was written.
+fn render(
+    report: &analyze::report::Report,
+    opts: &analyze::render::Options,
+    format: Format,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<String> {
+    use analyze::render::{markdown, svg};
+    let diagram = svg::render(report, opts);
+    let text = match (format, output) {
+        (Format::Svg, _) => diagram,
+        (_, None) => markdown::render(report, opts, &markdown::Diagram::Inline(diagram)),
+        (_, Some(path)) => {
+            let svg_path = path.with_extension("svg");
+            std::fs::write(&svg_path, &diagram)
+                .with_context(|| format!("cannot write {}", svg_path.display()))?;
+            let link = svg_path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            markdown::render(report, opts, &markdown::Diagram::Link(link))
+        }
+    };
+    if let Some(path) = output {
+        std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(text)
 }

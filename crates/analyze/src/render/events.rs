@@ -76,7 +76,13 @@ pub fn repeat_key(label: &str) -> String {
     }
     let k = words.join(" ");
     if k.is_empty() {
-        label.chars().take(24).collect()
+        // All payload (a text protocol): what stays the same once numbers are taken out.
+        let digitless: String = label.chars().filter(|c| !c.is_ascii_digit()).collect();
+        let mut k: String = digitless.chars().take(40).collect();
+        if digitless.chars().count() > 40 {
+            k.push('…');
+        }
+        k
     } else {
         k
     }
@@ -387,6 +393,7 @@ mod tests {
         assert_eq!(repeat_key("200 OK result 12"), "200 OK result");
         assert_eq!(repeat_key("SUBACK id=1 [0]"), "SUBACK [0]");
         assert_eq!(repeat_key("'hai'"), "'hai'");
+        assert_eq!(repeat_key("'Pesan UDP ke-3'"), "'Pesan UDP ke-'");
         assert_eq!(repeat_key("200 OK {\"result\":15}"), "200 OK");
     }
 

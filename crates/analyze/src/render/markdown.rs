@@ -78,10 +78,7 @@ fn conv_line(opts: &Options, c: &Conversation) -> String {
 pub fn render(report: &Report, opts: &Options, diagram: &Diagram) -> String {
     let l = opts.lang;
     let mut s = String::new();
-    let title = opts
-        .title
-        .clone()
-        .unwrap_or_else(|| report.capture.files.join(", "));
+    let title = opts.title.clone().unwrap_or_else(|| super::file_names(report));
     let _ = writeln!(
         s,
         "## {} {}\n",

@@ -24,3 +24,19 @@ pub struct Options {
     /// The title (default: the capture's file names).
     pub title: Option<String>,
 }
+
+/// The capture's file names without their directories, for titles.
+pub fn file_names(report: &crate::report::Report) -> String {
+    report
+        .capture
+        .files
+        .iter()
+        .map(|f| {
+            std::path::Path::new(f)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| f.clone())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -138,10 +138,7 @@ pub fn render(report: &Report, opts: &Options) -> String {
             .collect::<String>()
     );
     let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let title = opts
-        .title
-        .clone()
-        .unwrap_or_else(|| report.capture.files.join(", "));
+    let title = opts.title.clone().unwrap_or_else(|| super::file_names(report));
     let _ = writeln!(
         s,
         r#"<text x="12" y="24" font-size="16" font-weight="bold">{}</text>"#,
