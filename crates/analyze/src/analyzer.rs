@@ -312,8 +312,7 @@ impl Analyzer {
         udp: bool,
         new_syn: bool,
         client_is_src: Option<bool>,
-        ns: i64,
-        t: f64,
+        (ns, t): (i64, f64),
     ) -> usize {
         let key = if src <= dst {
             (src, dst, udp)
@@ -383,7 +382,7 @@ impl Analyzer {
         if f.syn() && f.ack() {
             self.listeners.insert(src);
         }
-        let i = self.conversation(src, dst, false, syn_only, client_is_src, ns, t);
+        let i = self.conversation(src, dst, false, syn_only, client_is_src, (ns, t));
         let max = self.options.max_messages;
         let conv = &mut self.convs[i];
         conv.last = conv.last.max(t);
@@ -445,7 +444,7 @@ impl Analyzer {
     }
 
     fn udp(&mut self, src: SocketAddr, dst: SocketAddr, payload: &[u8], frame_len: u64, ns: i64, t: f64) {
-        let i = self.conversation(src, dst, true, false, None, ns, t);
+        let i = self.conversation(src, dst, true, false, None, (ns, t));
         let max = self.options.max_messages;
         let conv = &mut self.convs[i];
         conv.last = conv.last.max(t);
@@ -1055,4 +1054,20 @@ fn build_activity(convs: &[Conversation]) -> Vec<Activity> {
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.count.cmp(&a.1.count)));
     out.into_iter().map(|(_, a)| a).collect()
+}
+
+/// Live decoding (`sister capture --decode`, see [`crate::live`]): the messages the dissectors found
+/// since the last call. `cursors` is the caller's: how many messages of each conversation it has seen.
+impl Analyzer {
+    pub fn drain_messages(&self, cursors: &mut Vec<usize>) -> Vec<(u32, SocketAddr, SocketAddr, crate::dissect::Msg)> {
+        let mut out = Vec::new();
+        cursors.resize(self.convs.len(), 0);
+        for (c, seen) in self.convs.iter().zip(cursors.iter_mut()) {
+            if c.messages.len() > *seen {
+                out.extend(c.messages[*seen..].iter().map(|m| (c.id, c.client, c.server, m.clone())));
+                *seen = c.messages.len();
+            }
+        }
+        out
+    }
 }

@@ -246,7 +246,9 @@ impl Reassembler {
 mod tests {
     use super::*;
 
-    fn run(segments: &[(u32, &[u8])]) -> (Vec<u8>, Vec<SegmentKind>, StreamStats, Vec<(u64, u64)>) {
+    type Outcome = (Vec<u8>, Vec<SegmentKind>, StreamStats, Vec<(u64, u64)>);
+
+    fn run(segments: &[(u32, &[u8])]) -> Outcome {
         let mut r = Reassembler::new();
         r.syn(999);
         let mut stream = Vec::new();

@@ -26,7 +26,7 @@ fn params(p: Option<&Value>) -> String {
 /// A one-line description when `v` is a JSON-RPC call, result, error or batch.
 pub fn describe(v: &Value, fields: &mut BTreeMap<String, String>) -> Option<String> {
     match v {
-        Value::Array(items) if !items.is_empty() && items.iter().all(|i| is_jsonrpc(i)) => {
+        Value::Array(items) if !items.is_empty() && items.iter().all(is_jsonrpc) => {
             let parts: Vec<String> = items
                 .iter()
                 .filter_map(|i| describe(i, &mut BTreeMap::new()))
