@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use ::capture::session::{self, Options, Session, Tally};
 use ::capture::{docker, filter::Filter, iface, live, write::TsResolution};
+use analyze::live::LiveDecoder;
 use anyhow::{bail, Context};
 use clap::Args;
 
@@ -49,7 +50,8 @@ pub struct CaptureArgs {
     /// Stop after this many seconds
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
-    /// Print one line per packet as it arrives (who → whom, protocol, what), and a summary at the end
+    /// Print one line per message as it happens (who → whom, protocol, what: the analyzer's dissectors),
+    /// and the report when the capture stops
     #[arg(long)]
     pub decode: bool,
     /// List the interfaces with their addresses (Docker bridges marked with their network) and exit
@@ -61,6 +63,10 @@ pub struct CaptureArgs {
     /// Nanosecond timestamps in the file (default: microseconds, as tcpdump)
     #[arg(long)]
     pub nano: bool,
+    /// With --decode: names for the hosts, one `IP NAME` per line (Docker's container names are used
+    /// by themselves with --compose/--network)
+    #[arg(long, value_name = "FILE")]
+    pub names: Option<PathBuf>,
     /// Filter expression, e.g. `tcp port 1883 and host 172.18.0.3`
     #[arg(trailing_var_arg = true, value_name = "FILTER")]
     pub filter: Vec<String>,
@@ -72,10 +78,11 @@ pub async fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let filter = Filter::parse_words(&args.filter)?;
+    let mut names = analyze::render::Names::new();
     let iface = match (&args.interface, &args.compose, &args.network) {
         (Some(i), _, _) => i.clone(),
-        (None, Some(project), _) => bridge_of(docker::find_project(project), project)?,
-        (None, None, Some(net)) => bridge_of(docker::find_network(net), net)?,
+        (None, Some(project), _) => bridge_of(docker::find_project(project), project, &mut names)?,
+        (None, None, Some(net)) => bridge_of(docker::find_network(net), net, &mut names)?,
         (None, None, None) => bail!(
             "say where to capture: -i IFACE (see `sister capture --list`), --compose PROJECT or --network NAME"
         ),
@@ -85,6 +92,7 @@ pub async fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         Some(s) => Some(Duration::from_secs_f64(s)),
         None => None,
     };
+    let iface_shown = iface.clone();
     let opts = Options {
         iface: iface.clone(),
         snaplen: args.snaplen.max(64),
@@ -98,8 +106,13 @@ pub async fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         duration,
         filter,
     };
+    if let Some(path) = &args.names {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        names.extend(analyze::render::Names::parse(&text).with_context(|| format!("in {}", path.display()))?);
+    }
     let decode = args.decode;
-    let print_each = decode || args.write.is_none();
+    let print_each = !decode && args.write.is_none();
 
     let stop = Arc::new(AtomicBool::new(false));
     let stop_on_signal = stop.clone();
@@ -108,37 +121,49 @@ pub async fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         stop_on_signal.store(true, Ordering::Relaxed);
     });
 
-    let summary = tokio::task::spawn_blocking(move || -> anyhow::Result<(session::Summary, Tally)> {
-        let filter_text = opts.filter.text().to_string();
-        let target = opts.write.as_ref().map(|p| p.display().to_string());
-        let sess = Session::open(opts)?;
-        eprintln!(
-            "capturing on {iface} ({}){}{}; Ctrl+C to stop",
-            sess.linktype(),
-            if filter_text.is_empty() {
-                String::new()
-            } else {
-                format!(", filter `{filter_text}`")
-            },
-            target.map(|t| format!(", writing {t}")).unwrap_or_default(),
-        );
-        let mut tally = Tally::default();
-        let stdout = std::io::stdout();
-        let summary = sess.run(&stop, |p, d| {
-            tally.add(d);
-            if print_each {
-                let mut out = stdout.lock();
-                // A closed stdout (`| head`) is no reason to stop writing the file.
-                let _ = writeln!(out, "{}", session::describe(p, d));
-            }
-        })?;
-        Ok((summary, tally))
-    })
+    let summary = tokio::task::spawn_blocking(
+        move || -> anyhow::Result<(session::Summary, Tally, Option<analyze::report::Report>)> {
+            let filter_text = opts.filter.text().to_string();
+            let target = opts.write.as_ref().map(|p| p.display().to_string());
+            let sess = Session::open(opts)?;
+            eprintln!(
+                "capturing on {iface} ({}){}{}; Ctrl+C to stop",
+                sess.linktype(),
+                if filter_text.is_empty() {
+                    String::new()
+                } else {
+                    format!(", filter `{filter_text}`")
+                },
+                target.map(|t| format!(", writing {t}")).unwrap_or_default(),
+            );
+            let mut tally = Tally::default();
+            let mut decoder = decode.then(|| LiveDecoder::new(names));
+            let stdout = std::io::stdout();
+            let summary = sess.run(&stop, |p, d| {
+                tally.add(d);
+                // A closed stdout (`| head`) is no reason to stop writing the file: write errors are ignored.
+                if let Some(dec) = decoder.as_mut() {
+                    let lines = dec.packet(p, d);
+                    let mut out = stdout.lock();
+                    for line in lines {
+                        let _ = writeln!(out, "{line}");
+                    }
+                } else if print_each {
+                    let _ = writeln!(stdout.lock(), "{}", session::describe(p, d));
+                }
+            })?;
+            Ok((summary, tally, decoder.map(LiveDecoder::finish)))
+        },
+    )
     .await
     .context("the capture thread stopped unexpectedly")??;
 
-    let (s, tally) = summary;
-    if decode {
+    let (s, tally, report) = summary;
+    if let Some(mut report) = report {
+        report.capture.files = vec![format!("live capture on {iface_shown}")];
+        println!();
+        print!("{}", analyze::text::render(&report));
+    } else if print_each {
         println!();
         for line in tally.lines() {
             println!("{line}");
@@ -172,8 +197,15 @@ pub async fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn bridge_of(found: Result<docker::Network, docker::DockerError>, what: &str) -> anyhow::Result<String> {
+fn bridge_of(
+    found: Result<docker::Network, docker::DockerError>,
+    what: &str,
+    names: &mut analyze::render::Names,
+) -> anyhow::Result<String> {
     let net = found.with_context(|| format!("cannot find the Docker bridge of {what:?}"))?;
+    for (ip, name) in docker::names_by_ip(std::slice::from_ref(&net)) {
+        names.insert(ip, name);
+    }
     match net.bridge {
         Some(b) => {
             eprintln!(

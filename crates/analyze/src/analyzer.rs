@@ -1059,12 +1059,19 @@ fn build_activity(convs: &[Conversation]) -> Vec<Activity> {
 /// Live decoding (`sister capture --decode`, see [`crate::live`]): the messages the dissectors found
 /// since the last call. `cursors` is the caller's: how many messages of each conversation it has seen.
 impl Analyzer {
-    pub fn drain_messages(&self, cursors: &mut Vec<usize>) -> Vec<(u32, SocketAddr, SocketAddr, crate::dissect::Msg)> {
+    pub fn drain_messages(
+        &self,
+        cursors: &mut Vec<usize>,
+    ) -> Vec<(u32, SocketAddr, SocketAddr, crate::dissect::Msg)> {
         let mut out = Vec::new();
         cursors.resize(self.convs.len(), 0);
         for (c, seen) in self.convs.iter().zip(cursors.iter_mut()) {
             if c.messages.len() > *seen {
-                out.extend(c.messages[*seen..].iter().map(|m| (c.id, c.client, c.server, m.clone())));
+                out.extend(
+                    c.messages[*seen..]
+                        .iter()
+                        .map(|m| (c.id, c.client, c.server, m.clone())),
+                );
                 *seen = c.messages.len();
             }
         }

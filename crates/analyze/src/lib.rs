@@ -25,6 +25,7 @@
 pub mod dissect;
 pub mod flow;
 pub mod follow;
+pub mod live;
 pub mod reassembly;
 pub mod render;
 pub mod report;
