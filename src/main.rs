@@ -12,8 +12,15 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cmd::Cli::parse();
-    cmd::logging::init(&cli.global);
+    // mosquitto's `-h HOST`, `-q QOS`, `-v` after `mqtt pub|sub` (see src/cmd/mqtt.rs).
+    let cli = cmd::Cli::parse_from(cmd::mqtt::mosquitto_flags(std::env::args_os()));
+    match &cli.command {
+        // The lab collects the log events itself and prints them as per-pattern transcripts.
+        cmd::Command::Lab(_) => {}
+        // A benchmark's server would log every request: only warnings unless -v.
+        cmd::Command::Bench(_) => cmd::logging::init_with_default(&cli.global, "warn"),
+        _ => cmd::logging::init(&cli.global),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -8,4 +8,6 @@
 mod analyze;
 mod capture;
 mod render;
+mod mqtt_broker;
+mod mqtt_clients;
 mod util;

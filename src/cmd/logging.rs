@@ -17,8 +17,13 @@ pub enum LogFormat {
 }
 
 pub fn init(args: &GlobalArgs) {
+    init_with_default(args, "info")
+}
+
+/// Like [`init`], with another level when neither -v nor -q is given (a benchmark logs only warnings).
+pub fn init_with_default(args: &GlobalArgs, default_level: &str) {
     let level = match (args.verbose, args.quiet) {
-        (0, 0) => "info",
+        (0, 0) => default_level,
         (1, _) => "debug",
         (v, _) if v >= 2 => "trace",
         (_, 1) => "warn",

@@ -9,7 +9,16 @@
 
 pub mod analyze;
 pub mod capture;
+pub mod bench;
+pub mod client_args;
+pub mod lab;
 pub mod logging;
+pub mod mqtt;
+pub mod mqtt_broker;
+pub mod oneway;
+pub mod reqresp;
+pub mod udp;
+pub mod upcall;
 
 use std::process::ExitCode;
 
@@ -57,6 +66,24 @@ pub enum Command {
     Capture(capture::CaptureArgs),
     /// Read pcap/pcapng files and write the findings: hosts, conversations, messages, anomalies
     Analyze(analyze::AnalyzeArgs),
+    /// Run the worksheet on loopback: every pattern, a transcript, a verdict
+    Lab(lab::LabArgs),
+    /// Measure a pattern's server: throughput and latency (not a test)
+    Bench(bench::BenchArgs),
+    /// TCP request/response: `Echo: <line>` (port 2222)
+    Reqresp(reqresp::ReqrespArgs),
+    /// One-way TCP: lines go one way, no answer (port 3131)
+    Oneway(oneway::OnewayArgs),
+    /// UDP datagrams: one out, one back (port 12345/udp)
+    Udp(udp::UdpArgs),
+    /// Upcall: the server calls its registered clients back (port 4141)
+    Upcall(upcall::UpcallArgs),
+    /// MQTT publish/subscribe: a broker, a publisher and a subscriber (port 1883)
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  sister mqtt broker\n  sister mqtt broker --bind 127.0.0.1:1884\n  sister mqtt sub --server 127.0.0.1:1883\n  sister mqtt pub --server 127.0.0.1:1883 -t sister/temp -m hello"
+    )]
+    Mqtt(Box<mqtt::MqttCommand>),
 }
 
 /// Run the chosen command; `Ok` carries the exit code.
@@ -68,5 +95,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Capture(args) => capture::run(args).await,
         Command::Analyze(args) => analyze::run(args),
+        Command::Lab(args) => lab::run(args, &cli.global).await,
+        Command::Bench(args) => bench::run(args).await,
+        Command::Reqresp(args) => reqresp::run(args).await,
+        Command::Oneway(args) => oneway::run(args).await,
+        Command::Udp(args) => udp::run(args).await,
+        Command::Upcall(args) => upcall::run(args).await,
+        Command::Mqtt(cmd) => mqtt::run(*cmd).await,
     }
 }

@@ -12,7 +12,15 @@
 //! a capture. Protocol logic that is not I/O lives apart from the sockets (`state.rs`) and is tested
 //! without them.
 
+pub mod console;
 pub mod lab;
+pub mod messages;
+pub mod mqtt;
 pub mod net;
+pub mod oneway;
+pub mod reqresp;
 pub mod server;
 pub mod shutdown;
+pub mod throttle;
+pub mod udp;
+pub mod upcall;

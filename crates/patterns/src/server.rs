@@ -7,7 +7,8 @@
 //!   then: stop accepting, tell the handlers, wait up to `grace`, abort what is left, return.
 //! ```
 //!
-//! The pattern supplies only the handler: what to do with one connection. What to notice: the limit is
+//! The pattern supplies only the handler: what to do with one connection; the skeleton runs it inside a
+//! span `conn{peer=IP:PORT}`, so the handler need not name its peer in every log line. What to notice: the limit is
 //! taken *before* `accept`, so a server at its limit leaves new clients waiting in the kernel's backlog
 //! instead of accepting and dropping them (mini-redis does the same).
 
@@ -20,6 +21,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::shutdown::Signal;
 
@@ -86,11 +88,17 @@ where
             },
         };
         let _ = stream.set_nodelay(true);
-        let fut = handler(stream, peer, shutdown.clone());
-        tasks.spawn(async move {
-            fut.await;
-            drop(permit);
-        });
+        // Every log line of this connection carries `peer=IP:PORT`, under the server's role span
+        // (`reqresp-server{}:conn{peer=...}`), so a student can tell the clients apart.
+        let span = tracing::info_span!("conn", %peer);
+        let fut = span.in_scope(|| handler(stream, peer, shutdown.clone()));
+        tasks.spawn(
+            async move {
+                fut.await;
+                drop(permit);
+            }
+            .instrument(span),
+        );
     }
 
     drop(listener);

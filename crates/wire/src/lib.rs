@@ -22,6 +22,7 @@
 
 pub mod error;
 pub mod frame;
+pub mod mqtt;
 pub mod net;
 pub mod text;
 

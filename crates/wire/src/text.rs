@@ -31,6 +31,21 @@ pub fn show(bytes: &[u8]) -> String {
     out
 }
 
+/// Like [`show`], but at most `max_chars` characters of it, then `… (N bytes)`: for log lines about
+/// messages that may be a megabyte long.
+///
+/// ```
+/// assert_eq!(wire::text::preview(b"hello", 10), "hello");
+/// assert_eq!(wire::text::preview(&[b'a'; 2000], 3), "aaa… (2000 bytes)");
+/// ```
+pub fn preview(bytes: &[u8], max_chars: usize) -> String {
+    let shown = show(bytes);
+    match shown.char_indices().nth(max_chars) {
+        None => shown,
+        Some((cut, _)) => format!("{}… ({} bytes)", &shown[..cut], bytes.len()),
+    }
+}
+
 /// True when the bytes are valid UTF-8 (so [`show`] changed nothing but control characters).
 pub fn is_utf8(bytes: &[u8]) -> bool {
     std::str::from_utf8(bytes).is_ok()

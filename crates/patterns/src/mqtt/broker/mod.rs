@@ -1,0 +1,14 @@
+//! sister's MQTT broker.
+//!
+//! - [`trie`]: the subscription tree (which filters match a topic; `+`, `#`, `$` topics);
+//! - [`state`]: the protocol state without I/O: sessions, QoS 1/2 flows, retained messages, wills,
+//!   queues and their limits (the queue policy is documented there);
+//! - [`auth`]: the optional password file and topic ACL (Mosquitto-like formats);
+//! - [`server`]: the tokio side: one task per connection, batching, keep-alive, back-pressure.
+
+pub mod auth;
+pub mod server;
+pub mod state;
+pub mod trie;
+
+pub use server::{run, BrokerOptions};

@@ -1,0 +1,622 @@
+//! An MQTT client over tokio, on the codec of `wire::mqtt`: connect, publish at QoS 0/1/2, subscribe,
+//! receive, keep the connection alive, disconnect. `sister mqtt pub` and `sister mqtt sub` are built
+//! on it ([`super::publisher`], [`super::subscriber`]).
+//!
+//! The client drives its connection itself, without a background task: every call reads what the
+//! broker sends while it waits for its own answer. That keeps the exchange readable in order, as in a
+//! capture:
+//!
+//! ```text
+//!  client                              broker
+//!  CONNECT (client id, keep-alive)  ->
+//!                                   <- CONNACK (accepted?)
+//!  SUBSCRIBE id=1 [sister/temp]     ->
+//!                                   <- SUBACK id=1 [granted QoS]
+//!  PUBLISH qos=1 id=2               ->
+//!                                   <- PUBACK id=2             (QoS 1: at least once)
+//!  PUBLISH qos=2 id=3               ->
+//!                                   <- PUBREC id=3             (QoS 2: exactly once,
+//!  PUBREL id=3                      ->                          in two round trips)
+//!                                   <- PUBCOMP id=3
+//!  PINGREQ                          ->                          (after keep-alive seconds of silence)
+//!                                   <- PINGRESP
+//!  DISCONNECT                       ->                          (leaving on purpose: no will)
+//! ```
+//!
+//! The protocol bookkeeping that is not I/O (packet identifiers, which QoS 2 messages were already
+//! delivered) is in [`ClientState`], tested without a socket.
+
+use std::collections::{HashSet, VecDeque};
+use std::io;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{timeout_at, Instant};
+use wire::mqtt::{
+    self, Ack, ConnAck, Connect, Disconnect, Packet, Properties, Publish, QoS, ReasonCode, SubAck, Subscribe,
+    Subscription, Version, Will,
+};
+
+use crate::net::{self, NetError};
+
+/// The broker of the course's compose file.
+pub const DEFAULT_SERVER: &str = "mqtt-broker:1883";
+/// The course's topic.
+pub const DEFAULT_TOPIC: &str = "sister/temp";
+/// The course's message.
+pub const DEFAULT_MESSAGE: &str = "Suhu: 28°C";
+
+/// Everything that can end a client's connection, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(transparent)]
+    Net(#[from] NetError),
+    #[error("connection to the broker failed: {0}")]
+    Io(#[from] io::Error),
+    #[error("the broker sent bytes that are not MQTT {version}: {error}")]
+    Decode { version: Version, error: mqtt::Error },
+    #[error("cannot encode the packet: {0}")]
+    Encode(#[from] mqtt::EncodeError),
+    #[error("the broker refused the connection: {code}{}", hint(*.code))]
+    Refused { code: ReasonCode },
+    #[error(
+        "the broker closed the connection with DISCONNECT {reason}{}",
+        show_reason(reason_string)
+    )]
+    ServerDisconnect {
+        reason: ReasonCode,
+        reason_string: Option<String>,
+    },
+    #[error("the broker closed the connection")]
+    Closed,
+    #[error("no answer from the broker for {0:?} (keep-alive): the connection is dead")]
+    KeepAliveTimeout(Duration),
+    #[error("the broker broke the protocol: {0}")]
+    Protocol(String),
+}
+
+fn show_reason(reason: &Option<String>) -> String {
+    reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+}
+
+fn hint(code: ReasonCode) -> &'static str {
+    match code {
+        ReasonCode::UnsupportedProtocolVersion => {
+            ". The broker does not speak this MQTT version: try -V 311 (or -V 5)"
+        }
+        ReasonCode::BadUserNameOrPassword | ReasonCode::NotAuthorized => {
+            ". Check -u/-P against the broker's password file"
+        }
+        ReasonCode::ClientIdentifierNotValid => {
+            ". Give another client id with -i (3.1.1 brokers may refuse empty or long ones)"
+        }
+        _ => "",
+    }
+}
+
+impl ClientError {
+    /// Worth reconnecting after? A refusal or a protocol error will happen again; a lost connection
+    /// may not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Net(_)
+            | ClientError::Io(_)
+            | ClientError::Closed
+            | ClientError::KeepAliveTimeout(_) => true,
+            ClientError::ServerDisconnect { reason, .. } => matches!(
+                reason,
+                ReasonCode::ServerShuttingDown
+                    | ReasonCode::ServerBusy
+                    | ReasonCode::KeepAliveTimeout
+                    | ReasonCode::UnspecifiedError
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// How to connect.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// `HOST:PORT` of the broker.
+    pub server: String,
+    /// Empty: one is generated (`sister-<role>-<random>`), as mosquitto_pub does.
+    pub client_id: String,
+    pub version: Version,
+    /// Seconds; 0 turns keep-alive off.
+    pub keep_alive: u16,
+    /// 3.1.1 clean session / 5.0 clean start.
+    pub clean_start: bool,
+    /// 5.0: how long the broker keeps the session after the connection ends (None: 0, gone at once).
+    pub session_expiry: Option<u32>,
+    pub username: Option<String>,
+    pub password: Option<Bytes>,
+    pub will: Option<Will>,
+    /// How long to retry the first TCP connection while the broker starts (`--wait`).
+    pub wait: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            server: DEFAULT_SERVER.into(),
+            client_id: String::new(),
+            version: Version::V3_1_1,
+            keep_alive: 60,
+            clean_start: true,
+            session_expiry: None,
+            username: None,
+            password: None,
+            will: None,
+            wait: Duration::ZERO,
+        }
+    }
+}
+
+/// A client id for `role` (`pub`, `sub`): `sister-pub-3f2a9c1e`.
+pub fn generate_client_id(role: &str) -> String {
+    format!("sister-{role}-{:08x}", rand::random::<u32>())
+}
+
+/// The protocol bookkeeping of one client session, without I/O.
+#[derive(Debug, Default)]
+pub struct ClientState {
+    last_id: u16,
+    /// Identifiers of our QoS 1/2 PUBLISHes and SUBSCRIBEs still waiting for their answer.
+    in_use: HashSet<u16>,
+    /// QoS 2 messages received (PUBREC sent) whose PUBREL has not come yet: a PUBLISH arriving again
+    /// with one of these ids is the same message resent, and is not delivered twice (MQTT 3.1.1 §4.3.3,
+    /// "Method B": deliver on PUBLISH, remember the id until PUBREL).
+    qos2_received: HashSet<u16>,
+}
+
+/// What the client does with a PUBLISH it received.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Incoming {
+    /// Give the message to the application (false for a QoS 2 duplicate).
+    pub deliver: bool,
+    /// The acknowledgement to send: PUBACK for QoS 1, PUBREC for QoS 2.
+    pub reply: Option<Packet>,
+}
+
+impl ClientState {
+    /// The next free packet identifier: 1..=65535, skipping ids still in flight (MQTT 3.1.1 §2.3.1).
+    pub fn next_packet_id(&mut self) -> u16 {
+        loop {
+            self.last_id = self.last_id.checked_add(1).unwrap_or(1);
+            if self.in_use.insert(self.last_id) {
+                return self.last_id;
+            }
+        }
+    }
+
+    /// The exchange of `id` is complete; the id may be used again.
+    pub fn release(&mut self, id: u16) {
+        self.in_use.remove(&id);
+    }
+
+    /// A PUBLISH from the broker.
+    pub fn on_publish(&mut self, p: &Publish) -> Incoming {
+        match p.qos {
+            QoS::AtMostOnce => Incoming {
+                deliver: true,
+                reply: None,
+            },
+            QoS::AtLeastOnce => Incoming {
+                deliver: true,
+                reply: Some(Packet::PubAck(Ack::new(p.packet_id))),
+            },
+            QoS::ExactlyOnce => Incoming {
+                deliver: self.qos2_received.insert(p.packet_id),
+                reply: Some(Packet::PubRec(Ack::new(p.packet_id))),
+            },
+        }
+    }
+
+    /// A PUBREL from the broker: forget the id, answer PUBCOMP.
+    pub fn on_pubrel(&mut self, id: u16) -> Packet {
+        self.qos2_received.remove(&id);
+        Packet::PubComp(Ack::new(id))
+    }
+}
+
+/// One connection to a broker.
+pub struct Client {
+    stream: TcpStream,
+    buf: BytesMut,
+    out: BytesMut,
+    version: Version,
+    /// The keep-alive in force (the broker's Server Keep Alive overrides ours in 5.0).
+    keep_alive: Option<Duration>,
+    last_sent: Instant,
+    last_received: Instant,
+    state: ClientState,
+    /// Messages that arrived while we waited for an acknowledgement, in order.
+    pending: VecDeque<Publish>,
+    client_id: String,
+    /// The largest packet the broker accepts (5.0 Maximum Packet Size).
+    max_packet: usize,
+}
+
+impl Client {
+    /// Open the TCP connection, send CONNECT, wait for CONNACK. A refusal is an error.
+    pub async fn connect(opts: &ClientOptions) -> Result<(Client, ConnAck), ClientError> {
+        let stream = net::connect_tcp(&opts.server, opts.wait).await?;
+        let _ = stream.set_nodelay(true);
+        let mut properties = Properties::default();
+        if opts.version.is_v5() {
+            properties.session_expiry_interval = opts.session_expiry;
+        }
+        let connect = Connect {
+            version: opts.version,
+            client_id: opts.client_id.clone(),
+            clean_start: opts.clean_start,
+            keep_alive: opts.keep_alive,
+            will: opts.will.clone(),
+            username: opts.username.clone(),
+            password: opts.password.clone(),
+            properties,
+        };
+        let now = Instant::now();
+        let mut client = Client {
+            stream,
+            buf: BytesMut::with_capacity(4096),
+            out: BytesMut::with_capacity(256),
+            version: opts.version,
+            keep_alive: (opts.keep_alive > 0).then(|| Duration::from_secs(opts.keep_alive.into())),
+            last_sent: now,
+            last_received: now,
+            state: ClientState::default(),
+            pending: VecDeque::new(),
+            client_id: opts.client_id.clone(),
+            max_packet: mqtt::MAX_PACKET_SIZE,
+        };
+        tracing::debug!("-> {}", Packet::Connect(Box::new(connect.clone())));
+        client.send(&Packet::Connect(Box::new(connect))).await?;
+        // §3.1.4: the first packet from the server must be CONNACK. We wait up to 30 s for it.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let packet = match timeout_at(deadline, client.read_packet()).await {
+            Ok(p) => p?,
+            Err(_) => return Err(ClientError::KeepAliveTimeout(Duration::from_secs(30))),
+        };
+        let Packet::ConnAck(ack) = packet else {
+            return Err(ClientError::Protocol(format!(
+                "expected CONNACK first, got {packet}"
+            )));
+        };
+        if ack.code != ReasonCode::Success {
+            return Err(ClientError::Refused { code: ack.code });
+        }
+        if let Some(ka) = ack.properties.server_keep_alive {
+            client.keep_alive = (ka > 0).then(|| Duration::from_secs(ka.into()));
+        }
+        if let Some(id) = &ack.properties.assigned_client_identifier {
+            client.client_id = id.clone();
+        }
+        if let Some(max) = ack.properties.maximum_packet_size {
+            client.max_packet = max as usize;
+        }
+        Ok((client, ack))
+    }
+
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// Our client id (the broker's choice when we sent an empty one to a 5.0 broker).
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// Encode and write one packet.
+    async fn send(&mut self, packet: &Packet) -> Result<(), ClientError> {
+        self.out.clear();
+        mqtt::encode(packet, self.version, &mut self.out)?;
+        if self.out.len() > self.max_packet {
+            return Err(ClientError::Protocol(format!(
+                "the packet is {} bytes, more than the broker's maximum packet size of {}",
+                self.out.len(),
+                self.max_packet
+            )));
+        }
+        self.stream.write_all(&self.out).await?;
+        self.last_sent = Instant::now();
+        Ok(())
+    }
+
+    /// Read the next packet, sending PINGREQ when we have been silent for the keep-alive, and failing
+    /// when the broker has been silent for 1.5 times it (the broker's own rule, §3.1.2.10, mirrored).
+    async fn read_packet(&mut self) -> Result<Packet, ClientError> {
+        loop {
+            match mqtt::decode_with_limit(&self.buf, self.version, mqtt::MAX_PACKET_SIZE) {
+                Ok((packet, used)) => {
+                    let _ = self.buf.split_to(used);
+                    self.last_received = Instant::now();
+                    tracing::trace!("<- {packet}");
+                    return Ok(packet);
+                }
+                Err(e) if e.is_incomplete() => {}
+                Err(error) => {
+                    return Err(ClientError::Decode {
+                        version: self.version,
+                        error,
+                    })
+                }
+            }
+            let read = match self.keep_alive {
+                None => self.stream.read_buf(&mut self.buf).await?,
+                Some(ka) => {
+                    let ping_at = self.last_sent + ka;
+                    let dead_at = self.last_received + ka.mul_f32(1.5);
+                    if Instant::now() >= dead_at {
+                        return Err(ClientError::KeepAliveTimeout(ka.mul_f32(1.5)));
+                    }
+                    let wake = ping_at.min(dead_at);
+                    match timeout_at(wake, self.stream.read_buf(&mut self.buf)).await {
+                        Ok(n) => n?,
+                        Err(_) => {
+                            if Instant::now() >= self.last_sent + ka {
+                                tracing::debug!("-> PINGREQ (keep-alive)");
+                                self.send(&Packet::PingReq).await?;
+                            }
+                            continue;
+                        }
+                    }
+                }
+            };
+            if read == 0 {
+                return Err(ClientError::Closed);
+            }
+        }
+    }
+
+    /// Handle what every wait must handle (incoming messages and their QoS flow, pings, a server's
+    /// DISCONNECT); return the other packets to the caller, or `None` when a message was queued for
+    /// [`Client::recv`].
+    async fn next_control_packet(&mut self) -> Result<Option<Packet>, ClientError> {
+        loop {
+            match self.read_packet().await? {
+                Packet::Publish(p) => {
+                    let incoming = self.state.on_publish(&p);
+                    if let Some(reply) = incoming.reply {
+                        self.send(&reply).await?;
+                    }
+                    if incoming.deliver {
+                        self.pending.push_back(p);
+                        return Ok(None);
+                    } else {
+                        tracing::debug!(id = p.packet_id, "QoS 2 duplicate not delivered again");
+                    }
+                }
+                Packet::PubRel(a) => {
+                    let reply = self.state.on_pubrel(a.packet_id);
+                    self.send(&reply).await?;
+                }
+                Packet::PingResp => {}
+                Packet::Disconnect(d) => {
+                    return Err(ClientError::ServerDisconnect {
+                        reason: d.reason,
+                        reason_string: d.properties.reason_string,
+                    })
+                }
+                other => return Ok(Some(other)),
+            }
+        }
+    }
+
+    /// Publish a message and wait until its QoS flow is complete: nothing for QoS 0, PUBACK for
+    /// QoS 1, PUBREC + PUBREL + PUBCOMP for QoS 2. The packet id is chosen here.
+    pub async fn publish(&mut self, mut publish: Publish) -> Result<(), ClientError> {
+        if publish.qos == QoS::AtMostOnce {
+            publish.packet_id = 0;
+            return self.send(&Packet::Publish(publish)).await;
+        }
+        let id = self.state.next_packet_id();
+        publish.packet_id = id;
+        let qos = publish.qos;
+        self.send(&Packet::Publish(publish)).await?;
+        let result = self.finish_publish(id, qos).await;
+        self.state.release(id);
+        result
+    }
+
+    async fn finish_publish(&mut self, id: u16, qos: QoS) -> Result<(), ClientError> {
+        loop {
+            let Some(packet) = self.next_control_packet().await? else {
+                continue;
+            };
+            match packet {
+                Packet::PubAck(a) if qos == QoS::AtLeastOnce && a.packet_id == id => {
+                    return check_ack("PUBACK", &a)
+                }
+                Packet::PubRec(a) if qos == QoS::ExactlyOnce && a.packet_id == id => {
+                    check_ack("PUBREC", &a)?;
+                    self.send(&Packet::PubRel(Ack::new(id))).await?;
+                }
+                Packet::PubComp(a) if qos == QoS::ExactlyOnce && a.packet_id == id => {
+                    return check_ack("PUBCOMP", &a)
+                }
+                other => tracing::debug!("ignored while waiting for the ack of {id}: {other}"),
+            }
+        }
+    }
+
+    /// Subscribe and wait for the SUBACK. A refused filter is reported in the SUBACK's codes (>= 0x80),
+    /// not as an error: the caller decides.
+    pub async fn subscribe(&mut self, subscriptions: Vec<Subscription>) -> Result<SubAck, ClientError> {
+        let id = self.state.next_packet_id();
+        let packet = Packet::Subscribe(Subscribe {
+            packet_id: id,
+            subscriptions,
+            properties: Properties::default(),
+        });
+        tracing::debug!("-> {packet}");
+        self.send(&packet).await?;
+        let result = loop {
+            match self.next_control_packet().await {
+                Ok(Some(Packet::SubAck(a))) if a.packet_id == id => break Ok(a),
+                Ok(Some(other)) => tracing::debug!("ignored while waiting for SUBACK: {other}"),
+                Ok(None) => {}
+                Err(e) => break Err(e),
+            }
+        };
+        self.state.release(id);
+        result
+    }
+
+    /// The next message from the broker (its QoS flow handled). Cancel-safe: a message is never lost
+    /// by dropping this future, as bytes stay in the client's buffer until a whole packet is there.
+    pub async fn recv(&mut self) -> Result<Publish, ClientError> {
+        loop {
+            if let Some(p) = self.pending.pop_front() {
+                return Ok(p);
+            }
+            if let Some(other) = self.next_control_packet().await? {
+                tracing::debug!("ignored: {other}");
+            }
+        }
+    }
+
+    /// Wait for `duration` while answering the broker (pings, incoming messages are kept for
+    /// [`Client::recv`]). Used by a publisher between messages.
+    pub async fn idle(&mut self, duration: Duration) -> Result<(), ClientError> {
+        let until = Instant::now() + duration;
+        loop {
+            match timeout_at(until, self.next_control_packet()).await {
+                Err(_) => return Ok(()),
+                Ok(Ok(Some(other))) => tracing::debug!("ignored: {other}"),
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => return Err(e),
+            }
+        }
+    }
+
+    /// Leave on purpose: DISCONNECT (so the broker drops our will), then close the socket.
+    pub async fn disconnect(mut self) -> Result<(), ClientError> {
+        tracing::debug!("-> DISCONNECT");
+        self.send(&Packet::Disconnect(Disconnect::default())).await?;
+        self.stream.shutdown().await?;
+        Ok(())
+    }
+}
+
+fn check_ack(name: &str, a: &Ack) -> Result<(), ClientError> {
+    if a.reason.is_success() {
+        Ok(())
+    } else {
+        Err(ClientError::Protocol(format!(
+            "the broker answered {name} {}{}",
+            a.reason,
+            a.properties
+                .reason_string
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        )))
+    }
+}
+
+/// Exponential backoff between reconnection attempts: 0.5 s doubling to 30 s.
+#[derive(Debug)]
+pub struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            next: Duration::from_millis(500),
+        }
+    }
+}
+
+impl Backoff {
+    /// The delay before the next attempt.
+    pub fn next_delay(&mut self) -> Duration {
+        let d = self.next;
+        self.next = (self.next * 2).min(Duration::from_secs(30));
+        d
+    }
+
+    /// A connection succeeded: start over from the shortest delay.
+    pub fn reset(&mut self) {
+        *self = Backoff::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packet_ids_skip_zero_and_ids_in_flight() {
+        let mut s = ClientState {
+            last_id: 65534,
+            ..Default::default()
+        };
+        assert_eq!(s.next_packet_id(), 65535);
+        assert_eq!(s.next_packet_id(), 1); // never 0 (§2.3.1)
+        s.in_use.insert(2);
+        assert_eq!(s.next_packet_id(), 3); // 2 is still in flight
+        s.release(1);
+        s.last_id = 0;
+        assert_eq!(s.next_packet_id(), 1);
+    }
+
+    #[test]
+    fn qos2_is_delivered_once_until_pubrel() {
+        let mut s = ClientState::default();
+        let p = Publish {
+            qos: QoS::ExactlyOnce,
+            packet_id: 9,
+            ..Publish::new("t", "x")
+        };
+        let first = s.on_publish(&p);
+        assert!(first.deliver);
+        assert_eq!(first.reply, Some(Packet::PubRec(Ack::new(9))));
+        // The broker resends (it missed our PUBREC): acknowledge again, but do not deliver again.
+        let again = s.on_publish(&Publish {
+            dup: true,
+            ..p.clone()
+        });
+        assert!(!again.deliver);
+        assert_eq!(s.on_pubrel(9), Packet::PubComp(Ack::new(9)));
+        // After PUBREL the id is free: a new message with it is a new message.
+        assert!(s.on_publish(&p).deliver);
+    }
+
+    #[test]
+    fn qos1_and_0() {
+        let mut s = ClientState::default();
+        let p1 = Publish {
+            qos: QoS::AtLeastOnce,
+            packet_id: 4,
+            ..Publish::new("t", "x")
+        };
+        assert_eq!(
+            s.on_publish(&p1),
+            Incoming {
+                deliver: true,
+                reply: Some(Packet::PubAck(Ack::new(4)))
+            }
+        );
+        assert_eq!(
+            s.on_publish(&Publish::new("t", "x")),
+            Incoming {
+                deliver: true,
+                reply: None
+            }
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_to_a_cap_and_resets() {
+        let mut b = Backoff::default();
+        let delays: Vec<_> = (0..8).map(|_| b.next_delay().as_millis()).collect();
+        assert_eq!(delays, [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+        b.reset();
+        assert_eq!(b.next_delay().as_millis(), 500);
+    }
+}

@@ -1,0 +1,115 @@
+//! `sister bench <pattern>`: load generators that measure a pattern's server (sister's or the course's).
+//!
+//! Benchmarks are not tests: they print figures for a person to compare. Each pattern adds a subcommand.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use patterns::messages::Framing;
+use patterns::reqresp::{bench, server};
+use patterns::{net, shutdown};
+use tracing::Instrument;
+
+#[derive(Debug, Args)]
+#[command(
+    about = "Measure a pattern's server: throughput and latency",
+    after_help = "Examples:\n  sister bench reqresp                                  # against an in-process sister server\n  \
+sister bench reqresp --server 127.0.0.1:2222 --clients 1   # against another server (e.g. the course's)"
+)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pattern: Pattern,
+}
+
+#[derive(Debug, Subcommand)]
+enum Pattern {
+    /// TCP request/response: round trips per second and p50/p99 latency per number of clients
+    #[command(
+        after_help = "Examples:\n  sister bench reqresp --clients 1,50 --duration 5\n  \
+python3 tests/peers/course/server.py 127.0.0.1 2222 &  sister bench reqresp --server 127.0.0.1:2222 --clients 1"
+    )]
+    Reqresp(ReqrespBench),
+}
+
+#[derive(Debug, Args)]
+struct ReqrespBench {
+    /// The server to measure; without it sister starts its own server in this process on 127.0.0.1
+    #[arg(long, value_name = "HOST:PORT")]
+    server: Option<String>,
+    /// Numbers of concurrent clients, one run each
+    #[arg(long, value_delimiter = ',', default_value = "1,50")]
+    clients: Vec<usize>,
+    /// Seconds per run
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    duration: f64,
+    /// The message each request carries
+    #[arg(long, default_value = "hello")]
+    message: String,
+    /// Speak the course's raw convention instead of sister's framing
+    #[arg(long)]
+    raw: bool,
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    match args.pattern {
+        Pattern::Reqresp(a) => reqresp(a).await,
+    }
+}
+
+async fn reqresp(a: ReqrespBench) -> anyhow::Result<ExitCode> {
+    let (target, in_process) = match &a.server {
+        Some(s) => (s.clone(), None),
+        None => {
+            let listener = net::bind_tcp("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?.to_string();
+            let (trigger, signal) = shutdown::channel();
+            let task = tokio::spawn(
+                server::run(listener, server::Config::default(), signal).instrument(tracing::Span::none()),
+            );
+            (addr, Some((trigger, task)))
+        }
+    };
+    let who = if in_process.is_some() {
+        format!("sister's server (in this process, {target})")
+    } else {
+        format!("the server at {target}")
+    };
+    println!(
+        "bench reqresp: {who}, message {:?}, {} s per run",
+        a.message, a.duration
+    );
+    println!(
+        "{:>8} {:>8} {:>12} {:>12} {:>10} {:>10} {:>10}",
+        "clients", "framing", "round trips", "per second", "p50", "p99", "max"
+    );
+    for &clients in &a.clients {
+        let config = bench::Config {
+            server: target.clone(),
+            clients,
+            duration: Duration::from_secs_f64(a.duration.max(0.1)),
+            framing: if a.raw { Framing::Raw } else { Framing::Auto },
+            message: a.message.clone().into_bytes(),
+            first_reply_timeout: Duration::from_secs(3),
+        };
+        let r = bench::run(&config)
+            .await
+            .with_context(|| format!("the run with {clients} clients failed"))?;
+        println!(
+            "{:>8} {:>8} {:>12} {:>12.0} {:>10.1?} {:>10.1?} {:>10.1?}",
+            r.clients,
+            format!("{:?}", r.mode).to_lowercase(),
+            r.round_trips,
+            r.per_second(),
+            r.p50,
+            r.p99,
+            r.max
+        );
+    }
+    if let Some((trigger, task)) = in_process {
+        trigger.trigger();
+        let _ = task.await;
+    }
+    Ok(ExitCode::SUCCESS)
+}

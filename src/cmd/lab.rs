@@ -1,0 +1,354 @@
+//! `sister lab`: the worksheet on loopback, every pattern, with a transcript and a verdict.
+//!
+//! Each pattern provides `patterns::<pattern>::lab(&Checks)` (see `crates/patterns/src/lab.rs`): it
+//! starts its server on `127.0.0.1:0`, drives its clients with the worksheet's inputs and records what it
+//! expected. This runner gives every scenario a `lab{pattern=...}` span, collects the `tracing` events
+//! the servers and clients log inside their role spans (`reqresp-server`, `reqresp-client`, ...), and
+//! prints them per pattern as a transcript, then the checks and a summary. Exit status 0 only if every
+//! check of every pattern held.
+//!
+//! To add a pattern: one line in [`PATTERNS`].
+
+use std::fmt::Write as _;
+use std::future::Future;
+use std::io::IsTerminal;
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use patterns::lab::Checks;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Instrument, Level, Subscriber};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
+
+use super::GlobalArgs;
+
+type Scenario = for<'a> fn(&'a Checks) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+/// One pattern of the lab.
+pub struct Pattern {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub run: Scenario,
+}
+
+macro_rules! pattern {
+    ($name:literal, $title:literal, $lab:path) => {
+        Pattern {
+            name: $name,
+            title: $title,
+            run: |checks| Box::pin($lab(checks)),
+        }
+    };
+}
+
+/// Every pattern `sister lab` runs, in this order. Add yours with one line.
+pub const PATTERNS: &[Pattern] = &[
+    pattern!(
+        "reqresp",
+        "TCP request/response (course port 2222)",
+        patterns::reqresp::lab
+    ),
+    pattern!("oneway", "one-way TCP (course port 3131)", patterns::oneway::lab),
+    pattern!("udp", "UDP datagrams (course port 12345/udp)", patterns::udp::lab),
+    pattern!(
+        "upcall",
+        "upcall: the server calls the client back (course port 4141)",
+        patterns::upcall::lab
+    ),
+];
+
+/// How long one pattern's scenario may take before it counts as failed.
+const SCENARIO_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Args)]
+#[command(
+    about = "Run the worksheet on loopback: every pattern's server and clients, a transcript, a verdict",
+    after_help = "Examples:\n  sister lab\n  sister lab --only reqresp --only upcall\n  sister lab -v          # debug lines too\n\n\
+Exit status 0 only if every pattern behaved as the worksheet says."
+)]
+pub struct LabArgs {
+    /// Run only these patterns (repeat, or separate with commas)
+    #[arg(long, value_name = "PATTERN", value_delimiter = ',')]
+    only: Vec<String>,
+    /// List the patterns and exit
+    #[arg(long)]
+    list: bool,
+}
+
+/// One transcript line.
+struct Line {
+    pattern: String,
+    role: String,
+    level: Level,
+    context: String,
+    text: String,
+}
+
+/// The tracing layer that turns events inside `lab{pattern=...}` spans into transcript lines.
+#[derive(Clone, Default)]
+struct Collector {
+    lines: Arc<Mutex<Vec<Line>>>,
+}
+
+impl Collector {
+    fn take(&self, pattern: &str) -> Vec<Line> {
+        let mut all = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        let (mine, rest): (Vec<Line>, Vec<Line>) = all.drain(..).partition(|l| l.pattern == pattern);
+        *all = rest;
+        mine
+    }
+}
+
+/// A span's fields, as `key=value` text (and the lab's pattern name).
+#[derive(Default)]
+struct Fields {
+    message: String,
+    pairs: String,
+    pattern: Option<String>,
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "pattern" {
+            self.pattern = Some(value.to_string());
+        }
+        self.record_debug(field, &format_args!("{value}"));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.message = format!("{value:?}");
+        } else {
+            if !self.pairs.is_empty() {
+                self.pairs.push(' ');
+            }
+            let _ = write!(self.pairs, "{}={value:?}", field.name());
+        }
+    }
+}
+
+impl<S> Layer<S> for Collector
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut fields = Fields::default();
+        attrs.record(&mut fields);
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(fields);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            let mut ext = span.extensions_mut();
+            if let Some(fields) = ext.get_mut::<Fields>() {
+                values.record(fields);
+            }
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let Some(scope) = ctx.event_scope(event) else {
+            return;
+        };
+        let spans: Vec<_> = scope.from_root().collect();
+        let Some(root) = spans.first() else { return };
+        if root.name() != "lab" {
+            return;
+        }
+        let Some(pattern) = root.extensions().get::<Fields>().and_then(|f| f.pattern.clone()) else {
+            return;
+        };
+        let role = spans.get(1).map(|s| s.name()).unwrap_or("lab").to_string();
+        let context = spans
+            .iter()
+            .skip(1)
+            .filter_map(|s| s.extensions().get::<Fields>().map(|f| f.pairs.clone()))
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let text = match (fields.message.is_empty(), fields.pairs.is_empty()) {
+            (_, true) => fields.message,
+            (true, false) => fields.pairs,
+            (false, false) => format!("{}  ({})", fields.message, fields.pairs),
+        };
+        self.lines.lock().unwrap_or_else(|p| p.into_inner()).push(Line {
+            pattern,
+            role,
+            level: *event.metadata().level(),
+            context,
+            text,
+        });
+    }
+}
+
+/// ANSI colours, only on a terminal and without NO_COLOR.
+struct Paint(bool);
+
+impl Paint {
+    fn detect() -> Paint {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Paint(std::io::stdout().is_terminal() && !no_color)
+    }
+
+    fn wrap(&self, code: &str, text: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn role(&self, role: &str, width: usize) -> String {
+        let code = if role.ends_with("server") || role.ends_with("broker") {
+            "36" // cyan
+        } else if role == "lab" {
+            "35" // magenta
+        } else {
+            "33" // yellow: clients, publishers, subscribers
+        };
+        self.wrap(code, &format!("{role:>width$}"))
+    }
+}
+
+pub async fn run(args: LabArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    if args.list {
+        for p in PATTERNS {
+            println!("{:<10} {}", p.name, p.title);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let unknown: Vec<&String> = args
+        .only
+        .iter()
+        .filter(|o| !PATTERNS.iter().any(|p| p.name == o.as_str()))
+        .collect();
+    if !unknown.is_empty() {
+        let known: Vec<&str> = PATTERNS.iter().map(|p| p.name).collect();
+        anyhow::bail!(
+            "unknown pattern {:?}; the lab knows: {}",
+            unknown,
+            known.join(", ")
+        );
+    }
+    let selected: Vec<&Pattern> = PATTERNS
+        .iter()
+        .filter(|p| args.only.is_empty() || args.only.iter().any(|o| o == p.name))
+        .collect();
+
+    let level = match (global.verbose, global.quiet) {
+        (0, 0) => LevelFilter::INFO,
+        (1, _) => LevelFilter::DEBUG,
+        (v, _) if v >= 2 => LevelFilter::TRACE,
+        _ => LevelFilter::WARN,
+    };
+    let collector = Collector::default();
+    tracing_subscriber::registry()
+        .with(collector.clone().with_filter(level))
+        .try_init()
+        .ok();
+
+    let paint = Paint::detect();
+    let mut summary = Vec::new();
+    let started = Instant::now();
+    for pattern in &selected {
+        println!(
+            "\n{}",
+            paint.wrap("1", &format!("== {}: {} ==", pattern.name, pattern.title))
+        );
+        let checks = Arc::new(Checks::new());
+        let span = tracing::info_span!("lab", pattern = pattern.name);
+        let t0 = Instant::now();
+        let task = tokio::spawn({
+            let checks = checks.clone();
+            let run = pattern.run;
+            async move { run(&checks).await }.instrument(span)
+        });
+        let abort = task.abort_handle();
+        match tokio::time::timeout(SCENARIO_TIMEOUT, task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => checks.fail(format!("the scenario crashed: {e}")),
+            Err(_) => {
+                abort.abort();
+                checks.fail(format!("the scenario did not finish within {SCENARIO_TIMEOUT:?}"));
+            }
+        }
+        let took = t0.elapsed();
+        let lines = collector.take(pattern.name);
+        let width = lines.iter().map(|l| l.role.len()).max().unwrap_or(0);
+        for l in &lines {
+            let text = match l.level {
+                Level::ERROR => paint.wrap("31", &l.text),
+                Level::WARN => paint.wrap("33", &l.text),
+                _ => l.text.clone(),
+            };
+            let context = if l.context.is_empty() {
+                String::new()
+            } else {
+                format!("{} ", paint.wrap("2", &l.context))
+            };
+            println!("  {} | {context}{text}", paint.role(&l.role, width));
+        }
+        println!();
+        for (what, ok) in checks.results() {
+            let mark = if ok {
+                paint.wrap("32", "ok  ")
+            } else {
+                paint.wrap("31", "FAIL")
+            };
+            println!("  {mark} {what}");
+        }
+        summary.push((pattern.name, checks.passed(), checks.failures(), took));
+    }
+
+    println!("\n{}", paint.wrap("1", "== summary =="));
+    let mut all_passed = true;
+    for (name, passed, failures, took) in &summary {
+        if *passed {
+            println!("  {} {name:<10} ({took:.1?})", paint.wrap("32", "PASS"));
+        } else {
+            all_passed = false;
+            let why = if failures.is_empty() {
+                "no check was recorded".to_string()
+            } else {
+                failures.join("; ")
+            };
+            println!("  {} {name:<10} {why}", paint.wrap("31", "FAIL"));
+        }
+    }
+    let passed = summary.iter().filter(|s| s.1).count();
+    println!(
+        "\n{passed} of {} patterns behaved as the worksheet says ({:.1?}).",
+        summary.len(),
+        started.elapsed()
+    );
+    Ok(if all_passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pattern_names_are_unique() {
+        let mut seen = std::collections::HashMap::new();
+        for p in PATTERNS {
+            assert!(seen.insert(p.name, ()).is_none(), "{} twice", p.name);
+        }
+    }
+}

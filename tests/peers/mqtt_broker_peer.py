@@ -1,0 +1,196 @@
+"""paho-mqtt scenarios against an MQTT broker (used by tests/mqtt_broker.rs against sister's broker).
+
+Usage: python3 mqtt_broker_peer.py SCENARIO PORT VERSION   (VERSION: 3 for MQTT 3.1.1, 5 for MQTT 5.0)
+Prints `PASS <scenario>` and exits 0, or prints what went wrong and exits 1.
+paho-mqtt 2.1.0, as the course pins it.
+"""
+import sys
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.properties import Properties
+from paho.mqtt.packettypes import PacketTypes
+
+SCENARIO, PORT, VERSION = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+PROTO = mqtt.MQTTv5 if VERSION == "5" else mqtt.MQTTv311
+TIMEOUT = 20
+
+
+def fail(msg):
+    print("FAIL", SCENARIO, msg, flush=True)
+    sys.exit(1)
+
+
+class Peer:
+    """A paho client that records what it receives and waits for its acknowledgements."""
+
+    def __init__(self, client_id, clean=True, expiry=None, will=None):
+        self.got = []
+        self.lock = threading.Lock()
+        self.subacks = []
+        self.c = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=PROTO,
+            clean_session=None if PROTO == mqtt.MQTTv5 else clean,
+        )
+        self.clean = clean
+        self.expiry = expiry
+        self.c.on_message = self.on_message
+        self.c.on_subscribe = lambda c, u, mid, codes, props: self.subacks.append(mid)
+        self.connected = threading.Event()
+        self.session_present = None
+
+        def on_connect(c, u, flags, rc, props):
+            self.session_present = flags.session_present
+            self.connected.set()
+
+        self.c.on_connect = on_connect
+        if will:
+            self.c.will_set(*will)
+
+    def on_message(self, c, u, m):
+        with self.lock:
+            self.got.append((m.topic, m.payload.decode(), m.qos, bool(m.retain)))
+
+    def connect(self):
+        props = None
+        kwargs = {}
+        if PROTO == mqtt.MQTTv5:
+            props = Properties(PacketTypes.CONNECT)
+            if self.expiry is not None:
+                props.SessionExpiryInterval = self.expiry
+            kwargs = {"clean_start": self.clean, "properties": props}
+        self.connected.clear()
+        self.c.connect("127.0.0.1", PORT, keepalive=60, **kwargs)
+        self.c.loop_start()
+        if not self.connected.wait(TIMEOUT):
+            fail("no CONNACK")
+
+    def subscribe(self, topic, qos):
+        r, mid = self.c.subscribe(topic, qos)
+        deadline = time.time() + TIMEOUT
+        while mid not in self.subacks:
+            if time.time() > deadline:
+                fail(f"no SUBACK for {topic}")
+            time.sleep(0.01)
+
+    def publish(self, topic, payload, qos=0, retain=False):
+        info = self.c.publish(topic, payload, qos=qos, retain=retain)
+        info.wait_for_publish(TIMEOUT)
+        if not info.is_published():
+            fail(f"publish to {topic} not acknowledged")
+
+    def wait_for(self, n, timeout=TIMEOUT):
+        deadline = time.time() + timeout
+        while True:
+            with self.lock:
+                if len(self.got) >= n:
+                    return list(self.got)
+            if time.time() > deadline:
+                with self.lock:
+                    return list(self.got)
+            time.sleep(0.01)
+
+    def stop(self):
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+def qos():
+    sub = Peer("paho-sub")
+    sub.connect()
+    for q in (0, 1, 2):
+        sub.subscribe(f"qos/{q}", q)
+    pub = Peer("paho-pub")
+    pub.connect()
+    for q in (0, 1, 2):
+        for i in range(20):
+            pub.publish(f"qos/{q}", f"m{i}", qos=q)
+    got = sub.wait_for(60)
+    for q in (0, 1, 2):
+        mine = [m for (t, m, gq, _) in got if t == f"qos/{q}"]
+        if mine != [f"m{i}" for i in range(20)]:
+            fail(f"QoS {q}: got {mine} (want m0..m19 in order, once each)")
+        if any(gq != q for (t, _, gq, _) in got if t == f"qos/{q}"):
+            fail(f"QoS {q}: delivered with another QoS: {got}")
+    pub.stop()
+    sub.stop()
+
+
+def retained():
+    pub = Peer("paho-ret-pub")
+    pub.connect()
+    pub.publish("ret/a", "first", qos=1, retain=True)
+    pub.publish("ret/a", "second", qos=1, retain=True)  # replaces
+    pub.publish("ret/b", "other", qos=1, retain=True)
+    sub = Peer("paho-ret-sub")
+    sub.connect()
+    sub.subscribe("ret/#", 1)
+    got = sorted(sub.wait_for(2))
+    if got != [("ret/a", "second", 1, True), ("ret/b", "other", 1, True)]:
+        fail(f"retained on subscribe: {got}")
+    # Live messages have RETAIN clear (3.1.1 §3.3.1.3).
+    pub.publish("ret/a", "live", qos=1, retain=True)
+    got = sub.wait_for(3)
+    if got[-1] != ("ret/a", "live", 1, False):
+        fail(f"live retained message forwarded as {got[-1]}")
+    sub.stop()
+    pub.publish("ret/a", "", qos=1, retain=True)  # clears
+    sub2 = Peer("paho-ret-sub2")
+    sub2.connect()
+    sub2.subscribe("ret/#", 1)
+    got = sub2.wait_for(3, timeout=1.5)
+    if sorted(got) != [("ret/b", "other", 1, True)]:
+        fail(f"after clearing ret/a: {got}")
+    sub2.stop()
+    pub.stop()
+
+
+def persistent():
+    expiry = 300 if PROTO == mqtt.MQTTv5 else None
+    sub = Peer("paho-persist", clean=False, expiry=expiry)
+    sub.connect()
+    sub.subscribe("persist/t", 1)
+    sub.stop()
+    time.sleep(0.3)
+    pub = Peer("paho-persist-pub")
+    pub.connect()
+    for i in range(5):
+        pub.publish("persist/t", f"offline{i}", qos=1)
+    pub.stop()
+    sub2 = Peer("paho-persist", clean=False, expiry=expiry)
+    sub2.connect()
+    if not sub2.session_present:
+        fail("session present flag not set on reconnect")
+    got = sub2.wait_for(5)
+    if [m for (_, m, _, _) in got] != [f"offline{i}" for i in range(5)]:
+        fail(f"queued while offline: {got}")
+    sub2.stop()
+
+
+def will():
+    sub = Peer("paho-will-sub")
+    sub.connect()
+    sub.subscribe("will/#", 1)
+    w = Peer("paho-will", will=("will/paho", "gone", 1, False))
+    w.connect()
+    # Die without DISCONNECT: close the socket under paho's feet.
+    w.c.loop_stop()
+    w.c.socket().close()
+    got = sub.wait_for(1)
+    if got != [("will/paho", "gone", 1, False)]:
+        fail(f"will message: {got}")
+    # A clean DISCONNECT discards the will.
+    w2 = Peer("paho-will2", will=("will/paho2", "gone", 1, False))
+    w2.connect()
+    w2.stop()
+    got = sub.wait_for(2, timeout=1.5)
+    if len(got) != 1:
+        fail(f"will sent after a clean DISCONNECT: {got}")
+    sub.stop()
+
+
+{"qos": qos, "retained": retained, "persistent": persistent, "will": will}[SCENARIO]()
+print("PASS", SCENARIO, flush=True)
