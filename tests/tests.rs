@@ -7,7 +7,7 @@
 
 mod analyze;
 mod capture;
-mod render;
 mod mqtt_broker;
 mod mqtt_clients;
+mod render;
 mod util;

@@ -71,7 +71,10 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         follow: args.follow.clone(),
         ..analyze::Options::default()
     };
-    let analysis = analyze::analyze_files(&args.files, &options).context("cannot analyze the capture")?;
+    let analysis = with_progress_bar(&args.files, |progress| {
+        analyze::analyze_files_with_progress(&args.files, &options, progress)
+    })
+    .context("cannot analyze the capture")?;
     let mut stdout = std::io::stdout().lock();
     if let Some(sel) = &args.follow {
         let Some((conv, chunks)) = &analysis.followed else {
@@ -159,4 +162,39 @@ fn render(
         eprintln!("wrote {}", path.display());
     }
     Ok(text)
+}
+
+/// Files over this size get a progress bar (when stderr is a terminal).
+const PROGRESS_BAR_OVER: u64 = 50 << 20;
+
+/// Run `analyze` with a progress bar on stderr when the files are large and stderr is a terminal.
+fn with_progress_bar<T>(files: &[PathBuf], analyze: impl FnOnce(&mut dyn FnMut(usize, u64)) -> T) -> T {
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .collect();
+    let total: u64 = sizes.iter().sum();
+    if total <= PROGRESS_BAR_OVER || !std::io::stderr().is_terminal() {
+        return analyze(&mut |_, _| {});
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} reading {bar:40} {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let before: Vec<u64> = sizes
+        .iter()
+        .scan(0u64, |acc, s| {
+            let start = *acc;
+            *acc += s;
+            Some(start)
+        })
+        .collect();
+    let result = analyze(&mut |index, offset| {
+        bar.set_position(before.get(index).copied().unwrap_or(0) + offset);
+    });
+    bar.finish_and_clear();
+    result
 }

@@ -31,6 +31,8 @@ enum Pattern {
 python3 tests/peers/course/server.py 127.0.0.1 2222 &  sister bench reqresp --server 127.0.0.1:2222 --clients 1"
     )]
     Reqresp(ReqrespBench),
+    /// Capture analysis: `sister analyze` against tshark on a large synthetic capture (speed, peak memory)
+    Analyze(super::bench_analyze::AnalyzeBench),
 }
 
 #[derive(Debug, Args)]
@@ -55,6 +57,7 @@ struct ReqrespBench {
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.pattern {
         Pattern::Reqresp(a) => reqresp(a).await,
+        Pattern::Analyze(a) => super::bench_analyze::run(a).await,
     }
 }
 

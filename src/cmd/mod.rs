@@ -8,8 +8,9 @@
 //! - `-v`/`-q` and `--log-format json` on every command.
 
 pub mod analyze;
-pub mod capture;
 pub mod bench;
+pub mod bench_analyze;
+pub mod capture;
 pub mod client_args;
 pub mod lab;
 pub mod logging;

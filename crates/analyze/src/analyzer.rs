@@ -64,6 +64,19 @@ pub struct Analysis {
 
 /// Analyze capture files one after the other.
 pub fn analyze_files<P: AsRef<Path>>(paths: &[P], options: &Options) -> Result<Analysis, Error> {
+    analyze_files_with_progress(paths, options, &mut |_, _| {})
+}
+
+/// How often (in packets) [`analyze_files_with_progress`] reports how far it has read.
+const PROGRESS_EVERY: u64 = 8192;
+
+/// [`analyze_files`], calling `progress(file index, bytes read in that file)` every few thousand
+/// packets and at the end of each file (for `sister analyze`'s progress bar on large files).
+pub fn analyze_files_with_progress<P: AsRef<Path>>(
+    paths: &[P],
+    options: &Options,
+    progress: &mut dyn FnMut(usize, u64),
+) -> Result<Analysis, Error> {
     if let Some(dir) = &options.stream_dir {
         std::fs::create_dir_all(dir).map_err(|source| Error::StreamDir {
             path: dir.display().to_string(),
@@ -72,7 +85,7 @@ pub fn analyze_files<P: AsRef<Path>>(paths: &[P], options: &Options) -> Result<A
     }
     let mut a = Analyzer::new(options.clone());
     let mut unusable = false;
-    for path in paths {
+    for (index, path) in paths.iter().enumerate() {
         let path = path.as_ref();
         let name = path.display().to_string();
         a.summary.files.push(name.clone());
@@ -89,6 +102,9 @@ pub fn analyze_files<P: AsRef<Path>>(paths: &[P], options: &Options) -> Result<A
         };
         a.summary.formats.push(reader.format().name().to_string());
         loop {
+            if reader.packets_read() % PROGRESS_EVERY == 0 {
+                progress(index, reader.offset());
+            }
             match reader.next_packet() {
                 Ok(Some(p)) => a.packet(&p),
                 Ok(None) => break,
@@ -110,6 +126,7 @@ pub fn analyze_files<P: AsRef<Path>>(paths: &[P], options: &Options) -> Result<A
                 }
             }
         }
+        progress(index, reader.offset());
         if reader.skipped_blocks() > 0 {
             a.problems.push(format!(
                 "{name}: {} pcapng blocks without packets were skipped (statistics, name resolution...)",

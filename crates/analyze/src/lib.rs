@@ -33,4 +33,4 @@ pub mod text;
 
 mod analyzer;
 
-pub use analyzer::{analyze_files, Analysis, Analyzer, Error, Options};
+pub use analyzer::{analyze_files, analyze_files_with_progress, Analysis, Analyzer, Error, Options};
