@@ -289,3 +289,85 @@ fn list_shows_loopback_with_its_address() {
     );
     assert!(stdout.contains("any"), "{stdout}");
 }
+
+/// Removes a Docker network when dropped, so a failing test leaves nothing behind.
+struct DockerNetwork(String);
+
+impl Drop for DockerNetwork {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["network", "rm", &self.0]).output();
+    }
+}
+
+fn docker_answers() -> bool {
+    Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn capture_finds_the_bridge_of_a_compose_project() {
+    if !docker_answers() {
+        eprintln!("SKIPPED capture_finds_the_bridge_of_a_compose_project: no Docker engine answers");
+        return;
+    }
+    require_root();
+    // A network as `docker compose -p <project> up` creates it (no image needed for a network).
+    let project = format!("sistercap{}", std::process::id());
+    let name = format!("{project}_default");
+    let out = Command::new("docker")
+        .args([
+            "network",
+            "create",
+            "--label",
+            &format!("com.docker.compose.project={project}"),
+            &name,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let _guard = DockerNetwork(name.clone());
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let bridge = format!("br-{}", &id[..12]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bridge.pcap");
+    let out = sister(&[
+        "capture",
+        "--compose",
+        &project,
+        "--duration",
+        "1",
+        "-w",
+        file.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("Docker network {name} (")) && err.contains(&format!("is bridge {bridge}")),
+        "{err}"
+    );
+    assert!(err.contains(&format!("capturing on {bridge}")), "{err}");
+    // An empty but valid capture.
+    assert!(tshark_fields(&file, None, &["frame.number"]).is_empty());
+
+    let out = sister(&["capture", "--list"]).output().unwrap();
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        list.lines().any(|l| l.contains(&bridge)
+            && l.contains(&format!(
+                "Docker bridge of network {name}, compose project {project}"
+            ))),
+        "{list}"
+    );
+
+    let out = sister(&["capture", "--network", "no-such-network-here", "-c", "1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("no network \"no-such-network-here\""), "{err}");
+}
