@@ -145,7 +145,7 @@ fn capture_on_loopback_writes_exactly_the_filtered_packets() {
     );
     // Nothing but our port.
     for f in &frames {
-        assert!(f[2..6].iter().any(|x| *x == p), "a frame not on port {p}: {f:?}");
+        assert!(f[2..6].contains(&p), "a frame not on port {p}: {f:?}");
     }
     // No duplicates: tshark's TCP analysis would flag a second copy as a retransmission or dup ACK.
     let dups = tshark_fields(
