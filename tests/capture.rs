@@ -371,3 +371,42 @@ fn capture_finds_the_bridge_of_a_compose_project() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("no network \"no-such-network-here\""), "{err}");
 }
+
+#[test]
+fn capture_writes_pcap_to_stdout_for_a_pipe() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("piped.pcap");
+    let port = free_tcp_port().to_string();
+    let mut child = sister(&["capture", "-i", "lo", "-w", "-", "-c", "3", "udp", "port", &port])
+        .stdout(std::fs::File::create(&file).unwrap())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the socket is open: the capture says so on stderr.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+    assert!(line.contains("writing pcap to stdout"), "{line}");
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..3 {
+        tx.send_to(
+            format!("piped {i}").as_bytes(),
+            ("127.0.0.1", port.parse::<u16>().unwrap()),
+        )
+        .unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("-c 3 with -w - did not stop");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success());
+    assert_eq!(tshark_fields(&file, None, &["udp.dstport"]).len(), 3);
+}

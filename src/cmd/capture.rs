@@ -41,7 +41,8 @@ pub struct CaptureArgs {
     /// Capture on the bridge of this Docker network
     #[arg(long, value_name = "NAME")]
     pub network: Option<String>,
-    /// Write the packets to this pcap file (Wireshark/tshark open it)
+    /// Write the packets to this pcap file (Wireshark/tshark open it); `-` writes to stdout, e.g.
+    /// `sister capture -i lo -w - | wireshark -k -i -`
     #[arg(short = 'w', long, value_name = "FILE.pcap")]
     pub write: Option<PathBuf>,
     /// Stop after this many packets (that matched the filter)
@@ -112,6 +113,10 @@ pub async fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         names.extend(analyze::render::Names::parse(&text).with_context(|| format!("in {}", path.display()))?);
     }
     let decode = args.decode;
+    let to_stdout = args.write.as_ref().is_some_and(|p| p.as_os_str() == "-");
+    if decode && to_stdout {
+        bail!("--decode prints to stdout, where `-w -` writes the pcap: write the pcap to a file, or drop --decode");
+    }
     let print_each = !decode && args.write.is_none();
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -134,7 +139,13 @@ pub async fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
                 } else {
                     format!(", filter `{filter_text}`")
                 },
-                target.map(|t| format!(", writing {t}")).unwrap_or_default(),
+                target
+                    .map(|t| if t == "-" {
+                        ", writing pcap to stdout".to_string()
+                    } else {
+                        format!(", writing {t}")
+                    })
+                    .unwrap_or_default(),
             );
             let mut tally = Tally::default();
             let mut decoder = decode.then(|| LiveDecoder::new(names));
@@ -187,7 +198,7 @@ pub async fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
             String::new()
         }
     );
-    if let Some(path) = &args.write {
+    if let Some(path) = args.write.as_ref().filter(|p| p.as_os_str() != "-") {
         eprintln!(
             "wrote {} (open it with Wireshark, or `sister analyze {}`)",
             path.display(),

@@ -70,11 +70,38 @@ pub enum SessionError {
     },
 }
 
+/// Where the pcap goes: a file, or stdout (`-w -`, as tcpdump, to pipe into Wireshark).
+enum Output {
+    File(BufWriter<File>),
+    Stdout(io::Stdout),
+}
+
+impl Output {
+    fn is_stdout(&self) -> bool {
+        matches!(self, Output::Stdout(_))
+    }
+}
+
+impl io::Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Output::File(f) => f.write(buf),
+            Output::Stdout(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Output::File(f) => f.flush(),
+            Output::Stdout(s) => s.flush(),
+        }
+    }
+}
+
 /// The open capture, before the loop runs: lets the caller say what it is about to do.
 pub struct Session {
     opts: Options,
     cap: LiveCapture,
-    writer: Option<PcapWriter<BufWriter<File>>>,
+    writer: Option<PcapWriter<Output>>,
 }
 
 impl Session {
@@ -89,14 +116,16 @@ impl Session {
                     path: path.display().to_string(),
                     source,
                 };
-                let file = File::create(path).map_err(err)?;
-                let w = PcapWriter::new(
-                    BufWriter::with_capacity(1 << 20, file),
-                    u32::from(cap.linktype().0),
-                    opts.snaplen,
-                    opts.resolution,
-                )
-                .map_err(err)?;
+                let out = if path.as_os_str() == "-" {
+                    Output::Stdout(io::stdout())
+                } else {
+                    Output::File(BufWriter::with_capacity(
+                        1 << 20,
+                        File::create(path).map_err(err)?,
+                    ))
+                };
+                let w = PcapWriter::new(out, u32::from(cap.linktype().0), opts.snaplen, opts.resolution)
+                    .map_err(err)?;
                 Some(w)
             }
         };
@@ -156,16 +185,18 @@ impl Session {
             matched += 1;
             if let Some(w) = self.writer.as_mut() {
                 w.write(&packet).map_err(write_err)?;
+                if w.get_ref().is_stdout() {
+                    // A pipe into Wireshark (`-w - | wireshark -k -i -`) wants each packet at once.
+                    w.flush().map_err(write_err)?;
+                }
             }
             each(&packet, &decoded);
         };
         if let Some(w) = self.writer.take() {
-            let file = w
-                .finish()
-                .map_err(write_err)?
-                .into_inner()
-                .map_err(|e| write_err(e.into_error()))?;
-            file.sync_all().map_err(write_err)?;
+            if let Output::File(buffered) = w.finish().map_err(write_err)? {
+                let file = buffered.into_inner().map_err(|e| write_err(e.into_error()))?;
+                file.sync_all().map_err(write_err)?;
+            }
         }
         Ok(Summary {
             linktype: self.cap.linktype(),

@@ -118,6 +118,11 @@ impl<W: Write> PcapWriter<W> {
         self.write_packet(now, orig_len, data)
     }
 
+    /// The inner writer.
+    pub fn get_ref(&self) -> &W {
+        &self.out
+    }
+
     /// How many packets were written.
     pub fn packets(&self) -> u64 {
         self.packets
