@@ -999,8 +999,11 @@ fn activity_key(m: &Message) -> Option<(String, String)> {
         }),
         "MQTT" => {
             let kind = f("type")?;
-            match f("topic") {
-                Some(topic) if kind == "PUBLISH" => Some(("MQTT".into(), format!("PUBLISH to {topic}"))),
+            match (f("topic"), f("filters")) {
+                (Some(topic), _) if kind == "PUBLISH" => Some(("MQTT".into(), format!("PUBLISH to {topic}"))),
+                (_, Some(filters)) if kind == "SUBSCRIBE" => {
+                    Some(("MQTT".into(), format!("SUBSCRIBE to {filters}")))
+                }
                 _ => Some(("MQTT".into(), kind)),
             }
         }
@@ -1023,6 +1026,7 @@ fn build_activity(convs: &[Conversation]) -> Vec<Activity> {
         from: BTreeSet<String>,
         to: BTreeSet<String>,
         forwarded_to: BTreeSet<String>,
+        forwarded: u64,
         order: u32,
     }
     let mut groups: BTreeMap<(String, String), G> = BTreeMap::new();
@@ -1043,6 +1047,7 @@ fn build_activity(convs: &[Conversation]) -> Vec<Activity> {
                 && key.1.starts_with("PUBLISH")
             {
                 g.forwarded_to.insert(to.addr.clone());
+                g.forwarded += 1;
                 continue;
             }
             g.count += 1;
@@ -1055,9 +1060,23 @@ fn build_activity(convs: &[Conversation]) -> Vec<Activity> {
         .filter(|(_, g)| g.count > 0 || !g.forwarded_to.is_empty())
         .map(|((protocol, key), g)| {
             let join = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(", ");
-            let mut summary = format!("{} {key} from {} to {}", g.count, join(&g.from), join(&g.to));
+            let mut summary = if protocol == "MQTT" && key.starts_with("PUBLISH") {
+                // The broker is in the conversation list; what matters is who published and who got it.
+                format!(
+                    "{} {key} from {} (broker {})",
+                    g.count,
+                    join(&g.from),
+                    join(&g.to)
+                )
+            } else {
+                format!("{} {key} from {} to {}", g.count, join(&g.from), join(&g.to))
+            };
             if !g.forwarded_to.is_empty() {
-                summary.push_str(&format!(", forwarded to {}", join(&g.forwarded_to)));
+                summary.push_str(&format!(
+                    ", forwarded {} times to {}",
+                    g.forwarded,
+                    join(&g.forwarded_to)
+                ));
             }
             (
                 g.order,

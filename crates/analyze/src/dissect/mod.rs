@@ -12,6 +12,7 @@
 
 pub mod http;
 pub mod jsonrpc;
+pub mod mqtt;
 pub mod soap;
 pub mod text;
 
@@ -159,6 +160,16 @@ fn detect(first: &[u8], _dir: Direction, hints: Hints, enough: bool) -> Option<B
         return None;
     }
     if !hints.udp {
+        // MQTT: a CONNECT is unmistakable on any port; without one (the capture started later), a whole
+        // MQTT packet on the MQTT port (1883, 8883) will do.
+        if mqtt::is_connect(first)
+            || (matches!(hints.server_port, 1883 | 8883) && mqtt::looks_like_mqtt(first))
+        {
+            return Some(Box::new(mqtt::Mqtt::new()));
+        }
+        if first.first() == Some(&0x10) && first.len() < 12 && !enough {
+            return None; // perhaps a CONNECT, cut before its protocol name
+        }
         let http_start = METHODS
             .iter()
             .any(|m| first.starts_with(m) || m.starts_with(first))
