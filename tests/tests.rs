@@ -11,3 +11,4 @@ mod mqtt_broker;
 mod mqtt_clients;
 mod render;
 mod util;
+mod zmq;

@@ -20,6 +20,7 @@ pub mod oneway;
 pub mod reqresp;
 pub mod udp;
 pub mod upcall;
+pub mod zmq;
 
 use std::process::ExitCode;
 
@@ -85,6 +86,8 @@ pub enum Command {
         after_help = "Examples:\n  sister mqtt broker\n  sister mqtt broker --bind 127.0.0.1:1884\n  sister mqtt sub --server 127.0.0.1:1883\n  sister mqtt pub --server 127.0.0.1:1883 -t sister/temp -m hello"
     )]
     Mqtt(Box<mqtt::MqttCommand>),
+    /// ZeroMQ: REQ/REP, PUB/SUB, PUSH/PULL (ZMTP 3.1, interoperating with pyzmq)
+    Zmq(zmq::ZmqArgs),
 }
 
 /// Run the chosen command; `Ok` carries the exit code.
@@ -103,5 +106,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Udp(args) => udp::run(args).await,
         Command::Upcall(args) => upcall::run(args).await,
         Command::Mqtt(cmd) => mqtt::run(*cmd).await,
+        Command::Zmq(args) => zmq::run(args, patterns::shutdown::on_ctrl_c()).await,
     }
 }

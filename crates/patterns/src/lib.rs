@@ -8,6 +8,9 @@
 //! - [`server`]: the skeleton every TCP server uses: one task per connection, a connection limit,
 //!   graceful shutdown with a grace period.
 //!
+//! Patterns:
+//! - [`zmq`]: ZeroMQ REQ/REP, PUB/SUB, PUSH/PULL (and DEALER/ROUTER) over ZMTP 3, with libzmq's semantics.
+//!
 //! One folder per pattern; each `mod.rs` says what the pattern is, how to run it and what to look for in
 //! a capture. Protocol logic that is not I/O lives apart from the sockets (`state.rs`) and is tested
 //! without them.
@@ -24,3 +27,4 @@ pub mod shutdown;
 pub mod throttle;
 pub mod udp;
 pub mod upcall;
+pub mod zmq;

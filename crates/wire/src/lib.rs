@@ -19,11 +19,15 @@
 //!   loopback, ARP, IPv4, IPv6 (extension headers), TCP (options), UDP, ICMP/ICMPv6; `net::decode` peels
 //!   a whole frame;
 //! - [`text`]: showing bytes from a peer to a human (invalid UTF-8 escaped, never a panic).
+//! - [`zmtp`]: ZeroMQ's wire protocol, ZMTP 3.0/3.1 (greeting, NULL handshake, frames, commands);
+//! - [`pickle`]: the small subset of Python pickles the course's PUSH/PULL sends (integers).
 
 pub mod error;
 pub mod frame;
 pub mod mqtt;
 pub mod net;
+pub mod pickle;
 pub mod text;
+pub mod zmtp;
 
 pub use error::DecodeError;

@@ -317,9 +317,18 @@ const MIN_REPEATS: usize = 3;
 /// Fold repeated blocks: the first occurrence stays as it is, the others become one row per arrow of the
 /// block, marked with how many arrows it stands for.
 pub fn fold(events: &[Event]) -> Vec<Row> {
+    fold_limited(events, usize::MAX).0
+}
+
+/// [`fold`], stopping once `max_rows` rows are made; also returns how many arrows were left out.
+/// (A diagram shows a few hundred rows; folding a million arrows to throw most away would be waste.)
+pub fn fold_limited(events: &[Event], max_rows: usize) -> (Vec<Row>, usize) {
     let mut rows = Vec::new();
     let mut i = 0;
     while i < events.len() {
+        if rows.len() >= max_rows {
+            return (rows, events.len() - i);
+        }
         // The period p and repeat count k covering the most arrows from i.
         let mut best: Option<(usize, usize)> = None;
         for p in 1..=MAX_PERIOD.min(events.len() - i) {
@@ -363,7 +372,7 @@ pub fn fold(events: &[Event]) -> Vec<Row> {
             }
         }
     }
-    rows
+    (rows, 0)
 }
 
 #[cfg(test)]
@@ -430,6 +439,15 @@ mod tests {
         );
         assert_eq!(rows[3].t_last, 10.0);
         assert_eq!(rows[3].event.key, "PUBLISH sister/temp");
+    }
+
+    #[test]
+    fn folding_stops_at_the_row_limit() {
+        let evs: Vec<Event> = (0..100)
+            .map(|i| ev(i as f64, "a", "b", &format!("GET /{i}")))
+            .collect();
+        let (rows, left) = fold_limited(&evs, 10);
+        assert_eq!((rows.len(), left), (10, 90));
     }
 
     #[test]

@@ -84,9 +84,7 @@ fn fmt_t(t: f64) -> String {
 pub fn render(report: &Report, opts: &Options) -> String {
     let lang = opts.lang;
     let evs = events::events(report);
-    let mut rows = events::fold(&evs);
-    let omitted = rows.len().saturating_sub(MAX_ROWS);
-    rows.truncate(MAX_ROWS);
+    let (rows, omitted) = events::fold_limited(&evs, MAX_ROWS);
 
     // Lifelines in order of first appearance.
     let mut order: Vec<String> = Vec::new();
@@ -265,8 +263,8 @@ pub fn render(report: &Report, opts: &Options) -> String {
             "{} {omitted} {}",
             lang.pick("…and", "…dan"),
             lang.pick(
-                "more rows not drawn (see the text or Markdown report)",
-                "baris lagi tidak digambar (lihat laporan teks atau Markdown)"
+                "more arrows not drawn (see the text or Markdown report)",
+                "panah lagi tidak digambar (lihat laporan teks atau Markdown)"
             )
         ));
     }
