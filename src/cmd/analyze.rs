@@ -89,7 +89,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         match args.format {
             Format::Text => stdout.write_all(analyze::text::render(&analysis.report).as_bytes())?,
             Format::Svg | Format::Md => {
-                let opts = render_options(&args)?;
+                let opts = render_options(&args, &analysis.report)?;
                 let out = render(&analysis.report, &opts, args.format, args.output.as_deref())?;
                 if args.output.is_none() {
                     stdout.write_all(out.as_bytes())?;
@@ -112,12 +112,31 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
 
 /// The names of the hosts: Docker's container names of the capture's addresses (when docker answers
 /// and `--no-docker` is not given), then the `--names` file, which wins.
-fn render_options(args: &AnalyzeArgs) -> anyhow::Result<analyze::render::Options> {
+///
+/// A container's name is used only when the capture saw the container's MAC address on that IP (or saw
+/// no MAC at all, as in a cooked capture): an old capture must not get the names of whatever containers
+/// run today on the same addresses.
+fn render_options(
+    args: &AnalyzeArgs,
+    report: &analyze::report::Report,
+) -> anyhow::Result<analyze::render::Options> {
     let mut names = analyze::render::Names::new();
     if !args.no_docker {
         if let Ok(nets) = capture::docker::networks() {
-            for (ip, name) in capture::docker::names_by_ip(&nets) {
-                names.insert(ip, name);
+            for (ip, c) in capture::docker::containers_by_ip(&nets) {
+                let seen_macs = report
+                    .hosts
+                    .iter()
+                    .find(|h| h.addr == ip.to_string())
+                    .map(|h| &h.macs);
+                let Some(macs) = seen_macs else { continue };
+                let same = match &c.mac {
+                    Some(mac) => macs.is_empty() || macs.iter().any(|m| m.eq_ignore_ascii_case(mac)),
+                    None => macs.is_empty(),
+                };
+                if same {
+                    names.insert(ip, c.display_name());
+                }
             }
         }
     }

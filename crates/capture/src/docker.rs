@@ -52,6 +52,9 @@ pub struct Container {
     pub service: Option<String>,
     pub ipv4: Option<IpAddr>,
     pub ipv6: Option<IpAddr>,
+    /// The container's MAC address on this network (`02:42:ac:12:00:04`), to check that a capture's
+    /// host really is this container and not an older one that had the same IP.
+    pub mac: Option<String>,
 }
 
 impl Container {
@@ -113,6 +116,8 @@ struct InspectEndpoint {
     ipv4_address: String,
     #[serde(default, rename = "IPv6Address")]
     ipv6_address: String,
+    #[serde(default)]
+    mac_address: String,
 }
 
 #[derive(Deserialize)]
@@ -159,6 +164,7 @@ pub fn parse_network_inspect(json: &str) -> Result<Vec<Network>, DockerError> {
                     service: None,
                     ipv4: ip(&e.ipv4_address),
                     ipv6: ip(&e.ipv6_address),
+                    mac: Some(e.mac_address.to_ascii_lowercase()).filter(|m| !m.is_empty()),
                 })
                 .collect();
             Network {
@@ -324,11 +330,19 @@ fn pick_project_network(nets: Vec<Network>, project: &str) -> Result<Network, Do
 
 /// The name of every container address on these networks, for reports: `172.18.0.4 -> mqtt-sub`.
 pub fn names_by_ip(nets: &[Network]) -> BTreeMap<IpAddr, String> {
+    containers_by_ip(nets)
+        .into_iter()
+        .map(|(ip, c)| (ip, c.display_name().to_string()))
+        .collect()
+}
+
+/// Every container address on these networks with its container.
+pub fn containers_by_ip(nets: &[Network]) -> BTreeMap<IpAddr, &Container> {
     let mut m = BTreeMap::new();
     for n in nets {
         for c in &n.containers {
             for ip in [c.ipv4, c.ipv6].into_iter().flatten() {
-                m.insert(ip, c.display_name().to_string());
+                m.insert(ip, c);
             }
         }
     }
@@ -345,7 +359,7 @@ mod tests {
        "Driver": "bridge", "IPAM": {"Driver": "default", "Config": [{"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"}]},
        "Containers": {
          "aaa111": {"Name": "mqtt-mqtt-broker-1", "IPv4Address": "172.18.0.2/16", "IPv6Address": ""},
-         "bbb222": {"Name": "mqtt-sub", "IPv4Address": "172.18.0.4/16", "IPv6Address": ""}
+         "bbb222": {"Name": "mqtt-sub", "IPv4Address": "172.18.0.4/16", "IPv6Address": "", "MacAddress": "02:42:AC:12:00:04"}
        },
        "Options": {}, "Labels": {"com.docker.compose.network": "default", "com.docker.compose.project": "mqtt"}},
       {"Name": "bridge", "Id": "8de097f279d3aaaa", "Driver": "bridge",
@@ -369,6 +383,11 @@ mod tests {
             "mqtt-mqtt-broker-1"
         );
         assert_eq!(names[&"172.18.0.4".parse::<IpAddr>().unwrap()], "mqtt-sub");
+        let by_ip = containers_by_ip(&nets);
+        assert_eq!(
+            by_ip[&"172.18.0.4".parse::<IpAddr>().unwrap()].mac.as_deref(),
+            Some("02:42:ac:12:00:04")
+        );
     }
 
     #[test]
@@ -388,6 +407,7 @@ mod tests {
             service: Some("mqtt-sub".into()),
             ipv4: None,
             ipv6: None,
+            mac: None,
         };
         assert_eq!(c.display_name(), "mqtt-sub");
     }
