@@ -912,6 +912,36 @@ fn build_hosts(acc: &BTreeMap<IpAddr, HostAcc>, convs: &[Conversation]) -> Vec<H
                 .or_default()
                 .insert(c.client.addr.clone());
         }
+        // ZeroMQ: the socket types each side announced in READY.
+        for m in c.messages.iter().filter(|m| m.protocol == "ZMTP") {
+            let (Some("READY"), Some(sock)) = (
+                m.fields.get("type").map(String::as_str),
+                m.fields.get("socket_type"),
+            ) else {
+                continue;
+            };
+            let (addr, peer) = match m.direction {
+                Direction::ClientToServer => (&c.client, &c.server),
+                Direction::ServerToClient => (&c.server, &c.client),
+            };
+            let role = match sock.as_str() {
+                "PUB" | "XPUB" | "PUSH" => Some(Role::Publisher),
+                "SUB" | "XSUB" | "PULL" => Some(Role::Subscriber),
+                _ => None,
+            };
+            if let Some(r) = role {
+                roles.entry(addr.addr.clone()).or_default().insert(r);
+            }
+            let how = if addr == &c.server {
+                format!("listening on port {}", addr.port)
+            } else {
+                "connecting".into()
+            };
+            notes
+                .entry(addr.addr.clone())
+                .or_default()
+                .push(format!("ZeroMQ {sock} socket ({how}), peer {}", peer.addr));
+        }
         // MQTT: who published, who subscribed.
         for m in &c.messages {
             if m.protocol != "MQTT" {
@@ -1013,7 +1043,25 @@ fn activity_key(m: &Message) -> Option<(String, String)> {
         "UDP text" | "text" | "JSON" | "sister-frame" if m.direction == Direction::ClientToServer => {
             Some((m.protocol.clone(), "message".into()))
         }
-        "ZMTP" => f("type").map(|t| ("ZMTP".into(), t)),
+        "ZMTP" => match f("type")?.as_str() {
+            // The handshake (greeting, READY) is in every connection: not activity.
+            "GREETING" | "READY" => None,
+            "MESSAGE" => Some((
+                "ZMTP".into(),
+                format!("{} message", f("socket_type").unwrap_or_default())
+                    .trim()
+                    .to_string(),
+            )),
+            other => Some((
+                "ZMTP".into(),
+                format!(
+                    "{other} {}",
+                    f("topic").map(|t| format!("'{t}'")).unwrap_or_default()
+                )
+                .trim()
+                .to_string(),
+            )),
+        },
         _ => None,
     }
 }

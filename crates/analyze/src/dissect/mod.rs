@@ -15,6 +15,7 @@ pub mod jsonrpc;
 pub mod mqtt;
 pub mod soap;
 pub mod text;
+pub mod zmtp;
 
 use std::collections::BTreeMap;
 
@@ -167,6 +168,15 @@ fn detect(first: &[u8], _dir: Direction, hints: Hints, enough: bool) -> Option<B
         {
             return Some(Box::new(mqtt::Mqtt::new()));
         }
+        // ZMTP: the greeting's signature `ff 00..00 7f`; libzmq sends its first 10 bytes alone.
+        if zmtp::is_greeting_start(first) {
+            if first.len() >= 10 {
+                return Some(Box::new(zmtp::Zmtp::new()));
+            }
+            if !enough {
+                return None;
+            }
+        }
         if first.first() == Some(&0x10) && first.len() < 12 && !enough {
             return None; // perhaps a CONNECT, cut before its protocol name
         }
@@ -189,6 +199,9 @@ fn detect(first: &[u8], _dir: Direction, hints: Hints, enough: bool) -> Option<B
 
 /// A short, printable preview of bytes: text quoted and cut, binary as hex.
 pub fn preview(bytes: &[u8], max: usize) -> String {
+    if bytes.is_empty() {
+        return "''".into();
+    }
     let printable = bytes
         .iter()
         .filter(|&&b| b == b'\n' || b == b'\r' || b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80)
