@@ -13,6 +13,7 @@ pub mod bench_analyze;
 pub mod capture;
 pub mod client_args;
 pub mod lab;
+pub mod lab_capture;
 pub mod logging;
 pub mod mqtt;
 pub mod mqtt_broker;

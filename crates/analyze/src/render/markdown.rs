@@ -225,10 +225,19 @@ pub fn render(report: &Report, opts: &Options, diagram: &Diagram) -> String {
         example: String,
         protocol: String,
     }
+    // Few distinct messages: one row per exact message. Many: one row per kind (`PUBLISH sister/temp`),
+    // with an example, so the table stays short.
+    let data: Vec<&events::Event> = evs.iter().filter(|e| e.kind == Kind::Data).collect();
+    let distinct: std::collections::HashSet<(&str, &str, &str)> = data
+        .iter()
+        .map(|e| (e.from.as_str(), e.to.as_str(), e.label.as_str()))
+        .collect();
+    let exact = distinct.len() <= 30;
     let mut groups: BTreeMap<(String, String, String), Group> = BTreeMap::new();
-    for e in evs.iter().filter(|e| e.kind == Kind::Data) {
+    for e in data {
+        let what = if exact { &e.label } else { &e.key };
         let g = groups
-            .entry((e.from.clone(), e.to.clone(), e.key.clone()))
+            .entry((e.from.clone(), e.to.clone(), what.clone()))
             .or_insert_with(|| Group {
                 first: e.t,
                 example: e.label.clone(),

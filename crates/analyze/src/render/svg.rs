@@ -17,7 +17,7 @@ use crate::report::Report;
 /// At most this many rows are drawn; the rest is said in a note at the bottom.
 pub const MAX_ROWS: usize = 400;
 
-const COL_W: f64 = 250.0;
+const COL_W: f64 = 280.0;
 const LEFT: f64 = 96.0;
 const TOP: f64 = 58.0;
 const BOX_H: f64 = 62.0;
