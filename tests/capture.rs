@@ -410,3 +410,35 @@ fn capture_writes_pcap_to_stdout_for_a_pipe() {
     assert!(status.success());
     assert_eq!(tshark_fields(&file, None, &["udp.dstport"]).len(), 3);
 }
+
+#[test]
+fn lab_capture_writes_a_pcap_and_a_report_per_pattern() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let out = sister(&["lab", "--only", "udp", "--capture"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("captured") && stdout.contains("udp.pcap"),
+        "{stdout}"
+    );
+    let pcap = dir.path().join("udp.pcap");
+    // The lab's UDP exchange is in the capture, as tshark sees it.
+    let udp = tshark_fields(&pcap, Some("udp"), &["udp.dstport"]);
+    assert!(udp.len() >= 2, "{udp:?}");
+    let md = std::fs::read_to_string(dir.path().join("udp.md")).unwrap();
+    assert!(
+        md.contains("## Capture analysis: udp.pcap") && md.contains("![Sequence diagram](udp.svg)"),
+        "{md}"
+    );
+    assert!(md.contains("UDP"), "{md}");
+    let svg = std::fs::read_to_string(dir.path().join("udp.svg")).unwrap();
+    assert!(svg.starts_with("<svg"));
+}
