@@ -251,6 +251,11 @@ impl LiveCapture {
                 let e = io::Error::last_os_error();
                 return match e.raw_os_error() {
                     Some(libc::EAGAIN) | Some(libc::EINTR) => Ok(None),
+                    Some(libc::ENETDOWN) | Some(libc::ENODEV) | Some(libc::ENXIO) => Err(io_error(format!(
+                        "{} went down or was removed (a Docker bridge disappears with `docker compose down`); \
+the packets captured until then are saved",
+                        self.iface
+                    ))(e)),
                     _ => Err(io_error(format!("reading from {}", self.iface))(e)),
                 };
             }

@@ -158,6 +158,7 @@ impl Session {
             path: path.clone(),
             source,
         };
+        let mut failure = None;
         let stopped_by = loop {
             if stop.load(Ordering::Relaxed) {
                 break StopReason::Interrupted;
@@ -174,8 +175,15 @@ impl Session {
                     last_flush = Instant::now();
                 }
             }
-            let Some(packet) = self.cap.next_packet()? else {
-                continue;
+            let packet = match self.cap.next_packet() {
+                Ok(Some(p)) => p,
+                Ok(None) => continue,
+                // The interface went away (a Docker bridge removed by `compose down`): stop, but
+                // close the file properly first, then say why.
+                Err(e) => {
+                    failure = Some(e);
+                    break StopReason::Interrupted;
+                }
             };
             seen += 1;
             let decoded = wire::net::decode(packet.linktype.0, packet.data);
@@ -197,6 +205,9 @@ impl Session {
                 let file = buffered.into_inner().map_err(|e| write_err(e.into_error()))?;
                 file.sync_all().map_err(write_err)?;
             }
+        }
+        if let Some(e) = failure {
+            return Err(e.into());
         }
         Ok(Summary {
             linktype: self.cap.linktype(),
