@@ -187,9 +187,50 @@ impl Lang {
     }
 }
 
+/// What Wireshark's Info column calls a message, for the messages whose names differ from the
+/// dissector's one-word type (MQTT: `PUBLISH` is "Publish Message"), so a student can find it there.
+pub fn wireshark_name(protocol: &str, summary: &str) -> Option<&'static str> {
+    if protocol != "MQTT" {
+        return None;
+    }
+    // Wireshark's mqtt dissector, `mqtt_msgtype_vals`.
+    Some(match summary.split_whitespace().next()? {
+        "CONNECT" => "Connect Command",
+        "CONNACK" => "Connect Ack",
+        "PUBLISH" => "Publish Message",
+        "PUBACK" => "Publish Ack",
+        "PUBREC" => "Publish Received",
+        "PUBREL" => "Publish Release",
+        "PUBCOMP" => "Publish Complete",
+        "SUBSCRIBE" => "Subscribe Request",
+        "SUBACK" => "Subscribe Ack",
+        "UNSUBSCRIBE" => "Unsubscribe Request",
+        "UNSUBACK" => "Unsubscribe Ack",
+        "PINGREQ" => "Ping Request",
+        "PINGRESP" => "Ping Response",
+        "DISCONNECT" => "Disconnect Req",
+        "AUTH" => "Authentication Exchange",
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wireshark_names_of_mqtt_messages() {
+        assert_eq!(
+            wireshark_name("MQTT", "PUBLISH sister/temp 'x'"),
+            Some("Publish Message")
+        );
+        assert_eq!(
+            wireshark_name("MQTT", "DISCONNECT normal"),
+            Some("Disconnect Req")
+        );
+        assert_eq!(wireshark_name("HTTP", "GET /"), None);
+        assert_eq!(wireshark_name("MQTT", ""), None);
+    }
 
     #[test]
     fn parses_and_prints() {

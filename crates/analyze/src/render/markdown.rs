@@ -267,7 +267,10 @@ pub fn render(report: &Report, opts: &Options, diagram: &Diagram) -> String {
                 cell(&host(opts, from)),
                 cell(&host(opts, to)),
                 cell(&g.protocol),
-                code(&g.example),
+                match super::lang::wireshark_name(&g.protocol, &g.example) {
+                    Some(ws) => format!("{} ({})", code(&g.example), ws),
+                    None => code(&g.example),
+                },
                 g.count,
                 g.first
             );

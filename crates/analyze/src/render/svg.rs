@@ -291,8 +291,11 @@ fn draw_row(s: &mut String, r: &Row, y: f64, x1: f64, x2: f64, opts: &Options) {
     } else {
         (e.label.clone(), fmt_t(e.t))
     };
+    let wireshark = super::lang::wireshark_name(&e.protocol, &e.label)
+        .map(|n| format!(" (Wireshark: {n})"))
+        .unwrap_or_default();
     let tooltip = format!(
-        "{} — {} #{}, t={}",
+        "{}{wireshark} — {} #{}, t={}",
         e.label,
         opts.lang.pick("conversation", "percakapan"),
         e.conversation,
