@@ -20,7 +20,8 @@
 //!    lifecycle and Zeek state, messages, activity lines, anomalies, other traffic.
 //!
 //! Modules: [`report`] (the model and its JSON Schema), [`text`] (the text rendering), [`follow`]
-//! (`--follow`), [`flow`], [`reassembly`], [`dissect`].
+//! (`--follow`), [`flow`], [`reassembly`], [`dissect`], [`render`] (the SVG sequence diagram and the
+//! Markdown findings, in English or Indonesian, hosts named), [`live`] (`sister capture --decode`).
 
 pub mod dissect;
 pub mod flow;
