@@ -147,6 +147,8 @@ type Vantage = (u32, Option<u32>, Option<u16>);
 
 /// How far apart the two copies of one packet may be (they are 1-50 µs apart in practice).
 const DUPLICATE_WINDOW_NS: i64 = 5_000_000;
+/// Most packets remembered for duplicate detection.
+const MAX_RECENT: usize = 65_536;
 
 struct HostAcc {
     macs: BTreeSet<String>,
@@ -164,9 +166,13 @@ pub struct Analyzer {
     first_ns: Option<i64>,
     last_ns: i64,
     max_ns: i64,
-    link_types: BTreeSet<String>,
+    link_types: BTreeSet<u16>,
+    /// True once the capture shows it can hold two copies of a packet (cooked or multi-interface).
+    multi_vantage: bool,
     /// Recent packets for duplicate detection: (time, hash of the IP packet, where seen).
-    recent: VecDeque<(i64, u64, Vantage)>,
+    recent: HashMap<u64, (i64, Vantage)>,
+    /// The same packets in arrival order, for forgetting them.
+    recent_order: VecDeque<(i64, u64)>,
     /// Conversations by canonical 4-tuple (lower endpoint first) → index in `convs`.
     index: HashMap<(SocketAddr, SocketAddr, bool), usize>,
     convs: Vec<Conv>,
@@ -188,7 +194,9 @@ impl Analyzer {
             last_ns: 0,
             max_ns: i64::MIN,
             link_types: BTreeSet::new(),
-            recent: VecDeque::new(),
+            multi_vantage: false,
+            recent: HashMap::new(),
+            recent_order: VecDeque::new(),
             index: HashMap::new(),
             convs: Vec::new(),
             listeners: BTreeSet::new(),
@@ -214,38 +222,40 @@ impl Analyzer {
         self.last_ns = ns;
         self.max_ns = self.max_ns.max(ns);
         let _ = first;
-        self.link_types.insert(p.linktype.to_string());
+        self.link_types.insert(p.linktype.0);
         let d = net::decode(p.linktype.0, p.data);
-        // Duplicates: the same IP packet seen again from another vantage point within a few ms.
-        if let Network::Ip(ip) = &d.network {
+        // Duplicates: the same IP packet seen again from another vantage point (interface, SLL2 ifindex,
+        // packet type) within a few ms. Only captures that can see a packet twice pay for the check:
+        // cooked (`-i any`) captures and pcapng files with several interfaces.
+        if matches!(d.link, Link::Sll(_)) || p.interface != 0 {
+            self.multi_vantage = true;
+        }
+        if let (Network::Ip(_), true) = (&d.network, self.multi_vantage) {
             let vantage: Vantage = match &d.link {
                 Link::Sll(s) => (p.interface, s.ifindex, Some(packet_type_code(s.packet_type))),
                 _ => (p.interface, None, None),
             };
-            let ip_bytes = ip_packet_bytes(&d, p.data);
             let mut h = std::collections::hash_map::DefaultHasher::new();
-            ip_bytes.hash(&mut h);
+            ip_packet_bytes(&d, p.data).hash(&mut h);
             let hash = h.finish();
-            while self
-                .recent
-                .front()
-                .is_some_and(|&(t, _, _)| (ns - t).abs() > DUPLICATE_WINDOW_NS)
-            {
-                self.recent.pop_front();
+            // Forget packets older than the window (and bound the table whatever the timestamps do).
+            while let Some(&(t, old)) = self.recent_order.front() {
+                if (ns - t).abs() <= DUPLICATE_WINDOW_NS && self.recent_order.len() <= MAX_RECENT {
+                    break;
+                }
+                self.recent_order.pop_front();
+                if self.recent.get(&old).is_some_and(|&(tt, _)| tt == t) {
+                    self.recent.remove(&old);
+                }
             }
-            if self.recent.len() > 4096 {
-                self.recent.pop_front();
+            if let Some(&(t, v)) = self.recent.get(&hash) {
+                if v != vantage && (ns - t).abs() <= DUPLICATE_WINDOW_NS {
+                    self.summary.duplicates += 1;
+                    return;
+                }
             }
-            let dup = self
-                .recent
-                .iter()
-                .any(|&(t, hh, v)| hh == hash && v != vantage && (ns - t).abs() <= DUPLICATE_WINDOW_NS);
-            if dup {
-                self.summary.duplicates += 1;
-                return;
-            }
-            self.recent.push_back((ns, hash, vantage));
-            let _ = ip;
+            self.recent.insert(hash, (ns, vantage));
+            self.recent_order.push_back((ns, hash));
         }
         let t = self.rel(ns);
         self.summary.bytes += u64::from(p.orig_len);
@@ -484,7 +494,11 @@ impl Analyzer {
             c.finish(end_t, max);
         }
         let mut summary = self.summary;
-        summary.link_types = self.link_types.into_iter().collect();
+        summary.link_types = self
+            .link_types
+            .iter()
+            .map(|&lt| capture::LinkType(lt).to_string())
+            .collect();
         summary.start_time = self.first_ns.map(report::iso8601);
         summary.duration = end_t.max(0.0);
         let mut problems = self.problems;
@@ -507,13 +521,6 @@ impl Analyzer {
             }
             conversations.push(conv);
         }
-        if summary.duplicates > 0 {
-            problems.push(format!(
-                "{} frames were second copies of the same packet (a capture on several interfaces, e.g. \
-                 tcpdump -i any): they are left out of every count below except `packets`",
-                summary.duplicates
-            ));
-        }
         if summary.truncated_packets > 0 {
             anomalies.push(Anomaly {
                 kind: AnomalyKind::TruncatedPacket,
@@ -526,7 +533,7 @@ impl Analyzer {
         anomalies.sort_by(|a, b| a.t.total_cmp(&b.t).then(a.kind.cmp(&b.kind)));
 
         let hosts = build_hosts(&self.hosts, &conversations);
-        let activity = build_activity(&conversations);
+        let activity = build_activity(&self.convs);
         let mut other: Vec<OtherTraffic> = self
             .other
             .into_iter()
@@ -1015,7 +1022,7 @@ fn build_hosts(acc: &BTreeMap<IpAddr, HostAcc>, convs: &[Conversation]) -> Vec<H
 }
 
 /// The key an application message is counted under in the activity lines.
-fn activity_key(m: &Message) -> Option<(String, String)> {
+pub(crate) fn activity_key(m: &crate::dissect::Msg) -> Option<(String, String)> {
     let f = |k: &str| m.fields.get(k).cloned();
     match m.protocol.as_str() {
         "JSON-RPC" => f("rpc_method").map(|meth| ("JSON-RPC".into(), format!("call of {meth}"))),
@@ -1066,7 +1073,7 @@ fn activity_key(m: &Message) -> Option<(String, String)> {
     }
 }
 
-fn build_activity(convs: &[Conversation]) -> Vec<Activity> {
+fn build_activity(convs: &[Conv]) -> Vec<Activity> {
     // (protocol, key) -> (count, senders, receivers, first conversation)
     #[derive(Default)]
     struct G {
@@ -1079,28 +1086,27 @@ fn build_activity(convs: &[Conversation]) -> Vec<Activity> {
     }
     let mut groups: BTreeMap<(String, String), G> = BTreeMap::new();
     for c in convs {
-        for m in &c.messages {
-            let Some(key) = activity_key(m) else { continue };
-            let (from, to) = match m.direction {
-                Direction::ClientToServer => (&c.client, &c.server),
-                Direction::ServerToClient => (&c.server, &c.client),
+        for ((protocol, key, dir), n) in &c.activity {
+            let (from, to) = if *dir == 0 {
+                (c.client, c.server)
+            } else {
+                (c.server, c.client)
             };
-            let g = groups.entry(key.clone()).or_insert_with(|| G {
-                order: c.id,
-                ..G::default()
-            });
+            let g = groups
+                .entry((protocol.clone(), key.clone()))
+                .or_insert_with(|| G {
+                    order: c.id,
+                    ..G::default()
+                });
             // MQTT: a PUBLISH from the broker is a forward to a subscriber, counted with the original.
-            if m.protocol == "MQTT"
-                && m.direction == Direction::ServerToClient
-                && key.1.starts_with("PUBLISH")
-            {
-                g.forwarded_to.insert(to.addr.clone());
-                g.forwarded += 1;
+            if protocol == "MQTT" && *dir == 1 && key.starts_with("PUBLISH") {
+                g.forwarded_to.insert(to.ip().to_string());
+                g.forwarded += n;
                 continue;
             }
-            g.count += 1;
-            g.from.insert(from.addr.clone());
-            g.to.insert(format!("{}:{}", to.addr, to.port));
+            g.count += n;
+            g.from.insert(from.ip().to_string());
+            g.to.insert(to.to_string());
         }
     }
     let mut out: Vec<(u32, Activity)> = groups

@@ -64,6 +64,8 @@ pub struct Conv {
     pub session: Session,
     pub messages: Vec<Msg>,
     pub messages_omitted: u64,
+    /// Messages per (protocol, activity key, direction index), for the activity lines.
+    pub activity: BTreeMap<(String, String, u8), u64>,
     pub notes: Vec<Note>,
     /// Zeek history letters in order, with the direction that produced them.
     pub history: Vec<(char, Direction)>,
@@ -109,6 +111,7 @@ impl Conv {
             session,
             messages: Vec::new(),
             messages_omitted: 0,
+            activity: BTreeMap::new(),
             notes: Vec::new(),
             history: Vec::new(),
             follow: None,
@@ -208,6 +211,13 @@ impl Conv {
     pub fn take(&mut self, out: Vec<Msg>, max_messages: usize) {
         for m in out {
             self.dirs[di(m.direction)].messages += 1;
+            // Counted for the activity lines from every message, also those beyond the report's limit.
+            if let Some((protocol, key)) = crate::analyzer::activity_key(&m) {
+                *self
+                    .activity
+                    .entry((protocol, key, di(m.direction) as u8))
+                    .or_default() += 1;
+            }
             if self.messages.len() < max_messages {
                 self.messages.push(m);
             } else {
