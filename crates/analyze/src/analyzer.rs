@@ -1168,3 +1168,211 @@ impl Analyzer {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use capture::{LinkType, Timestamp};
+    use std::net::Ipv4Addr;
+    use wire::net::{EtherType, EthernetRepr, Ipv4Repr, Mac, TcpFlags, TcpRepr};
+
+    const C: [u8; 4] = [172, 18, 0, 3];
+    const S: [u8; 4] = [172, 18, 0, 2];
+
+    /// An Ethernet frame with one TCP segment (every header field a test varies is an argument).
+    #[allow(clippy::too_many_arguments)]
+    fn tcp(
+        src: [u8; 4],
+        dst: [u8; 4],
+        sport: u16,
+        dport: u16,
+        seq: u32,
+        flags: u16,
+        window: u16,
+        data: &[u8],
+    ) -> Vec<u8> {
+        let mut f = Vec::new();
+        EthernetRepr {
+            dst: Mac([2; 6]),
+            src: Mac([3; 6]),
+            vlans: vec![],
+            ethertype: EtherType::IPV4,
+        }
+        .emit(&mut f);
+        Ipv4Repr {
+            src: Ipv4Addr::from(src),
+            dst: Ipv4Addr::from(dst),
+            protocol: 6,
+            ttl: 64,
+            ident: seq as u16,
+            dont_fragment: true,
+            more_fragments: false,
+            frag_offset: 0,
+            header_len: 20,
+            total_len: 0,
+        }
+        .emit(20 + data.len(), &mut f);
+        TcpRepr {
+            src_port: sport,
+            dst_port: dport,
+            seq,
+            ack: 1,
+            flags: TcpFlags(flags),
+            window,
+            header_len: 20,
+            mss: None,
+            window_scale: None,
+            sack_permitted: false,
+            sack: vec![],
+        }
+        .emit(&mut f);
+        f.extend_from_slice(data);
+        f
+    }
+
+    fn feed(a: &mut Analyzer, ms: i64, lt: LinkType, frame: &[u8], orig_len: u32) {
+        a.packet(&Packet {
+            ts: Timestamp(ms * 1_000_000),
+            linktype: lt,
+            data: frame,
+            orig_len,
+            interface: 0,
+        });
+    }
+
+    fn eth(a: &mut Analyzer, ms: i64, frame: Vec<u8>) {
+        let n = frame.len() as u32;
+        feed(a, ms, LinkType::ETHERNET, &frame, n);
+    }
+
+    const SYN: u16 = TcpFlags::SYN;
+    const SYNACK: u16 = TcpFlags::SYN | TcpFlags::ACK;
+    const ACK: u16 = TcpFlags::ACK;
+    const PSH: u16 = TcpFlags::PSH | TcpFlags::ACK;
+    const FIN: u16 = TcpFlags::FIN | TcpFlags::ACK;
+
+    #[test]
+    fn echo_session_with_reordering_retransmission_zero_window_and_clock_going_back() {
+        let mut a = Analyzer::new(Options::default());
+        eth(&mut a, 0, tcp(C, S, 40000, 2222, 99, SYN, 64240, b""));
+        eth(&mut a, 1, tcp(S, C, 2222, 40000, 499, SYNACK, 65160, b""));
+        eth(&mut a, 2, tcp(C, S, 40000, 2222, 100, ACK, 502, b""));
+        // "world" arrives before "hello " (out of order), then "hello " again (retransmission).
+        eth(&mut a, 10, tcp(C, S, 40000, 2222, 106, PSH, 502, b"world"));
+        eth(&mut a, 9, tcp(C, S, 40000, 2222, 100, PSH, 502, b"hello ")); // clock went back 1 ms
+        eth(&mut a, 12, tcp(C, S, 40000, 2222, 100, PSH, 502, b"hello "));
+        eth(
+            &mut a,
+            13,
+            tcp(S, C, 2222, 40000, 500, PSH, 0, b"Echo: hello world"),
+        );
+        eth(&mut a, 20, tcp(C, S, 40000, 2222, 111, FIN, 502, b""));
+        eth(&mut a, 21, tcp(S, C, 2222, 40000, 517, FIN, 509, b""));
+        let (r, _) = a.finish();
+        assert_eq!(r.capture.time_went_backwards, 1);
+        let c = &r.conversations[0];
+        assert_eq!((c.client.port, c.server.port), (40000, 2222));
+        assert_eq!(c.client_to_server.payload_bytes, 11);
+        let l = c.lifecycle.as_ref().unwrap();
+        assert_eq!(
+            (l.opened, l.closed, l.zeek_state.as_str()),
+            (Opening::Handshake, Closing::Fin, "SF")
+        );
+        assert_eq!(
+            l.zeek_history, "ShADTwdFf",
+            "T: retransmission, w: zero window from the server"
+        );
+        let kinds: Vec<AnomalyKind> = r.anomalies.iter().map(|a| a.kind).collect();
+        for k in [
+            AnomalyKind::OutOfOrder,
+            AnomalyKind::Retransmission,
+            AnomalyKind::ZeroWindow,
+        ] {
+            assert!(kinds.contains(&k), "{k:?} missing from {kinds:?}");
+        }
+        assert_eq!(c.messages.last().unwrap().summary, "Echo: 'hello world'");
+    }
+
+    #[test]
+    fn sll2_duplicates_are_dropped_but_retransmissions_are_not() {
+        let mut a = Analyzer::new(Options::default());
+        let seg = tcp(C, S, 40000, 2222, 100, PSH, 502, b"hai");
+        let sll2 = |ifindex: u8, pkttype: u8| {
+            let mut f = vec![
+                0x08, 0x00, 0, 0, 0, 0, 0, ifindex, 0, 1, pkttype, 6, 2, 0, 0, 0, 0, 3, 0, 0,
+            ];
+            f.extend_from_slice(&seg[14..]);
+            f
+        };
+        let (one, two) = (sll2(26, 4), sll2(28, 3));
+        let n = one.len() as u32;
+        feed(&mut a, 0, LinkType::LINUX_SLL2, &one, n);
+        feed(&mut a, 0, LinkType::LINUX_SLL2, &two, n); // the bridge's copy: dropped
+        feed(&mut a, 300, LinkType::LINUX_SLL2, &one, n); // 300 ms later on the same interface: a retransmission
+        let (r, _) = a.finish();
+        assert_eq!((r.capture.packets, r.capture.duplicates), (3, 1));
+        assert_eq!(r.conversations[0].client_to_server.packets, 2);
+        assert!(r.anomalies.iter().any(|a| a.kind == AnomalyKind::Retransmission));
+    }
+
+    #[test]
+    fn unknown_link_types_and_snaplen_cuts_are_reported() {
+        let mut a = Analyzer::new(Options::default());
+        feed(&mut a, 0, LinkType(147), b"\x01\x02\x03", 3);
+        let seg = tcp(
+            C,
+            S,
+            40000,
+            2222,
+            100,
+            PSH,
+            502,
+            b"a long message cut by the snaplen",
+        );
+        feed(&mut a, 1, LinkType::ETHERNET, &seg[..60], seg.len() as u32);
+        let (r, _) = a.finish();
+        assert_eq!(r.capture.truncated_packets, 1);
+        assert!(r.problems.iter().any(|p| p.contains("147")), "{:?}", r.problems);
+        assert!(r.anomalies.iter().any(|a| a.kind == AnomalyKind::TruncatedPacket));
+        assert_eq!(
+            r.conversations[0].client_to_server.payload_bytes, 6,
+            "what was captured is kept"
+        );
+    }
+
+    #[test]
+    fn refused_and_unanswered_syns() {
+        let mut a = Analyzer::new(Options::default());
+        eth(&mut a, 0, tcp(C, S, 40000, 2222, 99, SYN, 64240, b""));
+        eth(
+            &mut a,
+            1,
+            tcp(S, C, 2222, 40000, 0, TcpFlags::RST | TcpFlags::ACK, 0, b""),
+        );
+        eth(&mut a, 5, tcp(C, S, 40001, 3131, 99, SYN, 64240, b""));
+        eth(&mut a, 1005, tcp(C, S, 40001, 3131, 99, SYN, 64240, b""));
+        let (r, _) = a.finish();
+        let states: Vec<&str> = r
+            .conversations
+            .iter()
+            .map(|c| c.lifecycle.as_ref().unwrap().zeek_state.as_str())
+            .collect();
+        assert_eq!(states, ["REJ", "S0"]);
+        let kinds: Vec<AnomalyKind> = r.anomalies.iter().map(|a| a.kind).collect();
+        assert_eq!(kinds, [AnomalyKind::Refused, AnomalyKind::UnansweredSyn]);
+    }
+
+    #[test]
+    fn a_reused_four_tuple_is_a_new_conversation() {
+        let mut a = Analyzer::new(Options::default());
+        for (i, base) in [0i64, 100].into_iter().enumerate() {
+            let isn = 1000 * i as u32;
+            eth(&mut a, base, tcp(C, S, 40000, 2222, isn, SYN, 64240, b""));
+            eth(&mut a, base + 1, tcp(S, C, 2222, 40000, 5000, SYNACK, 64240, b""));
+            eth(&mut a, base + 2, tcp(C, S, 40000, 2222, isn + 1, FIN, 502, b""));
+            eth(&mut a, base + 3, tcp(S, C, 2222, 40000, 5001, FIN, 502, b""));
+        }
+        let (r, _) = a.finish();
+        assert_eq!(r.conversations.len(), 2);
+    }
+}
