@@ -176,6 +176,8 @@ pub struct Analyzer {
     /// Conversations by canonical 4-tuple (lower endpoint first) → index in `convs`.
     index: HashMap<(SocketAddr, SocketAddr, bool), usize>,
     convs: Vec<Conv>,
+    /// Stream file names given so far (`--streams`).
+    stream_names: std::collections::HashSet<String>,
     /// Endpoints seen accepting connections (SYN+ACK sent): a hint for mid-stream conversations.
     listeners: BTreeSet<SocketAddr>,
     hosts: BTreeMap<IpAddr, HostAcc>,
@@ -200,6 +202,7 @@ impl Analyzer {
             index: HashMap::new(),
             convs: Vec::new(),
             listeners: BTreeSet::new(),
+            stream_names: std::collections::HashSet::new(),
             hosts: BTreeMap::new(),
             other: BTreeMap::new(),
             undecoded: BTreeMap::new(),
@@ -380,7 +383,7 @@ impl Analyzer {
         let mut conv = Conv::new(id, udp, client, server, t, ns, session);
         if let Some(dir) = &self.options.stream_dir {
             if !udp {
-                conv.open_stream_files(dir);
+                conv.open_stream_files(dir, &mut self.stream_names);
             }
         }
         if let Some(sel) = &self.options.follow {
@@ -467,6 +470,10 @@ impl Analyzer {
         if f.rst() {
             conv.dirs[di(dir)].rst.get_or_insert(t);
             conv.mark('R', dir);
+        }
+        let both_fin = conv.dirs.iter().all(|d| d.fin.is_some() && !d.reasm.has_hole());
+        if f.rst() || (f.fin() && both_fin) {
+            conv.close_stream_files();
         }
     }
 

@@ -48,6 +48,9 @@ pub struct DirState {
     /// Where this direction's bytes go (`--streams`); the file is created at the first byte, so a
     /// direction without data leaves no file, as with tcpflow.
     pub stream_path: Option<std::path::PathBuf>,
+    pub stream_created: bool,
+    /// Where the next byte goes in the open file.
+    pub stream_pos: u64,
     pub stream_error: Option<String>,
 }
 
@@ -136,22 +139,34 @@ impl Conv {
     }
 
     /// Open the stream files of both directions in `dir` (tcpflow's names).
-    pub fn open_stream_files(&mut self, dir: &Path) {
+    pub fn open_stream_files(&mut self, dir: &Path, used: &mut std::collections::HashSet<String>) {
         for d in DIRS {
             let (src, dst) = match d {
                 Direction::ClientToServer => (self.client, self.server),
                 Direction::ServerToClient => (self.server, self.client),
             };
-            let name = tcpflow_name(src, dst);
-            let path = dir.join(&name);
             // tcpflow names a reused 4-tuple's later connections with a `c<N>` suffix.
-            let mut path = path;
+            let base = tcpflow_name(src, dst);
+            let mut name = base.clone();
             let mut n = 1;
-            while path.exists() {
-                path = dir.join(format!("{name}c{n}"));
+            while used.contains(&name) {
+                name = format!("{base}c{n}");
                 n += 1;
             }
-            self.dirs[di(d)].stream_path = Some(path);
+            used.insert(name.clone());
+            self.dirs[di(d)].stream_path = Some(dir.join(name));
+        }
+    }
+
+    /// The connection is over: flush and close its stream files (they are reopened if a late segment
+    /// still brings bytes), so a capture of thousands of connections never holds thousands of files.
+    pub fn close_stream_files(&mut self) {
+        for d in &mut self.dirs {
+            if let Some(mut f) = d.stream_file.take() {
+                if let Err(e) = f.flush() {
+                    d.stream_error = Some(e.to_string());
+                }
+            }
         }
     }
 
@@ -385,14 +400,30 @@ impl Conv {
 fn write_stream(d: &mut DirState, offset: u64, bytes: &[u8]) {
     if d.stream_file.is_none() && d.stream_error.is_none() {
         if let Some(path) = d.stream_path.as_ref() {
-            match File::create(path) {
-                Ok(f) => d.stream_file = Some(BufWriter::new(f)),
+            // Created (truncated) at the first byte; reopened without truncating after a close.
+            let opened = if d.stream_created {
+                std::fs::OpenOptions::new().write(true).open(path)
+            } else {
+                File::create(path)
+            };
+            match opened {
+                Ok(f) => {
+                    d.stream_file = Some(BufWriter::new(f));
+                    d.stream_created = true;
+                    d.stream_pos = u64::MAX;
+                }
                 Err(e) => d.stream_error = Some(format!("{}: {e}", path.display())),
             }
         }
     }
     if let Some(f) = d.stream_file.as_mut() {
-        let ok = f.seek(SeekFrom::Start(offset)).and_then(|_| f.write_all(bytes));
+        // Seek only across a hole (or after reopening): a seek flushes the buffer.
+        let ok = if d.stream_pos == offset {
+            f.write_all(bytes)
+        } else {
+            f.seek(SeekFrom::Start(offset)).and_then(|_| f.write_all(bytes))
+        };
+        d.stream_pos = offset + bytes.len() as u64;
         if let Err(e) = ok {
             d.stream_error = Some(e.to_string());
             d.stream_file = None;
