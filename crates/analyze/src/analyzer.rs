@@ -1113,14 +1113,22 @@ fn build_activity(convs: &[Conv]) -> Vec<Activity> {
             }
             g.count += n;
             g.from.insert(from.ip().to_string());
-            g.to.insert(to.to_string());
+            // The service's port says something; a client's ephemeral port does not.
+            g.to.insert(if *dir == 0 { to.to_string() } else { to.ip().to_string() });
         }
     }
     let mut out: Vec<(u32, Activity)> = groups
         .into_iter()
         .filter(|(_, g)| g.count > 0 || !g.forwarded_to.is_empty())
         .map(|((protocol, key), g)| {
-            let join = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(", ");
+            let join = |s: &BTreeSet<String>| {
+                let mut v: Vec<String> = s.iter().take(6).cloned().collect();
+                if s.len() > 6 {
+                    v.truncate(5);
+                    v.push(format!("{} more", s.len() - 5));
+                }
+                v.join(", ")
+            };
             let mut summary = if protocol == "MQTT" && key.starts_with("PUBLISH") {
                 // The broker is in the conversation list; what matters is who published and who got it.
                 format!(
