@@ -540,7 +540,7 @@ impl Analyzer {
         anomalies.sort_by(|a, b| a.t.total_cmp(&b.t).then(a.kind.cmp(&b.kind)));
 
         let hosts = build_hosts(&self.hosts, &conversations);
-        let activity = build_activity(&self.convs);
+        let activity = build_activity(&self.convs, &conversations);
         let mut other: Vec<OtherTraffic> = self
             .other
             .into_iter()
@@ -798,13 +798,25 @@ fn build_conversation(c: &mut Conv, anomalies: &mut Vec<Anomaly>) -> Conversatio
             });
         }
     }
+    let protocol = conversation_protocol(&c.messages);
+    // In an echo or upcall conversation the client's lines are that service's requests.
+    let request_label = |m: &crate::dissect::Msg| {
+        if m.protocol == "text"
+            && m.direction == Direction::ClientToServer
+            && matches!(protocol.as_str(), "echo" | "upcall")
+        {
+            protocol.clone()
+        } else {
+            m.protocol.clone()
+        }
+    };
     let messages: Vec<Message> = c
         .messages
         .iter()
         .map(|m| Message {
             t: m.t,
             direction: m.direction,
-            protocol: m.protocol.clone(),
+            protocol: request_label(m),
             summary: m.summary.clone(),
             fields: m.fields.clone(),
             offset: m.offset,
@@ -820,7 +832,7 @@ fn build_conversation(c: &mut Conv, anomalies: &mut Vec<Anomaly>) -> Conversatio
         },
         client: ep(c.client),
         server: ep(c.server),
-        protocol: conversation_protocol(&c.messages),
+        protocol,
         start: c.first,
         end: c.last,
         start_time: report::iso8601(c.first_ns),
@@ -1080,7 +1092,7 @@ pub(crate) fn activity_key(m: &crate::dissect::Msg) -> Option<(String, String)> 
     }
 }
 
-fn build_activity(convs: &[Conv]) -> Vec<Activity> {
+fn build_activity(convs: &[Conv], reports: &[Conversation]) -> Vec<Activity> {
     // (protocol, key) -> (count, senders, receivers, first conversation)
     #[derive(Default)]
     struct G {
@@ -1092,8 +1104,15 @@ fn build_activity(convs: &[Conv]) -> Vec<Activity> {
         order: u32,
     }
     let mut groups: BTreeMap<(String, String), G> = BTreeMap::new();
-    for c in convs {
+    for (c, report) in convs.iter().zip(reports) {
         for ((protocol, key, dir), n) in &c.activity {
+            // The client's lines in an echo/upcall conversation are its requests.
+            let (protocol, key) =
+                if protocol == "text" && *dir == 0 && matches!(report.protocol.as_str(), "echo" | "upcall") {
+                    (&report.protocol, &"request".to_string())
+                } else {
+                    (protocol, key)
+                };
             let (from, to) = if *dir == 0 {
                 (c.client, c.server)
             } else {
@@ -1114,7 +1133,11 @@ fn build_activity(convs: &[Conv]) -> Vec<Activity> {
             g.count += n;
             g.from.insert(from.ip().to_string());
             // The service's port says something; a client's ephemeral port does not.
-            g.to.insert(if *dir == 0 { to.to_string() } else { to.ip().to_string() });
+            g.to.insert(if *dir == 0 {
+                to.to_string()
+            } else {
+                to.ip().to_string()
+            });
         }
     }
     let mut out: Vec<(u32, Activity)> = groups

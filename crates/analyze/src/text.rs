@@ -28,6 +28,23 @@ fn role_name(r: Role) -> &'static str {
     }
 }
 
+/// The anomaly's name as Wireshark's expert info says it, where it has one.
+pub fn anomaly_name(k: AnomalyKind) -> &'static str {
+    match k {
+        AnomalyKind::Retransmission => "retransmission",
+        AnomalyKind::OutOfOrder => "out-of-order",
+        AnomalyKind::Overlap => "overlapping data",
+        AnomalyKind::MissingSegment => "previous segment not captured",
+        AnomalyKind::Reset => "connection reset",
+        AnomalyKind::Refused => "connection refused",
+        AnomalyKind::UnansweredSyn => "SYN unanswered",
+        AnomalyKind::UnansweredRequest => "unanswered request",
+        AnomalyKind::ZeroWindow => "zero window",
+        AnomalyKind::TruncatedPacket => "packet cut by the snaplen",
+        AnomalyKind::Malformed => "malformed",
+    }
+}
+
 /// Render the whole report.
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
@@ -152,7 +169,7 @@ pub fn render(r: &Report) -> String {
     }
     for a in &r.anomalies {
         let conv = a.conversation.map(|c| format!("#{c} ")).unwrap_or_default();
-        let _ = writeln!(o, "  {:>9.3} {conv}{:?}: {}", a.t, a.kind, a.detail);
+        let _ = writeln!(o, "  {:>9.3} {conv}{}: {}", a.t, anomaly_name(a.kind), a.detail);
     }
 
     if !r.other_traffic.is_empty() {
