@@ -116,6 +116,10 @@ pub struct LabArgs {
     /// List the patterns and exit
     #[arg(long)]
     list: bool,
+    /// Capture each pattern on `lo` (needs CAP_NET_RAW; skipped with a note otherwise) and write
+    /// DIR/<pattern>.pcap with its report DIR/<pattern>.md and the sequence diagram DIR/<pattern>.svg
+    #[arg(long, value_name = "DIR")]
+    capture: Option<std::path::PathBuf>,
 }
 
 /// One transcript line.
@@ -303,6 +307,16 @@ pub async fn run(args: LabArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
             paint.wrap("1", &format!("== {}: {} ==", pattern.name, pattern.title))
         );
         let checks = Arc::new(Checks::new());
+        let recording = match &args.capture {
+            Some(dir) => match super::lab_capture::Recording::start(dir, pattern.name) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    println!("  (no capture: {e})");
+                    None
+                }
+            },
+            None => None,
+        };
         let span = tracing::info_span!("lab", pattern = pattern.name);
         let t0 = Instant::now();
         let task = tokio::spawn({
@@ -320,6 +334,10 @@ pub async fn run(args: LabArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
             }
         }
         let took = t0.elapsed();
+        let captured = match recording {
+            Some(r) => Some(r.stop().await),
+            None => None,
+        };
         let lines = collector.take(pattern.name);
         let width = lines.iter().map(|l| l.role.len()).max().unwrap_or(0);
         for l in &lines {
@@ -343,6 +361,12 @@ pub async fn run(args: LabArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
                 paint.wrap("31", "FAIL")
             };
             println!("  {mark} {what}");
+        }
+        if let Some(captured) = captured {
+            match captured {
+                Ok(note) => println!("  {note}"),
+                Err(e) => println!("  (capture failed: {e:#})"),
+            }
         }
         summary.push((pattern.name, checks.passed(), checks.failures(), took));
     }

@@ -7,10 +7,14 @@
 //!   to retry while the server starts;
 //! - `-v`/`-q` and `--log-format json` on every command.
 
+pub mod analyze;
 pub mod bench;
+pub mod bench_analyze;
+pub mod capture;
 pub mod client_args;
 pub mod lab;
 pub mod lamport;
+pub mod lab_capture;
 pub mod logging;
 pub mod mqtt;
 pub mod mqtt_bench;
@@ -68,6 +72,10 @@ pub enum Command {
     /// Do nothing until stopped: keeps a client container alive for `docker compose exec`
     #[command(after_help = "Example (in a compose file):\n  command: [\"idle\"]")]
     Idle,
+    /// Capture packets live (AF_PACKET, no libpcap) with a tcpdump-like filter; write pcap, or decode
+    Capture(capture::CaptureArgs),
+    /// Read pcap/pcapng files and write the findings: hosts, conversations, messages, anomalies
+    Analyze(analyze::AnalyzeArgs),
     /// Run the worksheet on loopback: every pattern, a transcript, a verdict
     Lab(lab::LabArgs),
     /// Measure a pattern's server: throughput and latency (not a test)
@@ -120,6 +128,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             patterns::shutdown::ctrl_c_or_sigterm().await;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Capture(args) => capture::run(args).await,
+        Command::Analyze(args) => analyze::run(args),
         Command::Lab(args) => lab::run(args, &cli.global).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Reqresp(args) => reqresp::run(args).await,

@@ -15,6 +15,9 @@
 //! - [`error`]: the [`DecodeError`] shared by all codecs;
 //! - [`frame`]: sister's message framing for the plain-TCP patterns (request/response, one-way, upcall),
 //!   and why TCP needs one at all;
+//! - [`net`]: network headers for the capture analyzer: Ethernet/VLAN, Linux cooked SLL/SLL2, BSD
+//!   loopback, ARP, IPv4, IPv6 (extension headers), TCP (options), UDP, ICMP/ICMPv6; `net::decode` peels
+//!   a whole frame;
 //! - [`text`]: showing bytes from a peer to a human (invalid UTF-8 escaped, never a panic).
 //! - [`mqtt`]: MQTT 3.1, 3.1.1 and 5.0, all 15 packets, properties, reason codes, topic names and
 //!   filters (the broker, the clients and the analyzer all read MQTT here);
@@ -26,6 +29,7 @@ pub mod error;
 pub mod frame;
 pub mod lamport;
 pub mod mqtt;
+pub mod net;
 pub mod pickle;
 pub mod text;
 pub mod zmtp;
