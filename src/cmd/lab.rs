@@ -83,10 +83,11 @@ pub const PATTERNS: &[Pattern] = &[
         "ZooKeeper election and lock (needs a server: SISTER_ZK or 127.0.0.1:2181)",
         patterns::zk::lab
     ),
-    pattern!("zmq", "ZeroMQ REQ/REP, PUB/SUB, PUSH/PULL", patterns::zmq::lab),
+    pattern!(
         "zmq",
         "ZeroMQ REQ/REP, PUB/SUB, PUSH/PULL (course ports 5555, 12345, 9999)",
         patterns::zmq::lab
+    ),
     pattern!("rest", "REST over HTTP (course port 5151)", patterns::rest::lab),
     pattern!(
         "rpc",

@@ -24,15 +24,6 @@
 //! - [`zmtp`]: ZeroMQ's wire protocol, ZMTP 3.0/3.1 (greeting, NULL handshake, frames, commands);
 //! - [`pickle`]: the small subset of Python pickles the course's PUSH/PULL sends (integers).
 //! - [`lamport`]: the course's Lamport-clock JSON message (`message`, `balance`, `timestamp`).
-
-pub mod error;
-pub mod frame;
-pub mod lamport;
-pub mod mqtt;
-pub mod net;
-pub mod pickle;
-pub mod text;
-pub mod zmtp;
 //! - [`jsonrpc`]: JSON-RPC 2.0 requests, responses, batches and the server's rules, on serde_json;
 //! - [`xml`]: a small bounded XML tree (no DTD, no entity expansion) under [`soap`] and [`wsdl`];
 //! - [`soap`]: SOAP 1.1 envelopes and faults, document/literal;
@@ -41,10 +32,14 @@ pub mod zmtp;
 pub mod error;
 pub mod frame;
 pub mod jsonrpc;
+pub mod lamport;
 pub mod mqtt;
+pub mod net;
+pub mod pickle;
 pub mod soap;
 pub mod text;
 pub mod wsdl;
 pub mod xml;
+pub mod zmtp;
 
 pub use error::DecodeError;
