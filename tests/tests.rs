@@ -7,6 +7,7 @@
 
 mod analyze;
 mod capture;
+mod docker;
 mod lab;
 mod lamport;
 mod mqtt_broker;

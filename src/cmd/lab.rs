@@ -107,7 +107,7 @@ const SCENARIO_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, Args)]
 #[command(
     about = "Run the worksheet on loopback: every pattern's server and clients, a transcript, a verdict",
-    after_help = "Examples:\n  sister lab\n  sister lab --only reqresp --only upcall\n  sister lab -v          # debug lines too\n\n\
+    after_help = "Examples:\n  sister lab\n  sister lab --only reqresp --only upcall\n  sister lab -v          # debug lines too\n  sister lab --docker    # in containers, captured on the bridges (docker/build.sh first)\n\n\
 Exit status 0 only if every pattern behaved as the worksheet says."
 )]
 pub struct LabArgs {
@@ -121,6 +121,25 @@ pub struct LabArgs {
     /// DIR/<pattern>.pcap with its report DIR/<pattern>.md and the sequence diagram DIR/<pattern>.svg
     #[arg(long, value_name = "DIR")]
     capture: Option<std::path::PathBuf>,
+    /// Run the worksheet in containers instead (compose/<pattern>.yml on the image --image), capturing
+    /// each pattern on its Docker bridge and analysing it (see src/cmd/lab_docker.rs)
+    #[arg(long)]
+    docker: bool,
+    /// With --docker: the image to run (built by docker/build.sh)
+    #[arg(
+        long,
+        value_name = "IMAGE",
+        default_value = "sister:latest",
+        env = "SISTER_IMAGE",
+        requires = "docker"
+    )]
+    image: String,
+    /// With --docker: where the captures and reports go
+    #[arg(long, value_name = "DIR", default_value = "lab-docker", requires = "docker")]
+    out: std::path::PathBuf,
+    /// With --docker: go on with the next pattern after a failure
+    #[arg(long, requires = "docker")]
+    keep_going: bool,
 }
 
 /// One transcript line.
@@ -263,6 +282,19 @@ impl Paint {
 }
 
 pub async fn run(args: LabArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    if args.docker {
+        let known = super::lab_docker::pattern_names();
+        if let Some(bad) = args.only.iter().find(|o| !known.contains(&o.as_str())) {
+            anyhow::bail!("--docker knows the patterns {}, not {bad:?}", known.join(", "));
+        }
+        return super::lab_docker::run(super::lab_docker::DockerLab {
+            image: args.image,
+            out: args.out,
+            only: args.only,
+            keep_going: args.keep_going,
+        })
+        .await;
+    }
     if args.list {
         for p in PATTERNS {
             println!("{:<10} {}", p.name, p.title);

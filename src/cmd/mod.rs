@@ -14,6 +14,7 @@ pub mod capture;
 pub mod client_args;
 pub mod lab;
 pub mod lab_capture;
+pub mod lab_docker;
 pub mod lamport;
 pub mod logging;
 pub mod mqtt;
