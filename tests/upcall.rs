@@ -166,3 +166,33 @@ fn ctrl_c_tells_registered_clients_and_exits_0() {
         .expect("client did not end when the server left");
     assert!(status.success(), "{}", client.output());
 }
+
+#[test]
+fn a_peer_breaking_the_framing_leaves_the_others_registered() {
+    use std::io::Read;
+    let (_server, port) = start_sister_tcp_server("upcall", &["--work-ms", "50", "--notify-every", "0"]);
+    let addr = format!("127.0.0.1:{port}");
+    let mut bob = spawn_sister("bob", &["upcall", "client", "--server", &addr, "--name", "bob"]);
+    bob.wait_for_line("Registered as bob", T);
+
+    // Mallory registers properly, then sends a frame header announcing 2 GiB (over the limit).
+    let mut mallory = std::net::TcpStream::connect(local(port)).unwrap();
+    mallory
+        .write_all(&wire::frame::encode_to_vec(b"register mallory").unwrap())
+        .unwrap();
+    bob.wait_for_line("Notice: mallory registered", T);
+    mallory
+        .write_all(b"\x01\x7f\xff\xff\xffGET / HTTP/1.1\r\n\r\n")
+        .unwrap();
+    mallory.set_read_timeout(Some(T)).unwrap();
+    let mut sink = Vec::new();
+    let _ = mallory.read_to_end(&mut sink); // the server drops her
+    bob.wait_for_line("Notice: mallory left", T);
+
+    // Bob is still served.
+    let stdin = bob.child.stdin.as_mut().unwrap();
+    stdin.write_all(b"still here\nbye\n").unwrap();
+    bob.wait_for_line("Received: Upcall event: Done still here", T);
+    let status = bob.wait_timeout(T).expect("bob did not end");
+    assert!(status.success(), "{}", bob.output());
+}

@@ -16,7 +16,8 @@ use tracing::Instrument;
 #[command(
     about = "Measure a pattern's server: throughput and latency",
     after_help = "Examples:\n  sister bench reqresp                                  # against an in-process sister server\n  \
-sister bench reqresp --server 127.0.0.1:2222 --clients 1   # against another server (e.g. the course's)"
+sister bench reqresp --server 127.0.0.1:2222 --clients 1   # against another server (e.g. the course's)\n\n\
+A sister server measured from outside should run with -q: logging every request costs time."
 )]
 pub struct BenchArgs {
     #[command(subcommand)]

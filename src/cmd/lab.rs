@@ -437,6 +437,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn events_are_filed_by_pattern_and_role() {
+        let collector = Collector::default();
+        let subscriber = tracing_subscriber::registry().with(collector.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let lab = tracing::info_span!("lab", pattern = "demo");
+            let _in_lab = lab.enter();
+            let server = tracing::info_span!("demo-server");
+            let _in_server = server.enter();
+            let conn = tracing::info_span!("conn", peer = "127.0.0.1:5000");
+            let _in_conn = conn.enter();
+            tracing::info!(bytes = 5, "received \"hello\"");
+        });
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(collector.clone()), || {
+            tracing::info!("outside any lab span: not collected");
+        });
+        let lines = collector.take("demo");
+        assert_eq!(lines.len(), 1);
+        let l = &lines[0];
+        assert_eq!(
+            (l.role.as_str(), l.context.as_str(), l.text.as_str()),
+            (
+                "demo-server",
+                "peer=127.0.0.1:5000",
+                "received \"hello\"  (bytes=5)"
+            )
+        );
+        assert!(collector.take("demo").is_empty());
+    }
+
+    #[test]
     fn pattern_names_are_unique() {
         let mut seen = std::collections::HashMap::new();
         for p in PATTERNS {
