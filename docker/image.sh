@@ -7,6 +7,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 ctx="$(mktemp -d)"
 trap 'rm -rf "$ctx"' EXIT
 cp "$bin" "$ctx/sister"
+# Symbols are of no use in the image (sister prints errors, never backtraces): strip them, if binutils is here.
+if command -v strip >/dev/null; then strip "$ctx/sister"; fi
 # The three small files the image needs besides the binary: a user for USER 10001, and nsswitch.conf
 # so glibc's resolver reads /etc/hosts then DNS.
 printf 'root:x:0:0:root:/:/usr/local/bin/sister\nsister:x:10001:10001:sister:/:/usr/local/bin/sister\n' > "$ctx/passwd"

@@ -331,7 +331,7 @@ async fn run_pattern(
     can_capture: bool,
 ) -> Outcome {
     let mut problems = Vec::new();
-    let mut outcome = |problems: Vec<String>, captured| Outcome {
+    let outcome = |problems: Vec<String>, captured| Outcome {
         name: pattern.name,
         problems,
         captured,
@@ -365,11 +365,10 @@ async fn run_pattern(
             .kill_on_drop(true)
             .spawn()
         {
-            Ok(child) => {
-                // Give the raw socket a moment to open before the first SYN.
-                tokio::time::sleep(Duration::from_millis(700)).await;
-                capture = Some(child);
-            }
+            Ok(mut child) => match wait_until_capturing(&mut child).await {
+                Ok(log) => capture = Some((child, log)),
+                Err(e) => problems.push(e),
+            },
             Err(e) => problems.push(format!("cannot start the capture: {e}")),
         }
     }
@@ -412,25 +411,18 @@ async fn run_pattern(
         }
     }
 
-    let Some(mut child) = capture else {
+    let Some((mut child, log)) = capture else {
         return outcome(problems, None);
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
     if let Some(pid) = child.id() {
-        let _ = Command::new("kill")
-            .args(["-INT", &pid.to_string()])
-            .status()
-            .await;
+        let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status().await;
     }
     match tokio::time::timeout(Duration::from_secs(15), child.wait()).await {
         Ok(Ok(status)) if status.success() => {}
         Ok(Ok(status)) => {
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                use tokio::io::AsyncReadExt;
-                let _ = e.read_to_string(&mut err).await;
-            }
-            problems.push(format!("the capture ended with {status}: {}", err.trim()));
+            let err = log.await.unwrap_or_default();
+            problems.push(format!("the capture ended with {status}: {}", last_line(&err)));
             return outcome(problems, None);
         }
         _ => {
@@ -473,6 +465,41 @@ async fn run_pattern(
         }
     }
     outcome(problems, Some(pcap))
+}
+
+/// Read the capture's stderr until it says it is capturing (the raw socket is open), then keep draining
+/// it in the background so the child never blocks on a full pipe. Returns the task that collects the rest.
+async fn wait_until_capturing(
+    child: &mut tokio::process::Child,
+) -> Result<tokio::task::JoinHandle<String>, String> {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let Some(stderr) = child.stderr.take() else {
+        return Err("the capture has no stderr".into());
+    };
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = String::new();
+    let started = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.starts_with("capturing on") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    if started != Ok(true) {
+        return Err(format!("the capture did not start: {}", last_line(&seen)));
+    }
+    Ok(tokio::spawn(async move {
+        let mut rest = seen;
+        while let Ok(Some(line)) = lines.next_line().await {
+            rest.push_str(&line);
+            rest.push('\n');
+        }
+        rest
+    }))
 }
 
 fn check_step(step: &Step, out: &std::process::Output, problems: &mut Vec<String>) {
