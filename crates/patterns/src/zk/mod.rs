@@ -128,17 +128,32 @@ pub async fn ensure_path(client: &Client, path: &str) -> Result<(), ZkError> {
     client.mkdir(path, &opts).await.map_err(ZkError::from)
 }
 
-/// Is a ZooKeeper server answering at `server`? One quick try (for `sister lab`'s skip decision).
+/// Is a ZooKeeper server answering at `server`? For `sister lab`'s skip decision: nothing listening
+/// is a quick no; a server that listens gets a few tries for a session (a server that has just started
+/// accepts connections a moment before it serves sessions).
 pub async fn reachable(server: &str) -> bool {
-    let attempt = Client::connector()
-        .with_session_timeout(Duration::from_secs(4))
-        .with_connection_timeout(Duration::from_secs(2))
-        .with_fail_eagerly()
-        .connect(server);
-    matches!(
-        tokio::time::timeout(Duration::from_secs(4), attempt).await,
-        Ok(Ok(_))
-    )
+    let listening =
+        match tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(server)).await {
+            Ok(Ok(_)) => true,
+            // A name that does not resolve, or several hosts: let the client decide.
+            Ok(Err(e)) => e.kind() != std::io::ErrorKind::ConnectionRefused,
+            Err(_) => true,
+        };
+    if !listening {
+        return false;
+    }
+    for _ in 0..5 {
+        let attempt = Client::connector()
+            .with_session_timeout(Duration::from_secs(4))
+            .with_connection_timeout(Duration::from_secs(2))
+            .with_fail_eagerly()
+            .connect(server);
+        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(4), attempt).await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    false
 }
 
 /// `sister lab`: when a ZooKeeper is reachable (`SISTER_ZK`, else 127.0.0.1:2181), three election
