@@ -90,6 +90,23 @@ pub async fn connect(config: &ZkConfig, shutdown: &mut Signal) -> Option<Client>
         if shutdown.is_shutdown() {
             return None;
         }
+        // A name that does not resolve gets the advice every sister client gives (the compose service
+        // name exists only inside compose).
+        if !config.server.contains(',') {
+            if let Err(e) = tokio::net::lookup_host(&config.server).await {
+                warn!(
+                    server = %config.server,
+                    "cannot resolve `{}`: {e}. Outside docker compose the service name does not exist: pass --server 127.0.0.1:2181 (or set SISTER_ZK); retrying in {backoff:?}",
+                    config.server
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.recv() => return None,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        }
         let attempt = Client::connector()
             .with_session_timeout(config.session_timeout)
             .with_connection_timeout(config.session_timeout.max(Duration::from_secs(2)))
