@@ -7,16 +7,25 @@
 //!   to retry while the server starts;
 //! - `-v`/`-q` and `--log-format json` on every command.
 
+pub mod analyze;
 pub mod bench;
+pub mod bench_analyze;
+pub mod capture;
 pub mod client_args;
 pub mod lab;
+pub mod lab_capture;
+pub mod lab_docker;
 pub mod lamport;
 pub mod logging;
 pub mod mqtt;
+pub mod mqtt_bench;
 pub mod mqtt_broker;
 pub mod oneway;
 pub mod procs;
 pub mod reqresp;
+pub mod rest;
+pub mod rpc;
+pub mod soap;
 pub mod udp;
 pub mod upcall;
 pub mod zk;
@@ -64,6 +73,10 @@ pub enum Command {
     /// Do nothing until stopped: keeps a client container alive for `docker compose exec`
     #[command(after_help = "Example (in a compose file):\n  command: [\"idle\"]")]
     Idle,
+    /// Capture packets live (AF_PACKET, no libpcap) with a tcpdump-like filter; write pcap, or decode
+    Capture(capture::CaptureArgs),
+    /// Read pcap/pcapng files and write the findings: hosts, conversations, messages, anomalies
+    Analyze(analyze::AnalyzeArgs),
     /// Run the worksheet on loopback: every pattern, a transcript, a verdict
     Lab(lab::LabArgs),
     /// Measure a pattern's server: throughput and latency (not a test)
@@ -101,6 +114,12 @@ pub enum Command {
         after_help = "Example:\n  sister procs                      eve and bob, 3 threads each, 1000000 increments per thread"
     )]
     Procs(procs::ProcsArgs),
+    /// REST over HTTP: GET /add?a=10&b=5 -> {"result": 15} (port 5151)
+    Rest(rest::RestArgs),
+    /// JSON-RPC 2.0 over HTTP POST: add, subtract, multiply, divide (port 4000)
+    Rpc(rpc::RpcArgs),
+    /// SOAP 1.1 with WSDL: the course's calculator (port 8000)
+    Soap(soap::SoapArgs),
 }
 
 /// Run the chosen command; `Ok` carries the exit code.
@@ -110,6 +129,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             patterns::shutdown::ctrl_c_or_sigterm().await;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Capture(args) => capture::run(args).await,
+        Command::Analyze(args) => analyze::run(args),
         Command::Lab(args) => lab::run(args, &cli.global).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Reqresp(args) => reqresp::run(args).await,
@@ -121,5 +142,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Zk(c) => zk::run(c).await,
         Command::Lamport(c) => lamport::run(c).await,
         Command::Procs(a) => tokio::task::spawn_blocking(move || procs::run(a)).await?,
+        Command::Rest(args) => rest::run(args).await,
+        Command::Rpc(args) => rpc::run(args).await,
+        Command::Soap(args) => soap::run(args).await,
     }
 }
