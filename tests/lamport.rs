@@ -255,3 +255,32 @@ fn lamport_sim_is_reproducible_from_its_seed() {
     assert_eq!(run("42"), run("42"));
     assert_ne!(run("42"), run("43"));
 }
+
+#[test]
+fn lamport_and_procs_run_in_sister_lab() {
+    let out = sister(&["lab", "--only", "lamport,procs"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("ok   lamport: A receives at max(1, 3) + 1 = 4"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok   procs: the parent's counter stays 0"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("2 of 2 patterns behaved"), "{stdout}");
+    // The lab's three-process diagram was written where it says.
+    let path = stdout
+        .lines()
+        .find_map(|l| l.split("diagram written to ").nth(1))
+        .map(|p| p.trim().to_string())
+        .expect(&stdout);
+    let svg = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(svg.matches(r#"class="process""#).count(), 3);
+    let _ = std::fs::remove_file(path);
+}

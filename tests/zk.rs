@@ -53,7 +53,7 @@ impl ZkServer {
             format!(
                 "tickTime=200\nminSessionTimeout=400\nmaxSessionTimeout=20000\ndataDir={}\n\
                  clientPort={port}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n\
-                 4lw.commands.whitelist=ruok,stat\n",
+                 4lw.commands.whitelist=ruok,srvr,stat\n",
                 data.display()
             ),
         )
@@ -66,15 +66,16 @@ impl ZkServer {
             .current_dir(dir.path());
         let proc = Proc::spawn("zookeeper", cmd);
         let addr = format!("127.0.0.1:{port}");
-        // Ready when it answers the four-letter word `ruok` with `imok`.
+        // Ready when `srvr` reports the server's mode: `ruok` answers `imok` a moment before the
+        // server serves sessions ("This ZooKeeper instance is not currently serving requests").
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(mut s) = std::net::TcpStream::connect(local(port)) {
                 use std::io::{Read, Write};
-                let _ = s.write_all(b"ruok");
+                let _ = s.write_all(b"srvr");
                 let mut r = String::new();
                 let _ = s.read_to_string(&mut r);
-                if r == "imok" {
+                if r.contains("Mode: standalone") {
                     break;
                 }
             }
@@ -566,5 +567,44 @@ fn zk_unreachable_server_and_expired_session_are_reported_and_retried() {
         node.interrupt(T).is_some_and(|s| s.success()),
         "{}",
         node.output()
+    );
+}
+
+#[test]
+fn zk_in_sister_lab_against_a_real_server() {
+    let zk = zookeeper();
+    let out = sister(&["lab", "--only", "zk"])
+        .env("SISTER_ZK", &zk.addr)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("ok   zk election: when node 3 leaves, node 2 takes over"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok   zk lock: B waits for A, reads 1500, writes 1200"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("SKIPPED"), "{stdout}");
+}
+
+#[test]
+fn zk_in_sister_lab_says_skipped_without_a_server() {
+    let port = free_tcp_port();
+    let out = sister(&["lab", "--only", "zk"])
+        .env("SISTER_ZK", format!("127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("zk: SKIPPED, no ZooKeeper at 127.0.0.1:"),
+        "{stdout}"
     );
 }

@@ -292,12 +292,16 @@ pub async fn lab(checks: &crate::lab::Checks, zk: &ZkConfig) {
         ..LockDemoConfig::course(role, zk.clone())
     };
     let say = |s: String| info!("{s}");
-    let a = tokio::spawn(run_demo(mk(Role::A), say, Signal::never()).in_current_span());
+    // Bounded: a server that goes away mid-lab is a failed check, not a lab that never ends.
+    let limit = Duration::from_secs(30);
+    let a = tokio::spawn(
+        tokio::time::timeout(limit, run_demo(mk(Role::A), say, Signal::never())).in_current_span(),
+    );
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let b = run_demo(mk(Role::B), say, Signal::never()).await;
+    let b = tokio::time::timeout(limit, run_demo(mk(Role::B), say, Signal::never())).await;
     let a = a.await;
     match (a, b) {
-        (Ok(Ok(a)), Ok(b)) => {
+        (Ok(Ok(Ok(a))), Ok(Ok(b))) => {
             checks.expect_eq(
                 (a.read, a.written),
                 (1000, 1500),

@@ -90,6 +90,23 @@ pub async fn connect(config: &ZkConfig, shutdown: &mut Signal) -> Option<Client>
         if shutdown.is_shutdown() {
             return None;
         }
+        // A name that does not resolve gets the advice every sister client gives (the compose service
+        // name exists only inside compose).
+        if !config.server.contains(',') {
+            if let Err(e) = tokio::net::lookup_host(&config.server).await {
+                warn!(
+                    server = %config.server,
+                    "cannot resolve `{}`: {e}. Outside docker compose the service name does not exist: pass --server 127.0.0.1:2181 (or set SISTER_ZK); retrying in {backoff:?}",
+                    config.server
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.recv() => return None,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        }
         let attempt = Client::connector()
             .with_session_timeout(config.session_timeout)
             .with_connection_timeout(config.session_timeout.max(Duration::from_secs(2)))
@@ -128,17 +145,32 @@ pub async fn ensure_path(client: &Client, path: &str) -> Result<(), ZkError> {
     client.mkdir(path, &opts).await.map_err(ZkError::from)
 }
 
-/// Is a ZooKeeper server answering at `server`? One quick try (for `sister lab`'s skip decision).
+/// Is a ZooKeeper server answering at `server`? For `sister lab`'s skip decision: nothing listening
+/// is a quick no; a server that listens gets a few tries for a session (a server that has just started
+/// accepts connections a moment before it serves sessions).
 pub async fn reachable(server: &str) -> bool {
-    let attempt = Client::connector()
-        .with_session_timeout(Duration::from_secs(4))
-        .with_connection_timeout(Duration::from_secs(2))
-        .with_fail_eagerly()
-        .connect(server);
-    matches!(
-        tokio::time::timeout(Duration::from_secs(4), attempt).await,
-        Ok(Ok(_))
-    )
+    let listening =
+        match tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(server)).await {
+            Ok(Ok(_)) => true,
+            // A name that does not resolve, or several hosts: let the client decide.
+            Ok(Err(e)) => e.kind() != std::io::ErrorKind::ConnectionRefused,
+            Err(_) => true,
+        };
+    if !listening {
+        return false;
+    }
+    for _ in 0..5 {
+        let attempt = Client::connector()
+            .with_session_timeout(Duration::from_secs(4))
+            .with_connection_timeout(Duration::from_secs(2))
+            .with_fail_eagerly()
+            .connect(server);
+        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(4), attempt).await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    false
 }
 
 /// `sister lab`: when a ZooKeeper is reachable (`SISTER_ZK`, else 127.0.0.1:2181), three election
