@@ -312,10 +312,13 @@ pub fn mosquitto_flags(args: impl IntoIterator<Item = OsString>) -> Vec<OsString
         }
         i += 1;
     }
-    for a in &rest {
+    let last = rest.len().saturating_sub(1);
+    for (i, a) in rest.iter().enumerate() {
         // The value of a flag such as `-m -q` stays as it is.
         let rewritten = match a.to_str() {
             _ if value_next => None,
+            // `-h` with nothing after it can only be someone asking for help.
+            Some("-h") if i == last => Some("--help"),
             Some("-h") => Some("--host"),
             Some("-q") => Some("--qos"),
             Some("-v") if is_sub => Some("--print-topic"),
@@ -511,6 +514,10 @@ mod tests {
         assert_eq!(
             mosquitto_flags(os(&["sister", "mqtt", "pub", "-v", "-m", "-q"])),
             os(&["sister", "mqtt", "pub", "-v", "-m", "-q"])
+        );
+        assert_eq!(
+            mosquitto_flags(os(&["sister", "mqtt", "pub", "-h"])),
+            os(&["sister", "mqtt", "pub", "--help"])
         );
         assert_eq!(
             mosquitto_flags(os(&["sister", "-q", "idle"])),
