@@ -208,15 +208,54 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Stop taking from the outbox while this many bytes wait to be written (the socket is full).
 const WRITE_HIGH: usize = 64 * 1024;
 
+/// What the handshake leaves for the rest of the connection.
+struct Ready {
+    conn: Conn,
+    keep_alive: u16,
+    rbuf: BytesMut,
+    wbuf: Vec<u8>,
+    notify: Arc<Notify>,
+}
+
+/// One client connection: the CONNECT handshake, the session, the goodbye. Split in three functions
+/// so the task's future holds the state of one phase at a time (memory per idle client).
 async fn connection(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) {
+    let Some(Ready {
+        mut conn,
+        keep_alive,
+        rbuf,
+        wbuf,
+        notify,
+    }) = handshake(&hub, &mut stream, &mut shutdown).await
+    else {
+        return;
+    };
+    // 3. The loop: read packets, write what the broker queued for us.
+    let close = serve_client(
+        &hub,
+        &mut conn,
+        &mut stream,
+        rbuf,
+        wbuf,
+        keep_alive,
+        &notify,
+        &mut shutdown,
+    )
+    .await;
+    drop(notify);
+    goodbye(&hub, &conn, &mut stream, close).await;
+}
+
+/// Read CONNECT, let the broker decide, write CONNACK. `None`: the connection is over.
+async fn handshake(hub: &Hub, stream: &mut TcpStream, shutdown: &mut Signal) -> Option<Ready> {
     let id = hub.next_conn.fetch_add(1, Ordering::Relaxed);
-    let mut rbuf = BytesMut::new();
+    let mut rbuf = BytesMut::with_capacity(256);
     let max_in = hub.opts.state.max_packet_size as usize;
 
     // 1. The first packet must be CONNECT (3.1.1 §3.1: otherwise the server closes the connection).
     let first = tokio::select! {
-        _ = shutdown.recv() => return,
-        r = tokio::time::timeout(hub.opts.connect_timeout, read_packet(&mut stream, &mut rbuf, max_in, &hub)) => r,
+        _ = shutdown.recv() => return None,
+        r = tokio::time::timeout(hub.opts.connect_timeout, read_packet(stream, &mut rbuf, max_in, hub)) => r,
     };
     let connect = match first {
         Err(_) => {
@@ -224,15 +263,15 @@ async fn connection(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) 
                 "no CONNECT within {:?}; closing (an MQTT client speaks first)",
                 hub.opts.connect_timeout
             );
-            return;
+            return None;
         }
         Ok(Err(ReadErr::Closed)) => {
             tracing::debug!("closed before sending CONNECT");
-            return;
+            return None;
         }
         Ok(Err(ReadErr::Io(e))) => {
             tracing::info!("connection error before CONNECT: {e}");
-            return;
+            return None;
         }
         Ok(Err(ReadErr::Codec(mqtt::Error::UnsupportedVersion { name, level }))) => {
             tracing::warn!(
@@ -245,13 +284,13 @@ async fn connection(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) 
             let v = if level == 5 { Version::V5 } else { Version::V3_1_1 };
             let mut buf = Vec::new();
             if mqtt::encode(&Packet::ConnAck(ack), v, &mut buf).is_ok() {
-                let _ = write_all(&mut stream, &buf, &hub).await;
+                let _ = write_all(stream, &buf, hub).await;
             }
-            return;
+            return None;
         }
         Ok(Err(ReadErr::Codec(e))) => {
             tracing::warn!("malformed first packet: {e}; closing the connection");
-            return;
+            return None;
         }
         Ok(Ok(Packet::Connect(c))) => c,
         Ok(Ok(other)) => {
@@ -259,7 +298,7 @@ async fn connection(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) 
                 "first packet was {} instead of CONNECT (MQTT 3.1.1 §3.1); closing the connection",
                 other.packet_type()
             );
-            return;
+            return None;
         }
     };
 
@@ -301,9 +340,9 @@ async fn connection(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) 
         tracing::warn!(client = %connect.client_id, "CONNECT refused: {why}");
         let ack = refuse(reason, &why);
         if mqtt::encode(&Packet::ConnAck(ack), version, &mut wbuf).is_ok() {
-            let _ = write_all(&mut stream, &wbuf, &hub).await;
+            let _ = write_all(stream, &wbuf, hub).await;
         }
-        return;
+        return None;
     }
     let will = connect.will.as_ref().map(|w| state::Will {
         topic: w.topic.clone(),
@@ -347,9 +386,9 @@ async fn connection(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) 
             tracing::warn!(client = %connect.client_id, "CONNECT refused: {why}");
             let ack = refuse(ReasonCode::from_byte(reason), &why);
             if mqtt::encode(&Packet::ConnAck(ack), version, &mut wbuf).is_ok() {
-                let _ = write_all(&mut stream, &wbuf, &hub).await;
+                let _ = write_all(stream, &wbuf, hub).await;
             }
-            return;
+            return None;
         }
         ConnectOutcome::Accepted {
             sid,
@@ -382,7 +421,7 @@ async fn connection(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) 
             }
             if let Err(e) = mqtt::encode(&Packet::ConnAck(ack), version, &mut wbuf) {
                 tracing::error!("cannot encode CONNACK: {e}");
-                return;
+                return None;
             }
             let client: Arc<str> = match hub.lock().broker.session(sid) {
                 Some(s) => s.client_id.clone(),
@@ -393,7 +432,7 @@ async fn connection(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) 
         }
     };
     let (keep_alive, client_id) = keep_alive;
-    let mut conn = Conn {
+    let conn = Conn {
         id,
         version,
         sid,
@@ -413,19 +452,18 @@ async fn connection(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) 
         skipped: Vec::new(),
     };
     drop(connect);
-
-    // 3. The loop: read packets, write what the broker queued for us.
-    let close = serve_client(
-        &hub,
-        &mut conn,
-        &mut stream,
+    Some(Ready {
+        conn,
+        keep_alive,
         rbuf,
         wbuf,
-        keep_alive,
-        &notify,
-        &mut shutdown,
-    )
-    .await;
+        notify,
+    })
+}
+
+/// The connection ends: tell the broker state, and a 5.0 client why.
+async fn goodbye(hub: &Hub, conn: &Conn, stream: &mut TcpStream, close: Close) {
+    let (sid, id, version) = (conn.sid, conn.id, conn.version);
     let now = Instant::now();
     let mut goodbye = Vec::new();
     {
@@ -444,13 +482,13 @@ async fn connection(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) 
         }
         inner.flush_wakes();
     }
-    if !close.by_client && v5 {
+    if !close.by_client && version.is_v5() {
         let mut d = Disconnect::new(close.reason);
         if conn.problem_info {
             d.properties.reason_string = Some(close.why.clone());
         }
         let _ = mqtt::encode(&Packet::Disconnect(d), version, &mut goodbye);
-        let _ = tokio::time::timeout(Duration::from_secs(1), write_all(&mut stream, &goodbye, &hub)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), write_all(stream, &goodbye, hub)).await;
     }
     let routine = matches!(
         close.reason,
@@ -991,4 +1029,31 @@ fn publish_of(m: &Message, v: Version) -> Publish {
         pr.user_properties = m.props.user.clone();
     }
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every connected client costs one task whose size is this future's: keep it small (memory per
+    /// idle connection is one of the broker's goals; see bench/mqtt.sh).
+    #[tokio::test]
+    async fn a_connection_task_stays_small() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let hub = Arc::new(Hub {
+            inner: Mutex::new(Inner {
+                broker: Broker::new(state::Config::default(), Auth::default(), Instant::now()),
+                slots: Vec::new(),
+                wakes: Vec::new(),
+            }),
+            next_conn: AtomicU64::new(1),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+            opts: BrokerOptions::default(),
+        });
+        let f = connection(hub, c, Signal::never());
+        let size = std::mem::size_of_val(&f);
+        assert!(size <= 1600, "the connection future grew to {size} bytes");
+    }
 }

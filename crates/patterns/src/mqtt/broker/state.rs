@@ -420,7 +420,8 @@ struct Group {
 pub struct Broker {
     pub config: Config,
     pub auth: Auth,
-    sessions: Vec<Option<Session>>,
+    /// Boxed: a `Vec` grows by doubling, and empty slots should not cost a whole session.
+    sessions: Vec<Option<Box<Session>>>,
     free: Vec<usize>,
     by_id: HashMap<Arc<str>, usize>,
     subs: Trie<SubOpts>,
@@ -509,11 +510,11 @@ impl Broker {
     }
 
     pub fn session(&self, sid: usize) -> Option<&Session> {
-        self.sessions.get(sid).and_then(|s| s.as_ref())
+        self.sessions.get(sid).and_then(|s| s.as_deref())
     }
 
     pub fn session_mut(&mut self, sid: usize) -> Option<&mut Session> {
-        self.sessions.get_mut(sid).and_then(|s| s.as_mut())
+        self.sessions.get_mut(sid).and_then(|s| s.as_deref_mut())
     }
 
     /// The session of `client_id`, if one exists.
@@ -533,7 +534,7 @@ impl Broker {
     /// Sessions whose outbox got something since the last call: the server wakes their writers.
     pub fn take_wakes(&mut self, into: &mut Vec<usize>) {
         for &sid in &self.wakes {
-            if let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_mut()) {
+            if let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_deref_mut()) {
                 s.woken = false;
             }
         }
@@ -583,7 +584,7 @@ impl Broker {
     }
 
     fn wake(&mut self, sid: usize) {
-        if let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_mut()) {
+        if let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_deref_mut()) {
             if !s.woken {
                 s.woken = true;
                 self.wakes.push(sid);
@@ -761,7 +762,7 @@ impl Broker {
     }
 
     fn new_session(&mut self, client_id: Arc<str>) -> usize {
-        let s = Session::new(client_id.clone());
+        let s = Box::new(Session::new(client_id.clone()));
         let sid = match self.free.pop() {
             Some(i) => {
                 self.sessions[i] = Some(s);
@@ -1145,7 +1146,7 @@ impl Broker {
     ) -> bool {
         let max_outbox = self.config.max_outbox;
         let max_queued = self.config.max_queued;
-        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_mut()) else {
+        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_deref_mut()) else {
             return false;
         };
         if qos == QoS::AtMostOnce {
@@ -1229,7 +1230,7 @@ impl Broker {
     /// client has not drained for a second (then it is stuck, and pausing publishers for it would let
     /// one client that stopped reading slow everyone down; its queue limit applies instead).
     fn pressure(&mut self, sid: usize, now: Instant) {
-        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_mut()) else {
+        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_deref_mut()) else {
             return;
         };
         let since = *s.congested_since.get_or_insert(now);
@@ -1240,7 +1241,7 @@ impl Broker {
 
     /// Move waiting QoS 1/2 messages into the in-flight window while there is room.
     fn fill_window(&mut self, sid: usize, now: Instant) {
-        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_mut()) else {
+        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_deref_mut()) else {
             return;
         };
         if s.conn.is_none() {
