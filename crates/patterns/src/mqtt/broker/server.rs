@@ -561,6 +561,7 @@ async fn serve_client(
     let mut decode_err: Option<Close> = None;
     let mut congested: Vec<usize> = Vec::new();
     let mut paused_since: Option<Instant> = None;
+    let mut recheck = false;
     let max_in = hub.opts.state.max_packet_size as usize;
     // 3.1.1 §3.1.2.10: one and a half times the keep-alive without a packet ends the connection.
     let grace = (keep_alive > 0).then(|| Duration::from_millis(keep_alive as u64 * 1500));
@@ -588,7 +589,10 @@ async fn serve_client(
                     }
                     inner.flush_wakes();
                 }
-                inner.broker.take_outbox(conn.sid, conn.id, &mut outq)
+                let owner = inner.broker.take_outbox(conn.sid, conn.id, &mut outq);
+                // Draining may free publishers held by back-pressure: wake them.
+                inner.flush_wakes();
+                owner
             };
             if !owner {
                 return Close::new(
@@ -641,6 +645,36 @@ async fn serve_client(
             let _ = flush(stream, &wbuf[wpos..], hub).await;
             return c;
         }
+        if recheck && paused_since.is_some() {
+            recheck = false;
+            let mut inner = hub.lock();
+            congested.retain(|&sid| !inner.broker.has_room(sid));
+            if !congested.is_empty() && paused_since.is_some_and(|t| t.elapsed() <= Duration::from_secs(1)) {
+                for &sid in congested.iter() {
+                    inner.broker.wait_for_room(sid, conn.sid);
+                }
+                inner.flush_wakes();
+            } else {
+                drop(inner);
+                tracing::debug!(left = ?congested, "resuming this publisher");
+                congested.clear();
+                paused_since = None;
+                // Go on with what was read but not applied yet.
+                if let Some(c) = apply_backlog(hub, conn, &mut packets, &mut congested) {
+                    if c.by_client {
+                        return c;
+                    }
+                    pending_rx = Some(c);
+                } else if packets.is_empty() {
+                    pending_rx = decode_err.take();
+                }
+                if !congested.is_empty() {
+                    paused_since = Some(Instant::now());
+                }
+                want_fill = true;
+                continue;
+            }
+        }
         let paused = paused_since.is_some();
         tokio::select! {
             biased;
@@ -649,6 +683,7 @@ async fn serve_client(
             }
             _ = notify.notified() => {
                 want_fill = true;
+                recheck = true;
             }
             r = stream.writable(), if wpos < wbuf.len() => {
                 if let Err(e) = r {
@@ -716,32 +751,14 @@ async fn serve_client(
                 if !congested.is_empty() {
                     tracing::debug!(queues = ?congested, "a subscriber's queue is half full: pausing this publisher");
                     paused_since = Some(Instant::now());
+                    recheck = true;
                 }
             }
-            _ = tokio::time::sleep(Duration::from_millis(2)), if paused => {
-                // Back-pressure: this publisher filled a subscriber's queue past half; wait (without
-                // reading its socket) until that queue drains, for at most a second.
-                let inner = hub.lock();
-                congested.retain(|&sid| !inner.broker.has_room(sid));
-                drop(inner);
-                if congested.is_empty() || paused_since.is_some_and(|t| t.elapsed() > Duration::from_secs(1)) {
-                    tracing::debug!(left = ?congested, "resuming this publisher");
-                    congested.clear();
-                    paused_since = None;
-                    // Go on with what was read but not applied yet.
-                    if let Some(c) = apply_backlog(hub, conn, &mut packets, &mut congested) {
-                        if c.by_client {
-                            return c;
-                        }
-                        pending_rx = Some(c);
-                    } else if packets.is_empty() {
-                        pending_rx = decode_err.take();
-                    }
-                    if !congested.is_empty() {
-                        paused_since = Some(Instant::now());
-                    }
-                    want_fill = true;
-                }
+            _ = tokio::time::sleep(Duration::from_millis(100)), if paused => {
+                // Back-pressure: this publisher filled a subscriber's queue past half; it waits
+                // (without reading its socket) until that queue drains (the subscriber's task wakes
+                // us), for at most a second. This branch is only the clock for that second.
+                recheck = true;
             }
             _ = &mut ka_sleep => {
                 let Some(g) = grace else { continue };

@@ -275,6 +275,8 @@ pub struct Session {
     dropped_burst: u64,
     /// Since when a queue of this session has been over half full without draining.
     congested_since: Option<Instant>,
+    /// Publishers (sessions) held until this session's queues drain.
+    waiters: Vec<usize>,
 }
 
 impl Session {
@@ -298,6 +300,7 @@ impl Session {
             woken: false,
             dropped_burst: 0,
             congested_since: None,
+            waiters: Vec::new(),
         }
     }
 
@@ -577,9 +580,35 @@ impl Broker {
                 } else {
                     into.append(&mut s.outbox);
                 }
+                self.release_waiters(sid);
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Publisher `publisher` waits for room in session `sid`'s queues (back-pressure): it is woken
+    /// (its session appears in [`Broker::take_wakes`]) when they drain.
+    pub fn wait_for_room(&mut self, sid: usize, publisher: usize) {
+        if self.has_room(sid) {
+            self.wake(publisher);
+        } else if let Some(s) = self.session_mut(sid) {
+            if !s.waiters.contains(&publisher) {
+                s.waiters.push(publisher);
+            }
+        }
+    }
+
+    fn release_waiters(&mut self, sid: usize) {
+        if !self.has_room(sid) {
+            return;
+        }
+        let Some(s) = self.session_mut(sid) else { return };
+        if s.waiters.is_empty() {
+            return;
+        }
+        for w in std::mem::take(&mut s.waiters) {
+            self.wake(w);
         }
     }
 
@@ -1277,6 +1306,7 @@ impl Broker {
             self.stats.messages_sent += sent;
             self.wake(sid);
         }
+        self.release_waiters(sid);
     }
 
     // ---- acknowledgements from subscribers -----------------------------------------------------------
