@@ -2184,5 +2184,20 @@ mod pressure_tests {
         assert_eq!(c, vec![s]);
         b.publish(p2, m(1), now).unwrap();
         assert!(b.is_congested(), "the second publisher must be paused too");
+        b.take_congested(&mut c);
+        // The subscriber has not drained for over a second: it is stuck, publishers are no longer
+        // held for it (its bounded queue drops, counted, instead).
+        let later = now + Duration::from_secs(2);
+        b.publish(p2, m(2), later).unwrap();
+        assert!(
+            !b.is_congested(),
+            "a stuck subscriber must not hold publishers forever"
+        );
+        while b.session(s).unwrap().queued_len() < 10 {
+            b.publish(p1, m(1), later).unwrap();
+        }
+        let before = b.stats.publish_dropped_qos12;
+        b.publish(p1, m(1), later).unwrap();
+        assert_eq!(b.stats.publish_dropped_qos12, before + 1, "the drop is counted");
     }
 }
