@@ -515,3 +515,73 @@ fn mqtt_clients_persistent_session_gets_what_was_sent_while_away() {
         assert!(s.output().contains("session present: true"), "{}", s.output());
     }
 }
+
+#[test]
+fn mqtt_clients_v5_properties_with_dash_d_reach_the_subscriber() {
+    let m = mosquitto();
+    // The subscriber asks for subscription identifier 9; -d shows the properties of what arrives.
+    let mut s = sub(
+        &m,
+        &[
+            "-t",
+            "sister/props",
+            "-V",
+            "5",
+            "-C",
+            "1",
+            "-d",
+            "-i",
+            "psub",
+            "-D",
+            "subscribe",
+            "subscription-identifier",
+            "9",
+        ],
+    );
+    publish(
+        &m,
+        &[
+            "-t",
+            "sister/props",
+            "-V",
+            "5",
+            "-m",
+            "hi",
+            "-D",
+            "publish",
+            "user-property",
+            "kunci",
+            "nilai satu",
+            "-D",
+            "publish",
+            "message-expiry-interval",
+            "30",
+        ],
+    );
+    finish(&mut s);
+    let out = s.output();
+    assert!(
+        out.contains("psub <- PUBLISH topic=sister/props qos=0 payload=\"hi\" (2 bytes) {")
+            && out.contains("subscription-id=9")
+            && out.contains("user:kunci=nilai satu"),
+        "{out}"
+    );
+    // Properties need MQTT 5; the error says so.
+    let server = m.server();
+    let out = util::sister(&[
+        "mqtt",
+        "pub",
+        "--server",
+        &server,
+        "-m",
+        "x",
+        "-D",
+        "publish",
+        "message-expiry-interval",
+        "1",
+    ])
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("add -V 5"));
+}

@@ -41,6 +41,7 @@ const PUB_EXAMPLES: &str = "Examples:
   sister mqtt pub -t sister/temp -m tick --interval 0.5 --count 10
   tail -f log | sister mqtt pub -t sister/log -l    one message per line of input
   sister mqtt pub -d -q 2 -m hi                     print every packet: CONNECT, CONNACK, PUBLISH, PUBREC, PUBREL, PUBCOMP, DISCONNECT
+  sister mqtt pub -V 5 -m hi -D publish user-property kelas sister -D publish message-expiry-interval 60
 
 As in mosquitto_pub, -h is the host and -q the QoS here; use --help, --quiet, --verbose for sister's.
 The broker is --server HOST:PORT, or $SISTER_MQTT_SERVER, or $SISTER_SERVER, or mqtt-broker:1883.";
@@ -107,6 +108,96 @@ pub struct ConnArgs {
     /// Print every MQTT packet sent and received (mosquitto's -d): the protocol, one line per packet
     #[arg(short = 'd', long)]
     pub debug: bool,
+    /// MQTT 5 property, as mosquitto's -D: COMMAND is connect, publish, will or subscribe; NAME as in
+    /// the spec (message-expiry-interval, user-property KEY VALUE, ...). Repeatable
+    #[arg(
+        short = 'D',
+        long = "property",
+        num_args = 3,
+        value_names = ["COMMAND", "NAME", "VALUE"],
+        action = clap::ArgAction::Append
+    )]
+    pub property: Vec<String>,
+}
+
+/// The 5.0 properties given with `-D`, by the packet they go in.
+#[derive(Debug, Default)]
+struct V5Properties {
+    connect: Properties,
+    publish: Properties,
+    will: Properties,
+    subscribe: Properties,
+}
+
+/// How [`mosquitto_flags`] carries user-property's two values through clap's three (KEY US VALUE).
+const PAIR: char = '\u{1f}';
+
+impl V5Properties {
+    fn parse(args: &[String]) -> anyhow::Result<V5Properties> {
+        let mut all = V5Properties::default();
+        for triple in args.chunks(3) {
+            let [command, name, value] = triple else {
+                bail!("-D takes COMMAND NAME VALUE");
+            };
+            let props = match command.as_str() {
+                "connect" => &mut all.connect,
+                "publish" => &mut all.publish,
+                "will" => &mut all.will,
+                "subscribe" => &mut all.subscribe,
+                other => bail!(
+                    "-D {other}: the packets with properties here are connect, publish, will, subscribe"
+                ),
+            };
+            set_property(props, name, value)
+                .with_context(|| format!("-D {command} {name} {}", value.replace(PAIR, " ")))?;
+        }
+        Ok(all)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.connect.is_empty()
+            && self.publish.is_empty()
+            && self.will.is_empty()
+            && self.subscribe.is_empty()
+    }
+}
+
+/// Set one property by its spec name (MQTT 5.0 §2.2.2.2, the names mosquitto's -D uses).
+fn set_property(p: &mut Properties, name: &str, value: &str) -> anyhow::Result<()> {
+    fn num<T: std::str::FromStr>(v: &str) -> anyhow::Result<T> {
+        v.parse()
+            .map_err(|_| anyhow::anyhow!("{v:?} is not a number in range"))
+    }
+    fn flag(v: &str) -> anyhow::Result<bool> {
+        match v {
+            "0" => Ok(false),
+            "1" => Ok(true),
+            _ => bail!("{v:?}: 0 or 1"),
+        }
+    }
+    match name {
+        "payload-format-indicator" => p.payload_format_indicator = Some(num(value)?),
+        "message-expiry-interval" => p.message_expiry_interval = Some(num(value)?),
+        "content-type" => p.content_type = Some(value.to_string()),
+        "response-topic" => p.response_topic = Some(value.to_string()),
+        "correlation-data" => p.correlation_data = Some(Bytes::from(value.as_bytes().to_vec())),
+        "subscription-identifier" => p.subscription_identifiers.push(num(value)?),
+        "session-expiry-interval" => p.session_expiry_interval = Some(num(value)?),
+        "authentication-method" => p.authentication_method = Some(value.to_string()),
+        "authentication-data" => p.authentication_data = Some(Bytes::from(value.as_bytes().to_vec())),
+        "request-problem-information" => p.request_problem_information = Some(flag(value)?),
+        "will-delay-interval" => p.will_delay_interval = Some(num(value)?),
+        "request-response-information" => p.request_response_information = Some(flag(value)?),
+        "receive-maximum" => p.receive_maximum = Some(num(value)?),
+        "topic-alias-maximum" => p.topic_alias_maximum = Some(num(value)?),
+        "maximum-packet-size" => p.maximum_packet_size = Some(num(value)?),
+        "user-property" => match value.split_once(PAIR) {
+            Some((k, v)) => p.user_properties.push((k.to_string(), v.to_string())),
+            None => bail!("user-property takes two values: KEY VALUE"),
+        },
+        other => bail!("unknown or unsupported property {other:?}"),
+    }
+    Ok(())
 }
 
 #[derive(Debug, Args)]
@@ -208,10 +299,26 @@ pub fn mosquitto_flags(args: impl IntoIterator<Item = OsString>) -> Vec<OsString
     let is_sub = args[at + 1] == "sub";
     let mut out = args[..at + 2].to_vec();
     let mut value_next = false;
-    for a in &args[at + 2..] {
+    let mut rest = args[at + 2..].to_vec();
+    // mosquitto's `-D COMMAND user-property KEY VALUE` has four values where every other -D has
+    // three: carry KEY and VALUE as one (joined by an ASCII unit separator, which nobody types).
+    let mut i = 0;
+    while i + 4 < rest.len() {
+        if rest[i] == "-D" && rest[i + 2] == "user-property" {
+            let mut pair = rest[i + 3].clone();
+            pair.push(PAIR.to_string());
+            pair.push(&rest[i + 4]);
+            rest.splice(i + 3..i + 5, [pair]);
+        }
+        i += 1;
+    }
+    let last = rest.len().saturating_sub(1);
+    for (i, a) in rest.iter().enumerate() {
         // The value of a flag such as `-m -q` stays as it is.
         let rewritten = match a.to_str() {
             _ if value_next => None,
+            // `-h` with nothing after it can only be someone asking for help.
+            Some("-h") if i == last => Some("--help"),
             Some("-h") => Some("--host"),
             Some("-q") => Some("--qos"),
             Some("-v") if is_sub => Some("--print-topic"),
@@ -227,7 +334,12 @@ pub fn mosquitto_flags(args: impl IntoIterator<Item = OsString>) -> Vec<OsString
 }
 
 impl ConnArgs {
-    fn options(&self, role: &str) -> anyhow::Result<ClientOptions> {
+    /// The client's options, and the 5.0 properties of `-D` for the publish or subscribe packets.
+    fn options(&self, role: &str) -> anyhow::Result<(ClientOptions, V5Properties)> {
+        let mut props = V5Properties::parse(&self.property)?;
+        if !props.is_empty() && !self.version.is_v5() {
+            bail!("-D sets MQTT 5 properties: add -V 5");
+        }
         let mut server = self
             .server
             .clone()
@@ -247,7 +359,7 @@ impl ConnArgs {
             payload: Bytes::from(self.will_payload.clone().into_bytes()),
             qos: self.will_qos,
             retain: self.will_retain,
-            properties: Properties::default(),
+            properties: std::mem::take(&mut props.will),
         });
         if let Some(w) = &will {
             wire::mqtt::topic::validate_name(&w.topic)
@@ -256,7 +368,8 @@ impl ConnArgs {
         if self.session_expiry.is_some() && !self.version.is_v5() {
             bail!("-x/--session-expiry-interval exists only in MQTT 5: add -V 5");
         }
-        Ok(ClientOptions {
+        let connect = std::mem::take(&mut props.connect);
+        let options = ClientOptions {
             server,
             client_id: self
                 .id
@@ -271,7 +384,9 @@ impl ConnArgs {
             will,
             wait: Duration::from_secs_f64(self.wait),
             show_packets: self.debug,
-        })
+            properties: connect,
+        };
+        Ok((options, props))
     }
 }
 
@@ -311,8 +426,13 @@ async fn run_pub(a: PubArgs) -> anyhow::Result<ExitCode> {
         let text = a.message.unwrap_or_else(|| client::DEFAULT_MESSAGE.to_string());
         Messages::Fixed(Bytes::from(text.into_bytes()))
     };
+    let (client, props) = a.conn.options("pub")?;
+    if !props.subscribe.is_empty() {
+        bail!("-D subscribe ... is for mqtt sub");
+    }
     let settings = PubSettings {
-        client: a.conn.options("pub")?,
+        client,
+        properties: props.publish,
         topic: a.topic,
         messages,
         qos: a.qos,
@@ -336,8 +456,13 @@ async fn run_sub(a: SubArgs) -> anyhow::Result<ExitCode> {
     if (a.no_local || a.retain_as_published || a.retain_handling != 0) && !a.conn.version.is_v5() {
         bail!("--nl, --rap and --rh are MQTT 5 subscription options: add -V 5");
     }
+    let (client, props) = a.conn.options("sub")?;
+    if !props.publish.is_empty() {
+        bail!("-D publish ... is for mqtt pub");
+    }
     let settings = SubSettings {
-        client: a.conn.options("sub")?,
+        client,
+        properties: props.subscribe,
         filters: a.topics,
         options: SubscriptionOptions {
             qos: a.qos,
@@ -391,9 +516,60 @@ mod tests {
             os(&["sister", "mqtt", "pub", "-v", "-m", "-q"])
         );
         assert_eq!(
+            mosquitto_flags(os(&["sister", "mqtt", "pub", "-h"])),
+            os(&["sister", "mqtt", "pub", "--help"])
+        );
+        assert_eq!(
             mosquitto_flags(os(&["sister", "-q", "idle"])),
             os(&["sister", "-q", "idle"])
         );
+    }
+
+    #[test]
+    fn user_property_takes_two_values_like_mosquitto() {
+        let args = mosquitto_flags(os(&[
+            "sister",
+            "mqtt",
+            "pub",
+            "-D",
+            "publish",
+            "user-property",
+            "k",
+            "v w",
+            "-m",
+            "x",
+        ]));
+        let pair = format!("k{PAIR}v w");
+        assert_eq!(
+            args,
+            os(&[
+                "sister",
+                "mqtt",
+                "pub",
+                "-D",
+                "publish",
+                "user-property",
+                &pair,
+                "-m",
+                "x"
+            ])
+        );
+        let props = V5Properties::parse(&[
+            "publish".into(),
+            "user-property".into(),
+            pair,
+            "publish".into(),
+            "message-expiry-interval".into(),
+            "30".into(),
+            "will".into(),
+            "will-delay-interval".into(),
+            "5".into(),
+        ])
+        .unwrap();
+        assert_eq!(props.publish.user_properties, vec![("k".into(), "v w".into())]);
+        assert_eq!(props.publish.message_expiry_interval, Some(30));
+        assert_eq!(props.will.will_delay_interval, Some(5));
+        assert!(V5Properties::parse(&["connect".into(), "receive-maximum".into(), "x".into()]).is_err());
     }
 
     #[test]

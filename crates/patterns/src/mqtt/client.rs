@@ -141,6 +141,8 @@ pub struct ClientOptions {
     pub wait: Duration,
     /// Print every packet sent and received on stderr (`-d`).
     pub show_packets: bool,
+    /// 5.0: properties of the CONNECT (`-D connect ...`).
+    pub properties: Properties,
 }
 
 impl Default for ClientOptions {
@@ -157,6 +159,7 @@ impl Default for ClientOptions {
             will: None,
             wait: Duration::ZERO,
             show_packets: false,
+            properties: Properties::default(),
         }
     }
 }
@@ -264,8 +267,8 @@ impl Client {
     pub async fn connect(opts: &ClientOptions) -> Result<(Client, ConnAck), ClientError> {
         let stream = net::connect_tcp(&opts.server, opts.wait).await?;
         let _ = stream.set_nodelay(true);
-        let mut properties = Properties::default();
-        if opts.version.is_v5() {
+        let mut properties = opts.properties.clone();
+        if opts.version.is_v5() && opts.session_expiry.is_some() {
             properties.session_expiry_interval = opts.session_expiry;
         }
         let connect = Connect {
@@ -567,11 +570,20 @@ impl Client {
     /// Subscribe and wait for the SUBACK. A refused filter is reported in the SUBACK's codes (>= 0x80),
     /// not as an error: the caller decides.
     pub async fn subscribe(&mut self, subscriptions: Vec<Subscription>) -> Result<SubAck, ClientError> {
+        self.subscribe_with(subscriptions, Properties::default()).await
+    }
+
+    /// [`Client::subscribe`] with 5.0 properties (a subscription identifier, user properties).
+    pub async fn subscribe_with(
+        &mut self,
+        subscriptions: Vec<Subscription>,
+        properties: Properties,
+    ) -> Result<SubAck, ClientError> {
         let id = self.state.next_packet_id();
         let packet = Packet::Subscribe(Subscribe {
             packet_id: id,
             subscriptions,
-            properties: Properties::default(),
+            properties,
         });
         self.send(&packet).await?;
         let result = loop {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tracing::Instrument;
-use wire::mqtt::{topic, Publish, QoS};
+use wire::mqtt::{topic, Properties, Publish, QoS};
 
 use super::client::{Backoff, Client, ClientError, ClientOptions, InFlight};
 use crate::shutdown::Signal;
@@ -35,6 +35,8 @@ pub struct PubSettings {
     pub messages: Messages,
     pub qos: QoS,
     pub retain: bool,
+    /// 5.0: properties of every PUBLISH (`-D publish ...`).
+    pub properties: Properties,
     /// Time between messages; `None` sends back to back (one message by default).
     pub interval: Option<Duration>,
     /// Stop after this many messages; `None`: forever with an interval, once without.
@@ -214,6 +216,7 @@ impl Publisher {
             let publish = Publish {
                 qos: self.s.qos,
                 retain: self.s.retain,
+                properties: self.s.properties.clone(),
                 ..Publish::new(self.s.topic.clone(), payload.clone())
             };
             let shown = wire::text::show(&payload);
@@ -313,6 +316,7 @@ mod tests {
             messages: Messages::Fixed(Bytes::from_static(b"m")),
             qos,
             retain: false,
+            properties: Properties::default(),
             interval: Some(Duration::from_millis(10)),
             count: Some(2),
         }

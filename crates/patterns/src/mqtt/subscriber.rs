@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 use tracing::Instrument;
-use wire::mqtt::{topic, Publish, Subscription, SubscriptionOptions};
+use wire::mqtt::{topic, Properties, Publish, Subscription, SubscriptionOptions};
 
 use super::client::{Backoff, Client, ClientError, ClientOptions};
 use crate::shutdown::Signal;
@@ -36,6 +36,8 @@ pub struct SubSettings {
     pub filters: Vec<String>,
     /// QoS and, in 5.0, no-local, retain-as-published and retain handling for every filter.
     pub options: SubscriptionOptions,
+    /// 5.0: properties of the SUBSCRIBE (`-D subscribe ...`: a subscription identifier, user properties).
+    pub properties: Properties,
     pub output: Output,
     /// Exit after this many messages (`-C`).
     pub count: Option<u64>,
@@ -173,7 +175,7 @@ async fn receive(
     let ack = tokio::select! {
         biased;
         _ = shutdown.recv() => return Ok(Ended::Done),
-        a = client.subscribe(subscriptions) => a?,
+        a = client.subscribe_with(subscriptions, s.properties.clone()) => a?,
     };
     let mut granted = 0;
     for (filter, code) in s.filters.iter().zip(&ack.codes) {

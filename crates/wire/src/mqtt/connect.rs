@@ -274,12 +274,14 @@ impl fmt::Display for Connect {
         if let Some(w) = &self.will {
             write!(
                 f,
-                " will(topic={} qos={}{} payload=\"{}\")",
+                " will(topic={} qos={}{} payload=\"{}\"",
                 w.topic,
                 w.qos,
                 if w.retain { " retain" } else { "" },
                 super::preview(&w.payload)
             )?;
+            super::show_props(f, &w.properties)?;
+            f.write_str(")")?;
         }
         if let Some(u) = &self.username {
             write!(f, " user={u:?}")?;

@@ -208,15 +208,54 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Stop taking from the outbox while this many bytes wait to be written (the socket is full).
 const WRITE_HIGH: usize = 64 * 1024;
 
+/// What the handshake leaves for the rest of the connection.
+struct Ready {
+    conn: Conn,
+    keep_alive: u16,
+    rbuf: BytesMut,
+    wbuf: Vec<u8>,
+    notify: Arc<Notify>,
+}
+
+/// One client connection: the CONNECT handshake, the session, the goodbye. Split in three functions
+/// so the task's future holds the state of one phase at a time (memory per idle client).
 async fn connection(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) {
+    let Some(Ready {
+        mut conn,
+        keep_alive,
+        rbuf,
+        wbuf,
+        notify,
+    }) = handshake(&hub, &mut stream, &mut shutdown).await
+    else {
+        return;
+    };
+    // 3. The loop: read packets, write what the broker queued for us.
+    let close = serve_client(
+        &hub,
+        &mut conn,
+        &mut stream,
+        rbuf,
+        wbuf,
+        keep_alive,
+        &notify,
+        &mut shutdown,
+    )
+    .await;
+    drop(notify);
+    goodbye(&hub, &conn, &mut stream, close).await;
+}
+
+/// Read CONNECT, let the broker decide, write CONNACK. `None`: the connection is over.
+async fn handshake(hub: &Hub, stream: &mut TcpStream, shutdown: &mut Signal) -> Option<Ready> {
     let id = hub.next_conn.fetch_add(1, Ordering::Relaxed);
-    let mut rbuf = BytesMut::new();
+    let mut rbuf = BytesMut::with_capacity(256);
     let max_in = hub.opts.state.max_packet_size as usize;
 
     // 1. The first packet must be CONNECT (3.1.1 §3.1: otherwise the server closes the connection).
     let first = tokio::select! {
-        _ = shutdown.recv() => return,
-        r = tokio::time::timeout(hub.opts.connect_timeout, read_packet(&mut stream, &mut rbuf, max_in, &hub)) => r,
+        _ = shutdown.recv() => return None,
+        r = tokio::time::timeout(hub.opts.connect_timeout, read_packet(stream, &mut rbuf, max_in, hub)) => r,
     };
     let connect = match first {
         Err(_) => {
@@ -224,15 +263,15 @@ async fn connection(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) 
                 "no CONNECT within {:?}; closing (an MQTT client speaks first)",
                 hub.opts.connect_timeout
             );
-            return;
+            return None;
         }
         Ok(Err(ReadErr::Closed)) => {
             tracing::debug!("closed before sending CONNECT");
-            return;
+            return None;
         }
         Ok(Err(ReadErr::Io(e))) => {
             tracing::info!("connection error before CONNECT: {e}");
-            return;
+            return None;
         }
         Ok(Err(ReadErr::Codec(mqtt::Error::UnsupportedVersion { name, level }))) => {
             tracing::warn!(
@@ -245,13 +284,13 @@ async fn connection(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) 
             let v = if level == 5 { Version::V5 } else { Version::V3_1_1 };
             let mut buf = Vec::new();
             if mqtt::encode(&Packet::ConnAck(ack), v, &mut buf).is_ok() {
-                let _ = write_all(&mut stream, &buf, &hub).await;
+                let _ = write_all(stream, &buf, hub).await;
             }
-            return;
+            return None;
         }
         Ok(Err(ReadErr::Codec(e))) => {
             tracing::warn!("malformed first packet: {e}; closing the connection");
-            return;
+            return None;
         }
         Ok(Ok(Packet::Connect(c))) => c,
         Ok(Ok(other)) => {
@@ -259,7 +298,7 @@ async fn connection(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) 
                 "first packet was {} instead of CONNECT (MQTT 3.1.1 §3.1); closing the connection",
                 other.packet_type()
             );
-            return;
+            return None;
         }
     };
 
@@ -301,9 +340,9 @@ async fn connection(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) 
         tracing::warn!(client = %connect.client_id, "CONNECT refused: {why}");
         let ack = refuse(reason, &why);
         if mqtt::encode(&Packet::ConnAck(ack), version, &mut wbuf).is_ok() {
-            let _ = write_all(&mut stream, &wbuf, &hub).await;
+            let _ = write_all(stream, &wbuf, hub).await;
         }
-        return;
+        return None;
     }
     let will = connect.will.as_ref().map(|w| state::Will {
         topic: w.topic.clone(),
@@ -347,9 +386,9 @@ async fn connection(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) 
             tracing::warn!(client = %connect.client_id, "CONNECT refused: {why}");
             let ack = refuse(ReasonCode::from_byte(reason), &why);
             if mqtt::encode(&Packet::ConnAck(ack), version, &mut wbuf).is_ok() {
-                let _ = write_all(&mut stream, &wbuf, &hub).await;
+                let _ = write_all(stream, &wbuf, hub).await;
             }
-            return;
+            return None;
         }
         ConnectOutcome::Accepted {
             sid,
@@ -382,7 +421,7 @@ async fn connection(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) 
             }
             if let Err(e) = mqtt::encode(&Packet::ConnAck(ack), version, &mut wbuf) {
                 tracing::error!("cannot encode CONNACK: {e}");
-                return;
+                return None;
             }
             let client: Arc<str> = match hub.lock().broker.session(sid) {
                 Some(s) => s.client_id.clone(),
@@ -393,7 +432,7 @@ async fn connection(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) 
         }
     };
     let (keep_alive, client_id) = keep_alive;
-    let mut conn = Conn {
+    let conn = Conn {
         id,
         version,
         sid,
@@ -413,19 +452,18 @@ async fn connection(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) 
         skipped: Vec::new(),
     };
     drop(connect);
-
-    // 3. The loop: read packets, write what the broker queued for us.
-    let close = serve_client(
-        &hub,
-        &mut conn,
-        &mut stream,
+    Some(Ready {
+        conn,
+        keep_alive,
         rbuf,
         wbuf,
-        keep_alive,
-        &notify,
-        &mut shutdown,
-    )
-    .await;
+        notify,
+    })
+}
+
+/// The connection ends: tell the broker state, and a 5.0 client why.
+async fn goodbye(hub: &Hub, conn: &Conn, stream: &mut TcpStream, close: Close) {
+    let (sid, id, version) = (conn.sid, conn.id, conn.version);
     let now = Instant::now();
     let mut goodbye = Vec::new();
     {
@@ -444,13 +482,13 @@ async fn connection(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) 
         }
         inner.flush_wakes();
     }
-    if !close.by_client && v5 {
+    if !close.by_client && version.is_v5() {
         let mut d = Disconnect::new(close.reason);
         if conn.problem_info {
             d.properties.reason_string = Some(close.why.clone());
         }
         let _ = mqtt::encode(&Packet::Disconnect(d), version, &mut goodbye);
-        let _ = tokio::time::timeout(Duration::from_secs(1), write_all(&mut stream, &goodbye, &hub)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), write_all(stream, &goodbye, hub)).await;
     }
     let routine = matches!(
         close.reason,
@@ -523,6 +561,7 @@ async fn serve_client(
     let mut decode_err: Option<Close> = None;
     let mut congested: Vec<usize> = Vec::new();
     let mut paused_since: Option<Instant> = None;
+    let mut recheck = false;
     let max_in = hub.opts.state.max_packet_size as usize;
     // 3.1.1 §3.1.2.10: one and a half times the keep-alive without a packet ends the connection.
     let grace = (keep_alive > 0).then(|| Duration::from_millis(keep_alive as u64 * 1500));
@@ -550,7 +589,10 @@ async fn serve_client(
                     }
                     inner.flush_wakes();
                 }
-                inner.broker.take_outbox(conn.sid, conn.id, &mut outq)
+                let owner = inner.broker.take_outbox(conn.sid, conn.id, &mut outq);
+                // Draining may free publishers held by back-pressure: wake them.
+                inner.flush_wakes();
+                owner
             };
             if !owner {
                 return Close::new(
@@ -603,6 +645,36 @@ async fn serve_client(
             let _ = flush(stream, &wbuf[wpos..], hub).await;
             return c;
         }
+        if recheck && paused_since.is_some() {
+            recheck = false;
+            let mut inner = hub.lock();
+            congested.retain(|&sid| !inner.broker.has_room(sid));
+            if !congested.is_empty() && paused_since.is_some_and(|t| t.elapsed() <= Duration::from_secs(1)) {
+                for &sid in congested.iter() {
+                    inner.broker.wait_for_room(sid, conn.sid);
+                }
+                inner.flush_wakes();
+            } else {
+                drop(inner);
+                tracing::debug!(left = ?congested, "resuming this publisher");
+                congested.clear();
+                paused_since = None;
+                // Go on with what was read but not applied yet.
+                if let Some(c) = apply_backlog(hub, conn, &mut packets, &mut congested) {
+                    if c.by_client {
+                        return c;
+                    }
+                    pending_rx = Some(c);
+                } else if packets.is_empty() {
+                    pending_rx = decode_err.take();
+                }
+                if !congested.is_empty() {
+                    paused_since = Some(Instant::now());
+                }
+                want_fill = true;
+                continue;
+            }
+        }
         let paused = paused_since.is_some();
         tokio::select! {
             biased;
@@ -611,6 +683,7 @@ async fn serve_client(
             }
             _ = notify.notified() => {
                 want_fill = true;
+                recheck = true;
             }
             r = stream.writable(), if wpos < wbuf.len() => {
                 if let Err(e) = r {
@@ -678,32 +751,14 @@ async fn serve_client(
                 if !congested.is_empty() {
                     tracing::debug!(queues = ?congested, "a subscriber's queue is half full: pausing this publisher");
                     paused_since = Some(Instant::now());
+                    recheck = true;
                 }
             }
-            _ = tokio::time::sleep(Duration::from_millis(2)), if paused => {
-                // Back-pressure: this publisher filled a subscriber's queue past half; wait (without
-                // reading its socket) until that queue drains, for at most a second.
-                let inner = hub.lock();
-                congested.retain(|&sid| !inner.broker.has_room(sid));
-                drop(inner);
-                if congested.is_empty() || paused_since.is_some_and(|t| t.elapsed() > Duration::from_secs(1)) {
-                    tracing::debug!(left = ?congested, "resuming this publisher");
-                    congested.clear();
-                    paused_since = None;
-                    // Go on with what was read but not applied yet.
-                    if let Some(c) = apply_backlog(hub, conn, &mut packets, &mut congested) {
-                        if c.by_client {
-                            return c;
-                        }
-                        pending_rx = Some(c);
-                    } else if packets.is_empty() {
-                        pending_rx = decode_err.take();
-                    }
-                    if !congested.is_empty() {
-                        paused_since = Some(Instant::now());
-                    }
-                    want_fill = true;
-                }
+            _ = tokio::time::sleep(Duration::from_millis(100)), if paused => {
+                // Back-pressure: this publisher filled a subscriber's queue past half; it waits
+                // (without reading its socket) until that queue drains (the subscriber's task wakes
+                // us), for at most a second. This branch is only the clock for that second.
+                recheck = true;
             }
             _ = &mut ka_sleep => {
                 let Some(g) = grace else { continue };
@@ -991,4 +1046,31 @@ fn publish_of(m: &Message, v: Version) -> Publish {
         pr.user_properties = m.props.user.clone();
     }
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every connected client costs one task whose size is this future's: keep it small (memory per
+    /// idle connection is one of the broker's goals; see bench/mqtt.sh).
+    #[tokio::test]
+    async fn a_connection_task_stays_small() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let hub = Arc::new(Hub {
+            inner: Mutex::new(Inner {
+                broker: Broker::new(state::Config::default(), Auth::default(), Instant::now()),
+                slots: Vec::new(),
+                wakes: Vec::new(),
+            }),
+            next_conn: AtomicU64::new(1),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+            opts: BrokerOptions::default(),
+        });
+        let f = connection(hub, c, Signal::never());
+        let size = std::mem::size_of_val(&f);
+        assert!(size <= 1600, "the connection future grew to {size} bytes");
+    }
 }

@@ -275,6 +275,8 @@ pub struct Session {
     dropped_burst: u64,
     /// Since when a queue of this session has been over half full without draining.
     congested_since: Option<Instant>,
+    /// Publishers (sessions) held until this session's queues drain.
+    waiters: Vec<usize>,
 }
 
 impl Session {
@@ -298,6 +300,7 @@ impl Session {
             woken: false,
             dropped_burst: 0,
             congested_since: None,
+            waiters: Vec::new(),
         }
     }
 
@@ -420,7 +423,8 @@ struct Group {
 pub struct Broker {
     pub config: Config,
     pub auth: Auth,
-    sessions: Vec<Option<Session>>,
+    /// Boxed: a `Vec` grows by doubling, and empty slots should not cost a whole session.
+    sessions: Vec<Option<Box<Session>>>,
     free: Vec<usize>,
     by_id: HashMap<Arc<str>, usize>,
     subs: Trie<SubOpts>,
@@ -509,11 +513,11 @@ impl Broker {
     }
 
     pub fn session(&self, sid: usize) -> Option<&Session> {
-        self.sessions.get(sid).and_then(|s| s.as_ref())
+        self.sessions.get(sid).and_then(|s| s.as_deref())
     }
 
     pub fn session_mut(&mut self, sid: usize) -> Option<&mut Session> {
-        self.sessions.get_mut(sid).and_then(|s| s.as_mut())
+        self.sessions.get_mut(sid).and_then(|s| s.as_deref_mut())
     }
 
     /// The session of `client_id`, if one exists.
@@ -533,7 +537,7 @@ impl Broker {
     /// Sessions whose outbox got something since the last call: the server wakes their writers.
     pub fn take_wakes(&mut self, into: &mut Vec<usize>) {
         for &sid in &self.wakes {
-            if let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_mut()) {
+            if let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_deref_mut()) {
                 s.woken = false;
             }
         }
@@ -576,14 +580,40 @@ impl Broker {
                 } else {
                     into.append(&mut s.outbox);
                 }
+                self.release_waiters(sid);
                 true
             }
             _ => false,
         }
     }
 
+    /// Publisher `publisher` waits for room in session `sid`'s queues (back-pressure): it is woken
+    /// (its session appears in [`Broker::take_wakes`]) when they drain.
+    pub fn wait_for_room(&mut self, sid: usize, publisher: usize) {
+        if self.has_room(sid) {
+            self.wake(publisher);
+        } else if let Some(s) = self.session_mut(sid) {
+            if !s.waiters.contains(&publisher) {
+                s.waiters.push(publisher);
+            }
+        }
+    }
+
+    fn release_waiters(&mut self, sid: usize) {
+        if !self.has_room(sid) {
+            return;
+        }
+        let Some(s) = self.session_mut(sid) else { return };
+        if s.waiters.is_empty() {
+            return;
+        }
+        for w in std::mem::take(&mut s.waiters) {
+            self.wake(w);
+        }
+    }
+
     fn wake(&mut self, sid: usize) {
-        if let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_mut()) {
+        if let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_deref_mut()) {
             if !s.woken {
                 s.woken = true;
                 self.wakes.push(sid);
@@ -761,7 +791,7 @@ impl Broker {
     }
 
     fn new_session(&mut self, client_id: Arc<str>) -> usize {
-        let s = Session::new(client_id.clone());
+        let s = Box::new(Session::new(client_id.clone()));
         let sid = match self.free.pop() {
             Some(i) => {
                 self.sessions[i] = Some(s);
@@ -1145,7 +1175,7 @@ impl Broker {
     ) -> bool {
         let max_outbox = self.config.max_outbox;
         let max_queued = self.config.max_queued;
-        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_mut()) else {
+        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_deref_mut()) else {
             return false;
         };
         if qos == QoS::AtMostOnce {
@@ -1229,7 +1259,7 @@ impl Broker {
     /// client has not drained for a second (then it is stuck, and pausing publishers for it would let
     /// one client that stopped reading slow everyone down; its queue limit applies instead).
     fn pressure(&mut self, sid: usize, now: Instant) {
-        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_mut()) else {
+        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_deref_mut()) else {
             return;
         };
         let since = *s.congested_since.get_or_insert(now);
@@ -1240,7 +1270,7 @@ impl Broker {
 
     /// Move waiting QoS 1/2 messages into the in-flight window while there is room.
     fn fill_window(&mut self, sid: usize, now: Instant) {
-        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_mut()) else {
+        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_deref_mut()) else {
             return;
         };
         if s.conn.is_none() {
@@ -1276,6 +1306,7 @@ impl Broker {
             self.stats.messages_sent += sent;
             self.wake(sid);
         }
+        self.release_waiters(sid);
     }
 
     // ---- acknowledgements from subscribers -----------------------------------------------------------
@@ -2153,5 +2184,20 @@ mod pressure_tests {
         assert_eq!(c, vec![s]);
         b.publish(p2, m(1), now).unwrap();
         assert!(b.is_congested(), "the second publisher must be paused too");
+        b.take_congested(&mut c);
+        // The subscriber has not drained for over a second: it is stuck, publishers are no longer
+        // held for it (its bounded queue drops, counted, instead).
+        let later = now + Duration::from_secs(2);
+        b.publish(p2, m(2), later).unwrap();
+        assert!(
+            !b.is_congested(),
+            "a stuck subscriber must not hold publishers forever"
+        );
+        while b.session(s).unwrap().queued_len() < 10 {
+            b.publish(p1, m(1), later).unwrap();
+        }
+        let before = b.stats.publish_dropped_qos12;
+        b.publish(p1, m(1), later).unwrap();
+        assert_eq!(b.stats.publish_dropped_qos12, before + 1, "the drop is counted");
     }
 }
