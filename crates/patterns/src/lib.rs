@@ -5,8 +5,17 @@
 //!   resolvable, server not up yet: `--wait`);
 //! - [`shutdown`]: Ctrl+C / SIGTERM as a signal every task can watch;
 //! - [`lab`]: what each pattern gives `sister lab` (a scenario and its checks);
+//! - [`http`]: an axum router on that skeleton, and a one-call-per-connection HTTP client (REST,
+//!   JSON-RPC and SOAP share both); [`calc`]: their calculator, 64-bit and overflow-checked;
 //! - [`server`]: the skeleton every TCP server uses: one task per connection, a connection limit,
-//!   graceful shutdown with a grace period.
+//!   graceful shutdown with a grace period;
+//! - [`messages`]: messages over a TCP byte stream, sister-framed or the course's raw convention, detected
+//!   per connection;
+//! - [`console`]: what a client reads (terminal or script, the `bye` rules) and prints;
+//! - [`throttle`]: a log-line budget so floods do not bury the terminal.
+//!
+//! Patterns: [`reqresp`] (TCP request/response), [`oneway`] (one-way TCP), [`udp`], [`upcall`] (the
+//! server calls its clients back).
 //!
 //! Patterns:
 //! - [`zmq`]: ZeroMQ REQ/REP, PUB/SUB, PUSH/PULL (and DEALER/ROUTER) over ZMTP 3, with libzmq's semantics.
@@ -14,17 +23,29 @@
 //! One folder per pattern; each `mod.rs` says what the pattern is, how to run it and what to look for in
 //! a capture. Protocol logic that is not I/O lives apart from the sockets (`state.rs`) and is tested
 //! without them.
+//!
+//! Coordination patterns: [`zk`] (leader election and a kazoo-compatible lock on a real ZooKeeper),
+//! [`lamport`] (the course's two-process exchange, an N-process simulation, the space-time diagram),
+//! [`procs`] (processes versus threads, a lost update).
 
+pub mod calc;
 pub mod console;
+pub mod http;
 pub mod lab;
+pub mod lamport;
 pub mod messages;
 pub mod mqtt;
 pub mod net;
 pub mod oneway;
+pub mod procs;
 pub mod reqresp;
+pub mod rest;
+pub mod rpc;
 pub mod server;
 pub mod shutdown;
+pub mod soap;
 pub mod throttle;
 pub mod udp;
 pub mod upcall;
+pub mod zk;
 pub mod zmq;
