@@ -80,6 +80,8 @@ pub enum ZmqError {
         "`{0}` is not an endpoint: use tcp://HOST:PORT or HOST:PORT (tcp://*:PORT binds every interface)"
     )]
     Endpoint(String),
+    #[error("{0}")]
+    Config(String),
     #[error("a ROUTER message must start with the routing id of a connected peer")]
     NoRoute,
     #[error("the peer that received our request disconnected before replying; send the request again")]
