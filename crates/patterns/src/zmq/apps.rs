@@ -274,7 +274,7 @@ pub struct PullConfig {
 pub async fn run_pull(cfg: PullConfig, shutdown: Signal) -> Result<Vec<Vec<i64>>, ZmqError> {
     let workers = cfg.workers.max(1);
     if workers > 1 && !cfg.endpoints.bind.is_empty() {
-        return Err(ZmqError::Endpoint(
+        return Err(ZmqError::Config(
             "--workers > 1 needs --connect: each worker is its own PULL socket connecting to the PUSH".into(),
         ));
     }

@@ -23,6 +23,9 @@
 //! `04 0f 09 "SUBSCRIBE" "WAKTU"`; and a PUB's messages to a SUB that subscribed to nothing never
 //! leave the publisher at all: filtering happens on the PUB side.
 //!
+//! Socket types: REQ, REP, PUB, SUB, PUSH, PULL (tested against libzmq), DEALER and ROUTER (tested
+//! against pyzmq REP/REQ too). XPUB/XSUB and PAIR are named by the codec but not implemented as sockets.
+//!
 //! Files: [`socket`] (the socket: peers, queues, high-water marks), `peer.rs` (one connection:
 //! handshake, reader, writer), [`state`] (REQ/REP alternation and envelopes, subscriptions, round robin:
 //! no I/O), [`apps`] (the course's programs and `sister lab`'s scenario).

@@ -355,9 +355,10 @@ async fn reader(
             return Err(ConnError::Stopped);
         }
         // Read in big chunks: one system call brings many small messages. The frames handed out
-        // still point into the old chunk, so a reservation here starts a new one.
-        if buf.capacity() - buf.len() < 16 * 1024 {
-            buf.reserve(128 * 1024);
+        // still point into the old chunk, so a reservation here starts a new one: 64 KiB stays under
+        // glibc's mmap threshold (128 KiB), so chunks come from the heap, not from fresh pages.
+        if buf.capacity() - buf.len() < 8 * 1024 {
+            buf.reserve(64 * 1024 - 1024);
         }
         if r.read_buf(&mut buf).await? == 0 {
             return Err(if partial.is_empty() && buf.is_empty() {

@@ -80,6 +80,8 @@ pub enum ZmqError {
         "`{0}` is not an endpoint: use tcp://HOST:PORT or HOST:PORT (tcp://*:PORT binds every interface)"
     )]
     Endpoint(String),
+    #[error("{0}")]
+    Config(String),
     #[error("a ROUTER message must start with the routing id of a connected peer")]
     NoRoute,
     #[error("the peer that received our request disconnected before replying; send the request again")]
@@ -869,5 +871,38 @@ impl Socket {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         // Drop triggers the shutdown of every task.
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_take_zeromq_and_plain_forms() {
+        assert_eq!(parse_endpoint("tcp://127.0.0.1:5555").unwrap(), "127.0.0.1:5555");
+        assert_eq!(parse_endpoint("tcp://*:5555").unwrap(), "0.0.0.0:5555");
+        assert_eq!(parse_endpoint("zmq-rep:5555").unwrap(), "zmq-rep:5555");
+        for bad in ["ipc:///tmp/x", "tcp://host", "host:port", "inproc://a:1"] {
+            assert!(matches!(parse_endpoint(bad), Err(ZmqError::Endpoint(_))), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn wrong_direction_and_order_are_errors_not_hangs() {
+        let mut push = Socket::new(SocketType::Push);
+        assert!(matches!(push.recv().await, Err(ZmqError::CannotRecv(_))));
+        let mut pull = Socket::new(SocketType::Pull);
+        assert!(matches!(pull.send("x").await, Err(ZmqError::CannotSend(_))));
+        let mut req = Socket::new(SocketType::Req);
+        assert!(matches!(
+            req.recv().await,
+            Err(ZmqError::State(StateError::ReqMustSend))
+        ));
+        let mut rep = Socket::new(SocketType::Rep);
+        assert!(matches!(
+            rep.send("x").await,
+            Err(ZmqError::State(StateError::RepMustRecv))
+        ));
     }
 }
