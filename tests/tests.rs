@@ -5,9 +5,21 @@
 //! Each pattern has its own module below. The peers are installed by `.ci/run`; a missing peer fails the
 //! test with a message saying so (a skipped interop test would be a test that cannot fail).
 
+mod analyze;
+mod capture;
+mod lab;
+mod lamport;
 mod mqtt_broker;
 mod mqtt_clients;
+mod oneway;
+mod procs;
+mod render;
+mod reqresp;
 mod rest;
 mod rpc;
 mod soap;
+mod udp;
+mod upcall;
 mod util;
+mod zk;
+mod zmq;

@@ -31,6 +31,11 @@ enum Pattern {
 python3 tests/peers/course/server.py 127.0.0.1 2222 &  sister bench reqresp --server 127.0.0.1:2222 --clients 1"
     )]
     Reqresp(ReqrespBench),
+    /// MQTT broker: delivered msg/s, lost/duplicated/reordered, p50/p99/p99.9 latency (bench/mqtt.sh
+    /// compares sister's broker with Mosquitto)
+    Mqtt(super::mqtt_bench::BenchArgs),
+    /// Capture analysis: `sister analyze` against tshark on a large synthetic capture (speed, peak memory)
+    Analyze(super::bench_analyze::AnalyzeBench),
 }
 
 #[derive(Debug, Args)]
@@ -55,6 +60,8 @@ struct ReqrespBench {
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.pattern {
         Pattern::Reqresp(a) => reqresp(a).await,
+        Pattern::Mqtt(a) => super::mqtt_bench::run(a).await,
+        Pattern::Analyze(a) => super::bench_analyze::run(a).await,
     }
 }
 

@@ -52,6 +52,11 @@ macro_rules! pattern {
 /// Every pattern `sister lab` runs, in this order. Add yours with one line.
 pub const PATTERNS: &[Pattern] = &[
     pattern!(
+        "mqtt",
+        "MQTT publish/subscribe through a broker (course port 1883)",
+        patterns::mqtt::lab
+    ),
+    pattern!(
         "reqresp",
         "TCP request/response (course port 2222)",
         patterns::reqresp::lab
@@ -62,6 +67,26 @@ pub const PATTERNS: &[Pattern] = &[
         "upcall",
         "upcall: the server calls the client back (course port 4141)",
         patterns::upcall::lab
+    ),
+    pattern!(
+        "lamport",
+        "Lamport clocks: the bank exchange (course port 12345) and a 3-process run",
+        patterns::lamport::lab
+    ),
+    pattern!(
+        "procs",
+        "processes and threads: shared memory and a lost update",
+        patterns::procs::lab
+    ),
+    pattern!(
+        "zk",
+        "ZooKeeper election and lock (needs a server: SISTER_ZK or 127.0.0.1:2181)",
+        patterns::zk::lab
+    ),
+    pattern!(
+        "zmq",
+        "ZeroMQ REQ/REP, PUB/SUB, PUSH/PULL (course ports 5555, 12345, 9999)",
+        patterns::zmq::lab
     ),
     pattern!("rest", "REST over HTTP (course port 5151)", patterns::rest::lab),
     pattern!(
@@ -92,6 +117,10 @@ pub struct LabArgs {
     /// List the patterns and exit
     #[arg(long)]
     list: bool,
+    /// Capture each pattern on `lo` (needs CAP_NET_RAW; skipped with a note otherwise) and write
+    /// DIR/<pattern>.pcap with its report DIR/<pattern>.md and the sequence diagram DIR/<pattern>.svg
+    #[arg(long, value_name = "DIR")]
+    capture: Option<std::path::PathBuf>,
 }
 
 /// One transcript line.
@@ -279,6 +308,16 @@ pub async fn run(args: LabArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
             paint.wrap("1", &format!("== {}: {} ==", pattern.name, pattern.title))
         );
         let checks = Arc::new(Checks::new());
+        let recording = match &args.capture {
+            Some(dir) => match super::lab_capture::Recording::start(dir, pattern.name) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    println!("  (no capture: {e})");
+                    None
+                }
+            },
+            None => None,
+        };
         let span = tracing::info_span!("lab", pattern = pattern.name);
         let t0 = Instant::now();
         let task = tokio::spawn({
@@ -296,6 +335,10 @@ pub async fn run(args: LabArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
             }
         }
         let took = t0.elapsed();
+        let captured = match recording {
+            Some(r) => Some(r.stop().await),
+            None => None,
+        };
         let lines = collector.take(pattern.name);
         let width = lines.iter().map(|l| l.role.len()).max().unwrap_or(0);
         for l in &lines {
@@ -319,6 +362,12 @@ pub async fn run(args: LabArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
                 paint.wrap("31", "FAIL")
             };
             println!("  {mark} {what}");
+        }
+        if let Some(captured) = captured {
+            match captured {
+                Ok(note) => println!("  {note}"),
+                Err(e) => println!("  (capture failed: {e:#})"),
+            }
         }
         summary.push((pattern.name, checks.passed(), checks.failures(), took));
     }

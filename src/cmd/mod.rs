@@ -7,19 +7,28 @@
 //!   to retry while the server starts;
 //! - `-v`/`-q` and `--log-format json` on every command.
 
+pub mod analyze;
 pub mod bench;
+pub mod bench_analyze;
+pub mod capture;
 pub mod client_args;
 pub mod lab;
+pub mod lab_capture;
+pub mod lamport;
 pub mod logging;
 pub mod mqtt;
+pub mod mqtt_bench;
 pub mod mqtt_broker;
 pub mod oneway;
+pub mod procs;
 pub mod reqresp;
 pub mod rest;
 pub mod rpc;
 pub mod soap;
 pub mod udp;
 pub mod upcall;
+pub mod zk;
+pub mod zmq;
 
 use std::process::ExitCode;
 
@@ -63,6 +72,10 @@ pub enum Command {
     /// Do nothing until stopped: keeps a client container alive for `docker compose exec`
     #[command(after_help = "Example (in a compose file):\n  command: [\"idle\"]")]
     Idle,
+    /// Capture packets live (AF_PACKET, no libpcap) with a tcpdump-like filter; write pcap, or decode
+    Capture(capture::CaptureArgs),
+    /// Read pcap/pcapng files and write the findings: hosts, conversations, messages, anomalies
+    Analyze(analyze::AnalyzeArgs),
     /// Run the worksheet on loopback: every pattern, a transcript, a verdict
     Lab(lab::LabArgs),
     /// Measure a pattern's server: throughput and latency (not a test)
@@ -81,6 +94,25 @@ pub enum Command {
         after_help = "Examples:\n  sister mqtt broker\n  sister mqtt broker --bind 127.0.0.1:1884\n  sister mqtt sub --server 127.0.0.1:1883\n  sister mqtt pub --server 127.0.0.1:1883 -t sister/temp -m hello"
     )]
     Mqtt(Box<mqtt::MqttCommand>),
+    /// ZeroMQ: REQ/REP, PUB/SUB, PUSH/PULL (ZMTP 3.1, interoperating with pyzmq)
+    Zmq(zmq::ZmqArgs),
+    /// ZooKeeper: leader election and the balance demo's distributed lock (port 2181)
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  sister zk election --id 3 --server 127.0.0.1:2181\n  sister zk election --id 1 --recipe sequential\n  sister zk lock --client a\n  sister zk lock --client b\n\nThe server is `zookeeper:2181` (the course's compose) unless --server or SISTER_ZK says otherwise."
+    )]
+    Zk(zk::Zk),
+    /// Lamport clocks: the course's two-process exchange (port 12345), and an N-process simulation
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  sister lamport server\n  sister lamport client --server 127.0.0.1:12345\n  sister lamport sim --processes 3 --seed 1 --vector --diagram run.svg"
+    )]
+    Lamport(lamport::Lamport),
+    /// Processes and threads: shared memory, a lost update and its fix
+    #[command(
+        after_help = "Example:\n  sister procs                      eve and bob, 3 threads each, 1000000 increments per thread"
+    )]
+    Procs(procs::ProcsArgs),
     /// REST over HTTP: GET /add?a=10&b=5 -> {"result": 15} (port 5151)
     Rest(rest::RestArgs),
     /// JSON-RPC 2.0 over HTTP POST: add, subtract, multiply, divide (port 4000)
@@ -96,6 +128,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             patterns::shutdown::ctrl_c_or_sigterm().await;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Capture(args) => capture::run(args).await,
+        Command::Analyze(args) => analyze::run(args),
         Command::Lab(args) => lab::run(args, &cli.global).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Reqresp(args) => reqresp::run(args).await,
@@ -103,6 +137,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Udp(args) => udp::run(args).await,
         Command::Upcall(args) => upcall::run(args).await,
         Command::Mqtt(cmd) => mqtt::run(*cmd).await,
+        Command::Zmq(args) => zmq::run(args, patterns::shutdown::on_ctrl_c()).await,
+        Command::Zk(c) => zk::run(c).await,
+        Command::Lamport(c) => lamport::run(c).await,
+        Command::Procs(a) => tokio::task::spawn_blocking(move || procs::run(a)).await?,
         Command::Rest(args) => rest::run(args).await,
         Command::Rpc(args) => rpc::run(args).await,
         Command::Soap(args) => soap::run(args).await,

@@ -8,20 +8,36 @@
 //! - [`http`]: an axum router on that skeleton, and a one-call-per-connection HTTP client (REST,
 //!   JSON-RPC and SOAP share both); [`calc`]: their calculator, 64-bit and overflow-checked;
 //! - [`server`]: the skeleton every TCP server uses: one task per connection, a connection limit,
-//!   graceful shutdown with a grace period.
+//!   graceful shutdown with a grace period;
+//! - [`messages`]: messages over a TCP byte stream, sister-framed or the course's raw convention, detected
+//!   per connection;
+//! - [`console`]: what a client reads (terminal or script, the `bye` rules) and prints;
+//! - [`throttle`]: a log-line budget so floods do not bury the terminal.
+//!
+//! Patterns: [`reqresp`] (TCP request/response), [`oneway`] (one-way TCP), [`udp`], [`upcall`] (the
+//! server calls its clients back).
+//!
+//! Patterns:
+//! - [`zmq`]: ZeroMQ REQ/REP, PUB/SUB, PUSH/PULL (and DEALER/ROUTER) over ZMTP 3, with libzmq's semantics.
 //!
 //! One folder per pattern; each `mod.rs` says what the pattern is, how to run it and what to look for in
 //! a capture. Protocol logic that is not I/O lives apart from the sockets (`state.rs`) and is tested
 //! without them.
+//!
+//! Coordination patterns: [`zk`] (leader election and a kazoo-compatible lock on a real ZooKeeper),
+//! [`lamport`] (the course's two-process exchange, an N-process simulation, the space-time diagram),
+//! [`procs`] (processes versus threads, a lost update).
 
 pub mod calc;
 pub mod console;
 pub mod http;
 pub mod lab;
+pub mod lamport;
 pub mod messages;
 pub mod mqtt;
 pub mod net;
 pub mod oneway;
+pub mod procs;
 pub mod reqresp;
 pub mod rest;
 pub mod rpc;
@@ -31,3 +47,5 @@ pub mod soap;
 pub mod throttle;
 pub mod udp;
 pub mod upcall;
+pub mod zk;
+pub mod zmq;

@@ -1,0 +1,399 @@
+//! MQTT 3.1, 3.1.1 and 5.0, read with the lab's own codec ([`wire::mqtt`], the one the broker and the
+//! clients use): every packet type with its fields, the codec's one-line `Display` as the summary.
+//!
+//! What to notice:
+//! - the *version* changes how bytes read (5.0 has properties where 3.1.1 has none). The CONNECT says it
+//!   (protocol level 4 or 5). A capture that starts after the CONNECT (the subscriber in the Rahmat
+//!   capture was connected before tcpdump started) has no CONNECT: sister guesses 3.1.1, and switches to
+//!   5.0 when a packet only parses as 5.0 (its properties make sense);
+//! - a request a client waits for (CONNECT → CONNACK, SUBSCRIBE → SUBACK, PINGREQ → PINGRESP, QoS 1/2
+//!   PUBLISH → PUBACK/PUBREC) that never gets its answer is reported as unanswered.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use wire::mqtt::{self, Packet, QoS, Version};
+
+use super::{preview, Dissector, Msg, Note};
+use crate::report::Direction;
+
+/// The largest MQTT packet held while waiting for its last byte (bigger ones are reported and skipped).
+const MAX_PACKET: usize = 8 * 1024 * 1024;
+
+fn idx(d: Direction) -> usize {
+    match d {
+        Direction::ClientToServer => 0,
+        Direction::ServerToClient => 1,
+    }
+}
+
+#[derive(Default)]
+struct Half {
+    buf: Vec<u8>,
+    /// Stream offset of `buf[0]`.
+    offset: u64,
+    /// Bytes to drop (the rest of a packet too large to hold).
+    skip: u64,
+    broken: bool,
+}
+
+pub struct Mqtt {
+    /// Known from the CONNECT; `None` while guessing.
+    version: Option<Version>,
+    guess: Version,
+    halves: [Half; 2],
+    /// Requests waiting for an answer: (what, packet id or 0, time, summary).
+    pending: VecDeque<(&'static str, u16, f64, String)>,
+}
+
+impl Default for Mqtt {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// True when `b` starts with an MQTT CONNECT (fixed header 0x10, then the protocol name `MQTT` or
+/// `MQIsdp`, MQTT 3.1.1 §3.1.2.1): recognisable on any port.
+pub fn is_connect(b: &[u8]) -> bool {
+    if b.first() != Some(&0x10) {
+        return false;
+    }
+    // Skip the remaining-length varint (1-4 bytes).
+    let mut i = 1;
+    while i < 5 && b.get(i).is_some_and(|x| x & 0x80 != 0) {
+        i += 1;
+    }
+    let rest = b.get(i + 1..).unwrap_or(&[]);
+    rest.starts_with(b"\x00\x04MQTT") || rest.starts_with(b"\x00\x06MQIsdp")
+}
+
+/// True when `b` starts with a whole MQTT packet that decodes (used with the port hint, for streams that
+/// start after the CONNECT).
+pub fn looks_like_mqtt(b: &[u8]) -> bool {
+    match mqtt::check(b) {
+        Ok(n) => [Version::V3_1_1, Version::V5]
+            .iter()
+            .any(|&v| mqtt::decode(&b[..n], v).is_ok()),
+        Err(_) => false,
+    }
+}
+
+impl Mqtt {
+    pub fn new() -> Self {
+        Mqtt {
+            version: None,
+            guess: Version::V3_1_1,
+            halves: [Half::default(), Half::default()],
+            pending: VecDeque::new(),
+        }
+    }
+
+    fn decode(&mut self, b: &[u8]) -> Result<Packet, String> {
+        let version = self.version.unwrap_or(self.guess);
+        match mqtt::decode(b, version) {
+            Ok((p, _)) => Ok(p),
+            Err(e) if self.version.is_none() => {
+                // No CONNECT seen: perhaps 5.0 after all.
+                let other = if version == Version::V5 {
+                    Version::V3_1_1
+                } else {
+                    Version::V5
+                };
+                match mqtt::decode(b, other) {
+                    Ok((p, _)) => {
+                        self.guess = other;
+                        Ok(p)
+                    }
+                    Err(_) => Err(e.to_string()),
+                }
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn packet(&mut self, dir: Direction, t: f64, offset: u64, len: usize, p: Packet, out: &mut Vec<Msg>) {
+        let mut f = BTreeMap::new();
+        let kind = p.packet_type().name();
+        f.insert("type".to_string(), kind.to_string());
+        match &p {
+            Packet::Connect(c) => {
+                self.version = Some(c.version);
+                f.insert("version".into(), format!("{:?}", c.version));
+                f.insert("client_id".into(), c.client_id.clone());
+                f.insert("keep_alive".into(), c.keep_alive.to_string());
+                f.insert("clean_start".into(), c.clean_start.to_string());
+                if let Some(u) = &c.username {
+                    f.insert("username".into(), u.clone());
+                }
+                if let Some(w) = &c.will {
+                    f.insert("will_topic".into(), w.topic.clone());
+                }
+                self.pending.push_back(("CONNECT", 0, t, p.to_string()));
+            }
+            Packet::ConnAck(c) => {
+                f.insert("session_present".into(), c.session_present.to_string());
+                f.insert("code".into(), c.code.to_string());
+                self.answer("CONNECT", 0);
+            }
+            Packet::Publish(pb) => {
+                f.insert("topic".into(), pb.topic.clone());
+                f.insert("qos".into(), (pb.qos as u8).to_string());
+                f.insert("retain".into(), pb.retain.to_string());
+                f.insert("payload".into(), wire::text::show(&pb.payload));
+                f.insert("payload_bytes".into(), pb.payload.len().to_string());
+                if pb.qos != QoS::AtMostOnce {
+                    f.insert("packet_id".into(), pb.packet_id.to_string());
+                    self.pending
+                        .push_back(("PUBLISH", pb.packet_id, t, p.to_string()));
+                }
+                if pb.dup {
+                    f.insert("dup".into(), "true".into());
+                }
+            }
+            Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubComp(a) | Packet::PubRel(a) => {
+                f.insert("packet_id".into(), a.packet_id.to_string());
+                f.insert("reason".into(), a.reason.to_string());
+                if matches!(p, Packet::PubAck(_) | Packet::PubRec(_)) {
+                    self.answer("PUBLISH", a.packet_id);
+                }
+            }
+            Packet::Subscribe(s) => {
+                f.insert("packet_id".into(), s.packet_id.to_string());
+                let filters: Vec<String> = s
+                    .subscriptions
+                    .iter()
+                    .map(|x| format!("{} (qos {})", x.filter, x.options.qos as u8))
+                    .collect();
+                f.insert("filters".into(), filters.join(", "));
+                self.pending
+                    .push_back(("SUBSCRIBE", s.packet_id, t, p.to_string()));
+            }
+            Packet::SubAck(s) => {
+                f.insert("packet_id".into(), s.packet_id.to_string());
+                let codes: Vec<String> = s.codes.iter().map(|c| c.to_string()).collect();
+                f.insert("codes".into(), codes.join(", "));
+                self.answer("SUBSCRIBE", s.packet_id);
+            }
+            Packet::Unsubscribe(u) => {
+                f.insert("packet_id".into(), u.packet_id.to_string());
+                f.insert("filters".into(), u.filters.join(", "));
+                self.pending
+                    .push_back(("UNSUBSCRIBE", u.packet_id, t, p.to_string()));
+            }
+            Packet::UnsubAck(u) => {
+                f.insert("packet_id".into(), u.packet_id.to_string());
+                self.answer("UNSUBSCRIBE", u.packet_id);
+            }
+            Packet::PingReq => self.pending.push_back(("PINGREQ", 0, t, "PINGREQ".into())),
+            Packet::PingResp => self.answer("PINGREQ", 0),
+            Packet::Disconnect(d) => {
+                f.insert("reason".into(), d.reason.to_string());
+            }
+            Packet::Auth(a) => {
+                f.insert("reason".into(), a.reason.to_string());
+            }
+        }
+        if self.version.is_none() && !matches!(p, Packet::Connect(_)) {
+            f.insert(
+                "version".into(),
+                format!("{:?} (guessed: no CONNECT in the capture)", self.guess),
+            );
+        }
+        let summary = match &p {
+            // The codec's Display shows the payload with Debug quotes; the report uses sister's preview.
+            Packet::Publish(pb) => format!("PUBLISH {} {}", pb.topic, preview(&pb.payload, 60)),
+            other => other.to_string(),
+        };
+        out.push(Msg {
+            t,
+            direction: dir,
+            protocol: "MQTT".into(),
+            summary,
+            fields: f,
+            offset,
+            len: len as u64,
+        });
+    }
+
+    fn answer(&mut self, what: &str, id: u16) {
+        if let Some(i) = self
+            .pending
+            .iter()
+            .position(|(w, pid, _, _)| *w == what && *pid == id)
+        {
+            self.pending.remove(i);
+        }
+    }
+}
+
+impl Dissector for Mqtt {
+    fn data(&mut self, dir: Direction, t: f64, offset: u64, bytes: &[u8], out: &mut Vec<Msg>) {
+        let mut bytes = bytes;
+        let mut offset = offset;
+        {
+            let h = &mut self.halves[idx(dir)];
+            if h.broken {
+                return;
+            }
+            if h.skip > 0 {
+                let n = (h.skip as usize).min(bytes.len());
+                h.skip -= n as u64;
+                bytes = &bytes[n..];
+                offset += n as u64;
+            }
+            if h.buf.is_empty() {
+                h.offset = offset;
+            }
+            h.buf.extend_from_slice(bytes);
+        }
+        loop {
+            let h = &mut self.halves[idx(dir)];
+            if h.buf.is_empty() {
+                return;
+            }
+            let total = match mqtt::check(&h.buf) {
+                Ok(n) => n,
+                Err(mqtt::Error::Incomplete { needed }) => {
+                    if let Some(n) = needed {
+                        if h.buf.len() + n > MAX_PACKET {
+                            let start = h.offset;
+                            let have = h.buf.len() as u64;
+                            h.skip = n as u64;
+                            h.buf.clear();
+                            out.push(malformed(
+                                dir,
+                                t,
+                                start,
+                                &format!("MQTT packet of {} bytes, too large to keep", have + n as u64),
+                            ));
+                        }
+                    }
+                    return;
+                }
+                Err(e) => {
+                    h.broken = true;
+                    let start = h.offset;
+                    h.buf.clear();
+                    out.push(malformed(dir, t, start, &e.to_string()));
+                    return;
+                }
+            };
+            let packet_bytes: Vec<u8> = h.buf.drain(..total).collect();
+            let start = h.offset;
+            h.offset += total as u64;
+            match self.decode(&packet_bytes) {
+                Ok(p) => self.packet(dir, t, start, total, p, out),
+                Err(e) => out.push(malformed(dir, t, start, &e)),
+            }
+        }
+    }
+
+    fn gap(&mut self, dir: Direction) {
+        // Packets cannot be found again reliably after a hole: stop this direction.
+        let h = &mut self.halves[idx(dir)];
+        h.broken = true;
+        h.buf.clear();
+    }
+
+    fn end(&mut self, _dir: Direction, _t: f64, _out: &mut Vec<Msg>) {}
+
+    fn finish(&mut self, t_end: f64, _out: &mut Vec<Msg>, notes: &mut Vec<Note>) {
+        for (_, _, t, summary) in self.pending.drain(..) {
+            notes.push(Note::Unanswered {
+                t,
+                what: format!("MQTT {summary}"),
+            });
+        }
+        for (i, h) in self.halves.iter().enumerate() {
+            if !h.buf.is_empty() && !h.broken {
+                let side = if i == 0 { "client" } else { "server" };
+                notes.push(Note::Malformed {
+                    t: t_end,
+                    what: format!(
+                        "{} bytes of an unfinished MQTT packet from the {side} at the end",
+                        h.buf.len()
+                    ),
+                });
+            }
+        }
+    }
+}
+
+fn malformed(dir: Direction, t: f64, offset: u64, what: &str) -> Msg {
+    let mut fields = BTreeMap::new();
+    fields.insert("error".into(), what.to_string());
+    Msg {
+        t,
+        direction: dir,
+        protocol: "MQTT".into(),
+        summary: format!("malformed: {what}"),
+        fields,
+        offset,
+        len: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wire::mqtt::Publish;
+
+    fn bytes(p: &Packet, v: Version) -> Vec<u8> {
+        p.to_vec(v).unwrap()
+    }
+
+    #[test]
+    fn decodes_a_publish_split_across_segments_and_mid_stream() {
+        let publish = bytes(
+            &Packet::Publish(Publish::new("sister/temp", "Suhu: 28°C")),
+            Version::V3_1_1,
+        );
+        let mut m = Mqtt::new();
+        let mut out = Vec::new();
+        m.data(Direction::ClientToServer, 1.0, 0, &publish[..3], &mut out);
+        assert!(out.is_empty());
+        m.data(Direction::ClientToServer, 2.0, 3, &publish[3..], &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].summary, "PUBLISH sister/temp 'Suhu: 28°C'");
+        assert_eq!(out[0].fields["topic"], "sister/temp");
+        assert_eq!(
+            (out[0].t, out[0].offset, out[0].len),
+            (2.0, 0, publish.len() as u64)
+        );
+        assert!(out[0].fields["version"].contains("guessed"));
+        assert!(looks_like_mqtt(&publish));
+        assert!(!is_connect(&publish));
+    }
+
+    #[test]
+    fn unanswered_pingreq_and_garbage() {
+        let mut m = Mqtt::new();
+        let mut out = Vec::new();
+        m.data(
+            Direction::ClientToServer,
+            1.0,
+            0,
+            &[0xc0, 0x00, 0xc0, 0x00],
+            &mut out,
+        );
+        m.data(Direction::ServerToClient, 1.5, 0, &[0xd0, 0x00], &mut out);
+        let mut notes = Vec::new();
+        m.finish(3.0, &mut out, &mut notes);
+        assert_eq!(out.len(), 3);
+        assert_eq!(notes.len(), 1, "one PINGREQ answered, one not: {notes:?}");
+        let mut m = Mqtt::new();
+        let mut out = Vec::new();
+        m.data(Direction::ClientToServer, 1.0, 0, &[0x00, 0x00, 0x01], &mut out);
+        assert!(out[0].summary.starts_with("malformed"));
+        // An absurd length is not held.
+        let mut m = Mqtt::new();
+        let mut out = Vec::new();
+        m.data(
+            Direction::ClientToServer,
+            1.0,
+            0,
+            &[0x30, 0xff, 0xff, 0xff, 0x7f],
+            &mut out,
+        );
+        assert!(m.halves[0].buf.len() <= 5);
+    }
+}

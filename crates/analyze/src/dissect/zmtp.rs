@@ -1,0 +1,279 @@
+//! ZeroMQ's ZMTP 3.x (RFC 23, RFC 37), read with the lab's own codec ([`wire::zmtp::StreamDecoder`], the
+//! one the live sockets use). tshark has no ZMTP dissector and shows these streams as "data".
+//!
+//! Per direction: the greeting (often split: libzmq sends the 10-byte signature, then the version byte,
+//! then the rest), the mechanism's handshake (NULL: one READY command carrying `Socket-Type`), then
+//! messages made of frames, the MORE flag joining a multipart message (a REQ's request is an empty
+//! delimiter frame plus the body). A SUB's subscriptions are a SUBSCRIBE command (3.1) or a message
+//! whose first byte is 1 (3.0). The course's PUSH sends Python-pickled integers ([`wire::pickle`]).
+
+use std::collections::BTreeMap;
+
+use wire::zmtp::{Command, Item, StreamDecoder, Subscription};
+
+use super::{preview, Dissector, Msg, Note};
+use crate::report::Direction;
+
+/// Most bytes of one ZMTP frame held (bigger frames end the dissection of that direction).
+const MAX_FRAME: usize = 8 * 1024 * 1024;
+
+fn idx(d: Direction) -> usize {
+    match d {
+        Direction::ClientToServer => 0,
+        Direction::ServerToClient => 1,
+    }
+}
+
+struct Half {
+    decoder: StreamDecoder,
+    buf: Vec<u8>,
+    offset: u64,
+    /// Frames of the multipart message being received: (start offset, bodies).
+    parts: Vec<Vec<u8>>,
+    parts_start: u64,
+    broken: bool,
+}
+
+impl Default for Half {
+    fn default() -> Self {
+        Half {
+            decoder: StreamDecoder::with_max_frame(MAX_FRAME),
+            buf: Vec::new(),
+            offset: 0,
+            parts: Vec::new(),
+            parts_start: 0,
+            broken: false,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Zmtp {
+    halves: [Half; 2],
+    /// REQ requests waiting for their reply (time, summary).
+    waiting: Vec<(f64, String)>,
+}
+
+/// True when `b` can be the start of a ZMTP 3 greeting: `ff`, 8 padding bytes, `7f` (RFC 23 §Greeting).
+pub fn is_greeting_start(b: &[u8]) -> bool {
+    b.first() == Some(&0xff) && b.get(9).is_none_or(|&x| x == 0x7f)
+}
+
+impl Zmtp {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn socket_type(&self, dir: Direction) -> Option<String> {
+        self.halves[idx(dir)]
+            .decoder
+            .socket_type()
+            .map(|s| s.as_str().to_string())
+    }
+
+    fn message(&mut self, dir: Direction, t: f64, out: &mut Vec<Msg>) {
+        let h = &mut self.halves[idx(dir)];
+        let parts = std::mem::take(&mut h.parts);
+        let start = h.parts_start;
+        let len: u64 = parts.iter().map(|p| p.len() as u64 + 2).sum();
+        let sock = self.socket_type(dir);
+        let mut f = BTreeMap::new();
+        f.insert("frames".to_string(), parts.len().to_string());
+        if let Some(s) = &sock {
+            f.insert("socket_type".into(), s.clone());
+        }
+        // A SUB (or XSUB) speaking ZMTP 3.0 subscribes with a message whose first byte is 1.
+        if matches!(sock.as_deref(), Some("SUB" | "XSUB")) && parts.len() == 1 {
+            if let Some(sub) = Subscription::decode(&parts[0]) {
+                let (kind, topic) = match sub {
+                    Subscription::Subscribe(t) => ("SUBSCRIBE", t),
+                    Subscription::Cancel(t) => ("CANCEL", t),
+                };
+                f.insert("type".into(), kind.into());
+                f.insert("topic".into(), wire::text::show(topic));
+                out.push(msg(
+                    dir,
+                    t,
+                    start,
+                    len,
+                    format!("{kind} {} (ZMTP 3.0 form)", preview(topic, 40)),
+                    f,
+                ));
+                return;
+            }
+        }
+        let shown: Vec<String> = parts
+            .iter()
+            .map(|p| {
+                if sock.as_deref() == Some("PUSH") {
+                    if let Ok(n) = wire::pickle::decode_int(p) {
+                        return format!("pickle({n})");
+                    }
+                }
+                preview(p, 60)
+            })
+            .collect();
+        f.insert("type".into(), "MESSAGE".into());
+        f.insert("parts".into(), shown.join(" | "));
+        let who = sock.map(|s| format!("{s} ")).unwrap_or_default();
+        let summary = format!("{who}message [{}]", shown.join(" | "));
+        match f.get("socket_type").map(String::as_str) {
+            Some("REQ") => self.waiting.push((t, summary.clone())),
+            Some("REP") if !self.waiting.is_empty() => {
+                self.waiting.remove(0);
+            }
+            _ => {}
+        }
+        out.push(msg(dir, t, start, len, summary, f));
+    }
+}
+
+fn msg(
+    dir: Direction,
+    t: f64,
+    offset: u64,
+    len: u64,
+    summary: String,
+    fields: BTreeMap<String, String>,
+) -> Msg {
+    Msg {
+        t,
+        direction: dir,
+        protocol: "ZMTP".into(),
+        summary,
+        fields,
+        offset,
+        len,
+    }
+}
+
+impl Dissector for Zmtp {
+    fn data(&mut self, dir: Direction, t: f64, offset: u64, bytes: &[u8], out: &mut Vec<Msg>) {
+        {
+            let h = &mut self.halves[idx(dir)];
+            if h.broken {
+                return;
+            }
+            if h.buf.is_empty() {
+                h.offset = offset;
+            }
+            h.buf.extend_from_slice(bytes);
+        }
+        loop {
+            let h = &mut self.halves[idx(dir)];
+            let start = h.offset;
+            let (item_msg, used, part) = match h.decoder.decode(&h.buf) {
+                Ok((item, used)) => match (item.to_string(), item) {
+                    (line, Item::Greeting(g)) => {
+                        let mut f = BTreeMap::new();
+                        f.insert("type".to_string(), "GREETING".to_string());
+                        f.insert("version".into(), format!("{}.{}", g.version.0, g.version.1));
+                        f.insert("mechanism".into(), g.mechanism.as_str().to_string());
+                        (Some(msg(dir, t, start, used as u64, line, f)), used, None)
+                    }
+                    (line, Item::Frame(fr)) => match fr.command() {
+                        Some(cmd) => {
+                            let mut f = BTreeMap::new();
+                            let name = match &cmd {
+                                Ok(Command::Ready(m)) => {
+                                    if let Some(s) = m.socket_type() {
+                                        f.insert("socket_type".to_string(), s.as_str().to_string());
+                                    }
+                                    "READY".to_string()
+                                }
+                                Ok(Command::Subscribe(topic)) => {
+                                    f.insert("topic".to_string(), wire::text::show(topic));
+                                    "SUBSCRIBE".into()
+                                }
+                                Ok(Command::Cancel(topic)) => {
+                                    f.insert("topic".to_string(), wire::text::show(topic));
+                                    "CANCEL".into()
+                                }
+                                Ok(Command::Error { .. }) => "ERROR".into(),
+                                Ok(Command::Ping { .. }) => "PING".into(),
+                                Ok(Command::Pong { .. }) => "PONG".into(),
+                                Ok(Command::Unknown { name, .. }) => wire::text::show(name),
+                                Err(e) => format!("malformed command: {e}"),
+                            };
+                            f.insert("type".into(), name);
+                            (Some(msg(dir, t, start, used as u64, line, f)), used, None)
+                        }
+                        None => (None, used, Some((fr.body.to_vec(), fr.more()))),
+                    },
+                },
+                Err(e) if e.is_incomplete() => return,
+                Err(e) => {
+                    h.broken = true;
+                    h.buf.clear();
+                    let mut f = BTreeMap::new();
+                    f.insert("error".to_string(), e.to_string());
+                    out.push(msg(dir, t, start, 0, format!("malformed: {e}"), f));
+                    return;
+                }
+            };
+            h.buf.drain(..used);
+            h.offset += used as u64;
+            if let Some(m) = item_msg {
+                out.push(m);
+            }
+            if let Some((body, more)) = part {
+                if h.parts.is_empty() {
+                    h.parts_start = start;
+                }
+                if h.parts.len() < 64 {
+                    h.parts.push(body);
+                }
+                if !more {
+                    self.message(dir, t, out);
+                }
+            }
+        }
+    }
+
+    fn gap(&mut self, dir: Direction) {
+        // ZMTP has no markers to find a frame again after a hole.
+        let h = &mut self.halves[idx(dir)];
+        h.broken = true;
+        h.buf.clear();
+    }
+
+    fn end(&mut self, _dir: Direction, _t: f64, _out: &mut Vec<Msg>) {}
+
+    fn finish(&mut self, _t: f64, _out: &mut Vec<Msg>, notes: &mut Vec<Note>) {
+        for (t, what) in self.waiting.drain(..) {
+            notes.push(Note::Unanswered {
+                t,
+                what: format!("ZMTP REQ {what}"),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn greeting_in_four_pieces_ready_and_a_request() {
+        let mut req = wire::zmtp::Greeting::null().to_bytes().to_vec();
+        req.extend_from_slice(b"\x04\x19\x05READY\x0bSocket-Type\x00\x00\x00\x03REQ");
+        req.extend_from_slice(b"\x01\x00\x00\x05Hello");
+        let mut z = Zmtp::new();
+        let mut out = Vec::new();
+        let mut off = 0;
+        for piece in [&req[..10], &req[10..11], &req[11..64], &req[64..]] {
+            z.data(Direction::ClientToServer, 1.0, off, piece, &mut out);
+            off += piece.len() as u64;
+        }
+        let summaries: Vec<&str> = out.iter().map(|m| m.summary.as_str()).collect();
+        assert_eq!(summaries.len(), 3, "{summaries:?}");
+        assert!(summaries[0].starts_with("GREETING ZMTP 3.1"), "{summaries:?}");
+        assert_eq!(out[1].fields["socket_type"], "REQ");
+        assert_eq!(summaries[2], "REQ message ['' | 'Hello']");
+        let mut notes = Vec::new();
+        z.finish(2.0, &mut out, &mut notes);
+        assert_eq!(notes.len(), 1, "the request was never answered");
+        assert!(is_greeting_start(&req[..10]));
+        assert!(!is_greeting_start(b"GET / HTTP/1.1"));
+    }
+}

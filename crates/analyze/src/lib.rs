@@ -1,0 +1,37 @@
+//! `analyze`: what happened in a packet capture, written down as a student would (and should).
+//!
+//! ```no_run
+//! let analysis = analyze::analyze_files(&["mqtt.pcap"], &analyze::Options::default())?;
+//! println!("{}", analyze::text::render(&analysis.report));
+//! # Ok::<(), analyze::Error>(())
+//! ```
+//!
+//! The pipeline, one packet at a time (the file is streamed, never loaded whole):
+//! 1. `capture::read::Reader` gives frames; `wire::net::decode` peels link, IP, TCP/UDP headers.
+//! 2. Duplicates are dropped: `tcpdump -i any` on a Docker host sees each packet twice (on the
+//!    container's veth and on the bridge), 1-50 µs apart, with a different interface index or packet type.
+//!    Counting both would double every number and make every segment look retransmitted.
+//! 3. Each packet joins its conversation ([`flow`]): TCP connections (a new SYN on a closed 4-tuple
+//!    starts a new one) and UDP exchanges. The *client* is who sent the SYN (or, when the capture
+//!    started mid-stream, who used the non-service port).
+//! 4. TCP payload is reassembled per direction ([`reassembly`]) and handed, as soon as it is contiguous,
+//!    to the conversation's dissector ([`dissect`]), chosen by content first and port second.
+//! 5. At the end, the conversations become the [`report::Report`]: hosts and roles, conversations with
+//!    lifecycle and Zeek state, messages, activity lines, anomalies, other traffic.
+//!
+//! Modules: [`report`] (the model and its JSON Schema), [`text`] (the text rendering), [`follow`]
+//! (`--follow`), [`flow`], [`reassembly`], [`dissect`], [`render`] (the SVG sequence diagram and the
+//! Markdown findings, in English or Indonesian, hosts named), [`live`] (`sister capture --decode`).
+
+pub mod dissect;
+pub mod flow;
+pub mod follow;
+pub mod live;
+pub mod reassembly;
+pub mod render;
+pub mod report;
+pub mod text;
+
+mod analyzer;
+
+pub use analyzer::{analyze_files, analyze_files_with_progress, Analysis, Analyzer, Error, Options};

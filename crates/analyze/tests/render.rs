@@ -1,0 +1,142 @@
+//! The SVG sequence diagram and the Markdown findings of real student captures (testdata/pcaps), as
+//! snapshot tests (insta): a change in what the renderers write shows up as a diff to review
+//! (`cargo insta review`, or `INSTA_UPDATE=always cargo test -p sister-analyze --test render`).
+//!
+//! `RENDER_PREVIEW=DIR` also writes each rendered file to DIR, to look at them in a browser.
+
+use analyze::render::{markdown, svg, Lang, Names, Options};
+
+fn report(file: &str) -> analyze::report::Report {
+    let path = format!("{}/../../testdata/pcaps/{file}", env!("CARGO_MANIFEST_DIR"));
+    let analysis = analyze::analyze_files(&[path], &analyze::Options::default()).expect("analysis");
+    let mut r = analysis.report;
+    // Snapshots must not depend on where the repository is.
+    r.capture.files = vec![file.to_string()];
+    r
+}
+
+fn preview(name: &str, content: &str) {
+    if let Some(dir) = std::env::var_os("RENDER_PREVIEW") {
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), content).unwrap();
+    }
+}
+
+/// The names a student would give the hosts of the MQTT lab (as Docker would: the compose services).
+fn mqtt_names() -> Names {
+    Names::parse("172.18.0.2 mqtt-broker\n172.18.0.3 mqtt-pub\n172.18.0.4 mqtt-sub\n").unwrap()
+}
+
+fn check_svg(svg: &str) {
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+        "{}",
+        &svg[..80]
+    );
+    assert!(svg.trim_end().ends_with("</svg>"));
+    // Well-formed enough for a browser: every element we open is closed.
+    for tag in ["g", "text", "title", "defs", "marker"] {
+        let open = svg.matches(&format!("<{tag}>")).count() + svg.matches(&format!("<{tag} ")).count();
+        let close = svg.matches(&format!("</{tag}>")).count();
+        assert_eq!(open, close, "<{tag}> opened {open} times, closed {close}");
+    }
+}
+
+#[test]
+fn mqtt_full_lifecycle_svg_and_md() {
+    let r = report("mqtt__ArsyaDin__MQTT.pcap");
+    let opts = Options {
+        names: mqtt_names(),
+        ..Options::default()
+    };
+    let s = svg::render(&r, &opts);
+    check_svg(&s);
+    // Hosts by name, handshake and both teardowns visible.
+    assert!(s.contains(">mqtt-broker<") && s.contains(">mqtt-pub<") && s.contains(">mqtt-sub<"));
+    assert!(s.contains(">SYN<") && s.contains(">SYN, ACK<"));
+    assert!(
+        s.contains(">FIN, ACK<") && s.contains(">RST, ACK<"),
+        "publisher reset, subscriber FIN"
+    );
+    preview("mqtt-arsyadin.svg", &s);
+    insta::assert_snapshot!("mqtt_arsyadin_svg", s);
+    let md = markdown::render(&r, &opts, &markdown::Diagram::Link("mqtt.svg".into()));
+    assert!(md.contains("mqtt-sub (172.18.0.4"), "{md}");
+    assert!(md.contains("![Sequence diagram](mqtt.svg)"));
+    preview("mqtt-arsyadin.md", &md);
+    insta::assert_snapshot!("mqtt_arsyadin_md", md);
+}
+
+#[test]
+fn mqtt_in_indonesian() {
+    let r = report("mqtt__ArsyaDin__MQTT.pcap");
+    let opts = Options {
+        lang: Lang::Id,
+        names: mqtt_names(),
+        ..Options::default()
+    };
+    let md = markdown::render(&r, &opts, &markdown::Diagram::Link("mqtt.svg".into()));
+    assert!(md.contains("## Analisis capture:"), "{md}");
+    assert!(md.contains("Bagaimana setiap koneksi dibuka dan ditutup"), "{md}");
+    // Wireshark's terms are kept.
+    assert!(md.contains("FIN, ACK") && md.contains("RST"), "{md}");
+    preview("mqtt-arsyadin.id.md", &md);
+    insta::assert_snapshot!("mqtt_arsyadin_md_id", md);
+    let s = svg::render(&r, &opts);
+    check_svg(&s);
+    assert!(s.contains("Diagram urutan"));
+}
+
+#[test]
+fn long_mqtt_capture_folds_repeats() {
+    // 2124 packets over 254 s (SLL2, every packet twice): must fold into a readable page.
+    let r = report("mqtt__RahmatAramadhan__captureMQTT.pcap");
+    let s = svg::render(&r, &Options::default());
+    check_svg(&s);
+    assert!(s.contains("×"), "repeats folded");
+    let rows = s.matches("<g><title>").count();
+    assert!(rows < 120, "{rows} rows: too many for a page");
+    preview("mqtt-rahmat.svg", &s);
+    insta::assert_snapshot!("mqtt_rahmat_svg", s);
+}
+
+#[test]
+fn rest_and_refused_connection() {
+    let r = report("rest__nadanadhira09__rest.pcap");
+    let s = svg::render(&r, &Options::default());
+    check_svg(&s);
+    preview("rest.svg", &s);
+    insta::assert_snapshot!("rest_svg", s);
+    let md = markdown::render(&r, &Options::default(), &markdown::Diagram::None);
+    preview("rest.md", &md);
+    insta::assert_snapshot!("rest_md", md);
+
+    let r = report("tcpreqresp__aryobagus-RAZ__auto-tcp-aryo.pcap");
+    let md = markdown::render(&r, &Options::default(), &markdown::Diagram::None);
+    assert!(md.contains("refused"), "{md}");
+    preview("reqresp-refused.md", &md);
+    insta::assert_snapshot!("reqresp_refused_md", md);
+    let s = svg::render(&r, &Options::default());
+    preview("reqresp-refused.svg", &s);
+    insta::assert_snapshot!("reqresp_refused_svg", s);
+}
+
+#[test]
+fn zmq_three_patterns() {
+    let r = report("zmq__daptong__zmq.pcap");
+    let s = svg::render(&r, &Options::default());
+    check_svg(&s);
+    preview("zmq.svg", &s);
+    insta::assert_snapshot!("zmq_svg", s);
+    let md = markdown::render(
+        &r,
+        &Options {
+            lang: Lang::Id,
+            ..Options::default()
+        },
+        &markdown::Diagram::Link("zmq.svg".into()),
+    );
+    preview("zmq.id.md", &md);
+    insta::assert_snapshot!("zmq_md_id", md);
+}

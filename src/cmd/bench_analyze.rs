@@ -1,0 +1,206 @@
+//! `sister bench analyze`: how fast `sister analyze` reads a large capture, next to tshark, in one run.
+//!
+//! 1. Write a large capture of mixed lab traffic (MQTT publishers, REST clients, ZeroMQ REQ/REP) with
+//!    sister's own pcap writer (`capture::synth`: real TCP conversations, consistent seq/ack, valid
+//!    checksums), unless the file is already there.
+//! 2. Time `sister analyze --format json FILE` and `tshark -r FILE -Y mqtt -T fields -e frame.number
+//!    -e mqtt.msgtype -e mqtt.topic` on it, each under `/usr/bin/time -v` for the peak memory (maximum
+//!    resident set size), output to /dev/null.
+//! 3. Print both, the speed-up and the memory ratio. The goal (issue 4): at least 50x tshark's speed,
+//!    at most a fifth of its peak memory.
+//!
+//! A benchmark, not a test: it prints figures for a person; it fails only if a program fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::Args;
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  sister bench analyze                               1 GB capture in /tmp/sister-bench-analyze.pcap
+  sister bench analyze --size 200M --file big.pcap   a smaller one
+  bench/analyze.sh                                   the same, with a release build first")]
+pub struct AnalyzeBench {
+    /// The capture to analyze; written first if it does not exist
+    #[arg(long, default_value = "/tmp/sister-bench-analyze.pcap")]
+    pub file: PathBuf,
+    /// How big a capture to write: bytes, or with a suffix K, M, G
+    #[arg(long, default_value = "1G", value_parser = parse_size)]
+    pub size: u64,
+    /// Write the capture again even if the file exists
+    #[arg(long)]
+    pub regenerate: bool,
+    /// Only write the capture
+    #[arg(long)]
+    pub only_write: bool,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&s[..s.len() - 1], 1u64 << 10),
+        Some('M') => (&s[..s.len() - 1], 1 << 20),
+        Some('G') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 1G, 200M, 5000000)"))?;
+    if !(n.is_finite() && n > 0.0) {
+        return Err(format!("{s:?} is not a positive size"));
+    }
+    Ok((n * mult as f64) as u64)
+}
+
+/// What `/usr/bin/time -v` measured.
+struct Measured {
+    wall_s: f64,
+    max_rss_kb: u64,
+}
+
+/// Run `cmd` under `/usr/bin/time -v`, stdout to /dev/null.
+fn measure(what: &str, program: &Path, args: &[&str]) -> anyhow::Result<Measured> {
+    let start = Instant::now();
+    let out = Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .context("cannot run /usr/bin/time (Debian package `time`)")?;
+    let wall = start.elapsed().as_secs_f64();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        bail!(
+            "{what} failed: {}",
+            err.lines().take(5).collect::<Vec<_>>().join("\n")
+        );
+    }
+    let max_rss_kb = err
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
+        .and_then(|v| v.trim().parse().ok())
+        .context("no 'Maximum resident set size' in /usr/bin/time's output")?;
+    Ok(Measured {
+        wall_s: wall,
+        max_rss_kb,
+    })
+}
+
+pub async fn run(a: AnalyzeBench) -> anyhow::Result<ExitCode> {
+    tokio::task::spawn_blocking(move || blocking(a))
+        .await
+        .context("bench thread")?
+}
+
+fn blocking(a: AnalyzeBench) -> anyhow::Result<ExitCode> {
+    if a.regenerate || !a.file.exists() {
+        println!(
+            "writing {} ({} MB of MQTT/HTTP/ZMTP traffic) ...",
+            a.file.display(),
+            a.size >> 20
+        );
+        let start = Instant::now();
+        let file =
+            std::fs::File::create(&a.file).with_context(|| format!("cannot create {}", a.file.display()))?;
+        let w = capture::synth::write_mixed(std::io::BufWriter::with_capacity(1 << 20, file), a.size, 16, 1)
+            .with_context(|| format!("cannot write {}", a.file.display()))?;
+        println!(
+            "  {} packets, {} conversations, {} MQTT PUBLISH, {} HTTP requests, {} ZMTP messages in {:.1} s",
+            w.packets,
+            w.conversations,
+            w.mqtt_publish,
+            w.http_requests,
+            w.zmtp_messages,
+            start.elapsed().as_secs_f64()
+        );
+    }
+    if a.only_write {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let size = std::fs::metadata(&a.file)?.len();
+    let mb = size as f64 / (1 << 20) as f64;
+    let file = a.file.display().to_string();
+    let sister = std::env::current_exe().context("cannot find the sister binary")?;
+    if cfg!(debug_assertions) {
+        println!(
+            "note: this sister is a debug build; use a release build for figures (bench/analyze.sh does)"
+        );
+    }
+    println!("capture: {file}, {mb:.0} MB");
+
+    let ours = measure(
+        "sister analyze",
+        &sister,
+        &["analyze", "--format", "json", "--no-docker", &file],
+    )?;
+    println!(
+        "  sister analyze --format json        {:>8.2} s  {:>8.1} MB/s  peak memory {:>8.1} MB",
+        ours.wall_s,
+        mb / ours.wall_s,
+        ours.max_rss_kb as f64 / 1024.0
+    );
+    let tshark = which("tshark").context("tshark is not installed (Debian package tshark)")?;
+    let theirs = measure(
+        "tshark",
+        &tshark,
+        &[
+            "-n",
+            "-r",
+            &file,
+            "-Y",
+            "mqtt",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+            "-e",
+            "mqtt.msgtype",
+            "-e",
+            "mqtt.topic",
+        ],
+    )?;
+    println!(
+        "  tshark -Y mqtt -T fields            {:>8.2} s  {:>8.1} MB/s  peak memory {:>8.1} MB",
+        theirs.wall_s,
+        mb / theirs.wall_s,
+        theirs.max_rss_kb as f64 / 1024.0
+    );
+    let speedup = theirs.wall_s / ours.wall_s;
+    let memory = ours.max_rss_kb as f64 / theirs.max_rss_kb.max(1) as f64;
+    println!(
+        "sister is {speedup:.1}x tshark's speed (goal ≥ 50x: {}), with {:.1}% of its peak memory (goal ≤ 20%: {})",
+        if speedup >= 50.0 { "met" } else { "NOT met" },
+        memory * 100.0,
+        if memory <= 0.2 { "met" } else { "NOT met" }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1G").unwrap(), 1 << 30);
+        assert_eq!(parse_size("200m").unwrap(), 200 << 20);
+        assert_eq!(parse_size("1.5K").unwrap(), 1536);
+        assert_eq!(parse_size("5000").unwrap(), 5000);
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("-1M").is_err());
+    }
+}
