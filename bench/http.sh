@@ -73,7 +73,7 @@ measure() {
   # wrk prints 99% as e.g. 812.00us, 11.59ms or 1.50s: normalise to milliseconds.
   p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; print v}' <<<"$out")
   errors=$(awk '/Socket errors/ {gsub(/^ +/,""); printf "%s", $0} /Non-2xx/ {gsub(/^ +/,""); printf " %s", $0}' <<<"$out")
-  echo "$rps $p99 ${errors:-}" >>"$RUNS/$label"
+  echo "$rps $p99 ${errors:-}" >>"$RUNS/${label//\//_}"
 }
 
 LABELS=(
@@ -101,10 +101,10 @@ done
 median() { awk -v c="$1" '{print $c}' "$2" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -A RPS
 report() {
-  local label=$1 f="$RUNS/$1"
+  local label=$1 f="$RUNS/${1//\//_}"
   RPS[$label]=$(median 1 "$f")
   local all; all=$(awk '{printf "%s%.0f", (NR>1?" ":""), $1}' "$f")
-  local errs; errs=$(cut -d' ' -f3- "$f" | grep -v '^$' | tail -1)
+  local errs; errs=$(cut -d' ' -f3- "$f" | { grep -v '^$' || true; } | tail -1)
   printf '  %-34s %10.0f req/s  p99 %8.2f ms   (runs: %s) %s\n' "$label" "${RPS[$label]}" "$(median 2 "$f")" "$all" "$errs"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1fx", a/b}'; }

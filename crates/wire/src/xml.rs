@@ -19,8 +19,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::ResolveResult;
-use quick_xml::NsReader;
+use quick_xml::Reader;
 
 /// How much a document may hold before it is refused.
 #[derive(Debug, Clone, Copy)]
@@ -159,14 +158,14 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<Element, XmlError> {
     let text = std::str::from_utf8(input).map_err(|_| XmlError::NotUtf8)?;
     // A byte-order mark is allowed before the XML declaration.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut reader = NsReader::from_str(text);
+    let mut reader = Reader::from_str(text);
     let config = reader.config_mut();
     config.expand_empty_elements = true;
     config.check_end_names = true;
 
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
-    let mut namespaces = Namespaces::default();
+    let mut scopes = Scopes::default();
     let mut elements = 0usize;
     loop {
         let at = reader.buffer_position();
@@ -174,9 +173,7 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<Element, XmlError> {
             at,
             reason: e.to_string(),
         };
-        let (resolved, event) = reader.read_resolved_event().map_err(malformed)?;
-        let ns = namespaces.of(&resolved)?;
-        match event {
+        match reader.read_event().map_err(malformed)? {
             Event::Start(start) => {
                 elements += 1;
                 if elements > limits.max_elements {
@@ -191,10 +188,11 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<Element, XmlError> {
                         reason: "a second root element".into(),
                     });
                 }
-                let element = start_element(&reader, &mut namespaces, &start, ns, at)?;
+                let element = start_element(&mut scopes, &start, at)?;
                 stack.push(element);
             }
             Event::End(_) => {
+                scopes.close();
                 let Some(done) = stack.pop() else {
                     return Err(XmlError::Malformed {
                         at,
@@ -256,70 +254,121 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<Element, XmlError> {
     root.ok_or(XmlError::Empty)
 }
 
-/// The namespace URIs met in one document, each kept once.
-#[derive(Default)]
-struct Namespaces(Vec<Arc<str>>);
+/// The namespace of the reserved `xml:` prefix (Namespaces in XML §3), bound without a declaration.
+pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
-impl Namespaces {
-    fn of(&mut self, resolved: &ResolveResult<'_>) -> Result<Option<Arc<str>>, XmlError> {
-        match resolved {
-            ResolveResult::Bound(ns) => {
-                let bytes = ns.as_ref();
-                if let Some(known) = self.0.iter().find(|k| k.as_bytes() == bytes) {
-                    return Ok(Some(known.clone()));
-                }
-                let new: Arc<str> = String::from_utf8_lossy(bytes).into();
-                self.0.push(new.clone());
-                Ok(Some(new))
-            }
-            ResolveResult::Unbound => Ok(None),
-            ResolveResult::Unknown(p) => {
-                Err(XmlError::UnknownPrefix(String::from_utf8_lossy(p).into_owned()))
-            }
+/// Namespace declarations in scope (Namespaces in XML §6): each `xmlns:p="uri"` (or `xmlns="uri"`, the
+/// default namespace) holds from its element to that element's end tag; an inner declaration of the same
+/// prefix hides an outer one. Resolving a name looks for its prefix from the innermost declaration out.
+#[derive(Default)]
+struct Scopes {
+    /// (prefix, namespace) in declaration order; `""` is the default namespace, `None` undeclares it.
+    bindings: Vec<(Box<str>, Option<Arc<str>>)>,
+    /// How many bindings each open element declared, to drop them at its end tag.
+    declared: Vec<usize>,
+    /// Each namespace URI of the document once, shared by every element in it.
+    interned: Vec<Arc<str>>,
+}
+
+impl Scopes {
+    fn intern(&mut self, uri: &str) -> Arc<str> {
+        if let Some(known) = self.interned.iter().find(|k| &***k == uri) {
+            return known.clone();
+        }
+        let new: Arc<str> = uri.into();
+        self.interned.push(new.clone());
+        new
+    }
+
+    /// An element starts: the declarations it makes come next.
+    fn open(&mut self) {
+        self.declared.push(0);
+    }
+
+    fn declare(&mut self, prefix: &str, uri: Option<Arc<str>>) {
+        self.bindings.push((prefix.into(), uri));
+        if let Some(n) = self.declared.last_mut() {
+            *n += 1;
+        }
+    }
+
+    fn close(&mut self) {
+        let n = self.declared.pop().unwrap_or(0);
+        let keep = self.bindings.len().saturating_sub(n);
+        self.bindings.truncate(keep);
+    }
+
+    /// The namespace of `prefix` (`None`: no prefix). Unprefixed attributes have no namespace, so
+    /// `default` says whether the default namespace applies (elements) or not (attributes).
+    fn resolve(&self, prefix: Option<&str>, default: bool) -> Result<Option<Arc<str>>, XmlError> {
+        let p = match prefix {
+            Some("xml") => return Ok(Some(XML_NS.into())),
+            Some(p) => p,
+            None if default => "",
+            None => return Ok(None),
+        };
+        match self.bindings.iter().rev().find(|(bp, _)| &**bp == p) {
+            Some((_, uri)) => Ok(uri.clone()),
+            None if p.is_empty() => Ok(None),
+            None => Err(XmlError::UnknownPrefix(p.to_string())),
         }
     }
 }
 
-fn start_element(
-    reader: &NsReader<&[u8]>,
-    namespaces: &mut Namespaces,
-    start: &BytesStart<'_>,
-    ns: Option<Arc<str>>,
-    at: u64,
-) -> Result<Element, XmlError> {
-    let name = start.name();
-    let local = String::from_utf8_lossy(name.local_name().as_ref()).into_owned();
-    let mut attrs = Vec::new();
+fn utf8(bytes: &[u8]) -> &str {
+    // The input was checked to be UTF-8 as a whole and quick-xml splits it at ASCII delimiters only.
+    std::str::from_utf8(bytes).unwrap_or("\u{fffd}")
+}
+
+fn start_element(scopes: &mut Scopes, start: &BytesStart<'_>, at: u64) -> Result<Element, XmlError> {
+    let bad_attr = |e: quick_xml::Error| match e {
+        quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(_, name)) => {
+            XmlError::UnknownEntity(name)
+        }
+        e => XmlError::Malformed {
+            at,
+            reason: e.to_string(),
+        },
+    };
+    // First the declarations, which apply to this element's own name and attributes too.
+    scopes.open();
+    let mut plain = Vec::new();
     for attr in start.attributes() {
         let attr = attr.map_err(|e| XmlError::Malformed {
             at,
             reason: e.to_string(),
         })?;
-        let key = attr.key;
-        // Namespace declarations are how names resolve, not data.
-        if key.as_ref() == b"xmlns" || key.as_ref().starts_with(b"xmlns:") {
-            continue;
-        }
-        let (resolved, attr_local) = reader.resolve_attribute(key);
-        let attr_ns = namespaces.of(&resolved)?;
-        let value = attr.unescape_value().map_err(|e| match e {
-            quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(_, name)) => {
-                XmlError::UnknownEntity(name)
+        let key = attr.key.as_ref();
+        let value = attr.unescape_value().map_err(bad_attr)?;
+        if key == b"xmlns" {
+            let uri = (!value.is_empty()).then(|| scopes.intern(&value));
+            scopes.declare("", uri);
+        } else if let Some(p) = key.strip_prefix(b"xmlns:") {
+            if value.is_empty() {
+                return Err(XmlError::Malformed {
+                    at,
+                    reason: format!("the prefix `{}` is declared empty", utf8(p)),
+                });
             }
-            e => XmlError::Malformed {
-                at,
-                reason: e.to_string(),
-            },
-        })?;
+            let uri = scopes.intern(&value);
+            scopes.declare(utf8(p), Some(uri));
+        } else {
+            plain.push((attr.key, value));
+        }
+    }
+    let name = start.name();
+    let ns = scopes.resolve(name.prefix().map(|p| utf8(p.into_inner())), true)?;
+    let mut attrs = Vec::with_capacity(plain.len());
+    for (key, value) in plain {
         attrs.push(Attribute {
-            ns: attr_ns,
-            local: String::from_utf8_lossy(attr_local.as_ref()).into_owned(),
+            ns: scopes.resolve(key.prefix().map(|p| utf8(p.into_inner())), false)?,
+            local: utf8(key.local_name().into_inner()).to_string(),
             value: value.into_owned(),
         });
     }
     Ok(Element {
         ns,
-        local,
+        local: utf8(name.local_name().into_inner()).to_string(),
         attrs,
         text: String::new(),
         children: Vec::new(),
@@ -397,6 +446,34 @@ mod tests {
             add.children[0].ns.as_ref().unwrap()
         ));
         assert_eq!(add.children[1].local, "b");
+    }
+
+    #[test]
+    fn scopes_nest_and_end() {
+        let doc = parse_str(
+            r#"<a xmlns="urn:d" xmlns:p="urn:1"><p:b xmlns:p="urn:2" p:x="1" y="2"><c xmlns=""/></p:b><p:e/></a>"#,
+        )
+        .unwrap();
+        assert!(doc.is("urn:d", "a"));
+        let b = &doc.children[0];
+        assert!(b.is("urn:2", "b"), "the inner declaration hides the outer");
+        assert_eq!(b.attr_ns("urn:2", "x"), Some("1"));
+        assert_eq!(b.attr("y"), Some("2"), "unprefixed attributes have no namespace");
+        assert_eq!(b.children[0].ns, None, "xmlns=\"\" undeclares the default");
+        assert!(
+            doc.children[1].is("urn:1", "e"),
+            "the outer binding is back after </p:b>"
+        );
+        assert_eq!(
+            parse_str(r#"<a><p:b xmlns:p="urn:1"/><p:c/></a>"#),
+            Err(XmlError::UnknownPrefix("p".into()))
+        );
+        assert!(
+            parse_str(r#"<a xml:lang="id"/>"#)
+                .unwrap()
+                .attr_ns(XML_NS, "lang")
+                == Some("id")
+        );
     }
 
     #[test]
