@@ -7,8 +7,11 @@
 
 mod analyze;
 mod capture;
+mod lamport;
 mod mqtt_broker;
 mod mqtt_clients;
+mod procs;
 mod render;
 mod util;
+mod zk;
 mod zmq;

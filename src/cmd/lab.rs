@@ -63,6 +63,21 @@ pub const PATTERNS: &[Pattern] = &[
         "upcall: the server calls the client back (course port 4141)",
         patterns::upcall::lab
     ),
+    pattern!(
+        "lamport",
+        "Lamport clocks: the bank exchange (course port 12345) and a 3-process run",
+        patterns::lamport::lab
+    ),
+    pattern!(
+        "procs",
+        "processes and threads: shared memory and a lost update",
+        patterns::procs::lab
+    ),
+    pattern!(
+        "zk",
+        "ZooKeeper election and lock (needs a server: SISTER_ZK or 127.0.0.1:2181)",
+        patterns::zk::lab
+    ),
 ];
 
 /// How long one pattern's scenario may take before it counts as failed.

@@ -14,13 +14,16 @@ pub mod capture;
 pub mod client_args;
 pub mod lab;
 pub mod lab_capture;
+pub mod lamport;
 pub mod logging;
 pub mod mqtt;
 pub mod mqtt_broker;
 pub mod oneway;
+pub mod procs;
 pub mod reqresp;
 pub mod udp;
 pub mod upcall;
+pub mod zk;
 pub mod zmq;
 
 use std::process::ExitCode;
@@ -89,6 +92,17 @@ pub enum Command {
     Mqtt(Box<mqtt::MqttCommand>),
     /// ZeroMQ: REQ/REP, PUB/SUB, PUSH/PULL (ZMTP 3.1, interoperating with pyzmq)
     Zmq(zmq::ZmqArgs),
+    /// ZooKeeper: leader election and the balance demo's distributed lock
+    #[command(subcommand)]
+    Zk(zk::Zk),
+    /// Lamport clocks: the course's two-process exchange, and an N-process simulation
+    #[command(subcommand)]
+    Lamport(lamport::Lamport),
+    /// Processes and threads: shared memory, a lost update and its fix
+    #[command(
+        after_help = "Example:\n  sister procs                      eve and bob, 3 threads each, 1000000 increments per thread"
+    )]
+    Procs(procs::ProcsArgs),
 }
 
 /// Run the chosen command; `Ok` carries the exit code.
@@ -108,5 +122,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Upcall(args) => upcall::run(args).await,
         Command::Mqtt(cmd) => mqtt::run(*cmd).await,
         Command::Zmq(args) => zmq::run(args, patterns::shutdown::on_ctrl_c()).await,
+        Command::Zk(c) => zk::run(c).await,
+        Command::Lamport(c) => lamport::run(c).await,
+        Command::Procs(a) => tokio::task::spawn_blocking(move || procs::run(a)).await?,
     }
 }

@@ -14,17 +14,24 @@
 //! One folder per pattern; each `mod.rs` says what the pattern is, how to run it and what to look for in
 //! a capture. Protocol logic that is not I/O lives apart from the sockets (`state.rs`) and is tested
 //! without them.
+//!
+//! Coordination patterns: [`zk`] (leader election and a kazoo-compatible lock on a real ZooKeeper),
+//! [`lamport`] (the course's two-process exchange, an N-process simulation, the space-time diagram),
+//! [`procs`] (processes versus threads, a lost update).
 
 pub mod console;
 pub mod lab;
+pub mod lamport;
 pub mod messages;
 pub mod mqtt;
 pub mod net;
 pub mod oneway;
+pub mod procs;
 pub mod reqresp;
 pub mod server;
 pub mod shutdown;
 pub mod throttle;
 pub mod udp;
 pub mod upcall;
+pub mod zk;
 pub mod zmq;

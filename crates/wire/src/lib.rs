@@ -21,9 +21,11 @@
 //! - [`text`]: showing bytes from a peer to a human (invalid UTF-8 escaped, never a panic).
 //! - [`zmtp`]: ZeroMQ's wire protocol, ZMTP 3.0/3.1 (greeting, NULL handshake, frames, commands);
 //! - [`pickle`]: the small subset of Python pickles the course's PUSH/PULL sends (integers).
+//! - [`lamport`]: the course's Lamport-clock JSON message (`message`, `balance`, `timestamp`).
 
 pub mod error;
 pub mod frame;
+pub mod lamport;
 pub mod mqtt;
 pub mod net;
 pub mod pickle;
