@@ -351,11 +351,20 @@ fn check_zmtp(file: &Path, r: &Value) {
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| (m["direction"].as_str().unwrap(), m["fields"]["type"].as_str().unwrap_or("")))
+            .map(|m| {
+                (
+                    m["direction"].as_str().unwrap(),
+                    m["fields"]["type"].as_str().unwrap_or(""),
+                )
+            })
             .collect();
         for dir in ["client_to_server", "server_to_client"] {
             for kind in ["GREETING", "READY"] {
-                assert!(kinds.contains(&(dir, kind)), "conversation #{}: no {kind} {dir}: {kinds:?}", c["id"]);
+                assert!(
+                    kinds.contains(&(dir, kind)),
+                    "conversation #{}: no {kind} {dir}: {kinds:?}",
+                    c["id"]
+                );
             }
         }
     }
@@ -671,7 +680,13 @@ fn pcapng_and_nanosecond_pcap_read_the_same() {
     let original = report(&src);
     for (format, name) in [("pcapng", "x.pcapng"), ("nsecpcap", "x-ns.pcap")] {
         let f = dir.path().join(name);
-        tool("editcap", &["-F", format, src.to_str().unwrap(), f.to_str().unwrap()]);
-        assert!(report(&f) == original, "{format}: the report differs from the pcap one");
+        tool(
+            "editcap",
+            &["-F", format, src.to_str().unwrap(), f.to_str().unwrap()],
+        );
+        assert!(
+            report(&f) == original,
+            "{format}: the report differs from the pcap one"
+        );
     }
 }
