@@ -135,6 +135,10 @@ pub fn analyze_files_with_progress<P: AsRef<Path>>(
         }
     }
     let (report, followed) = a.finish();
+    // Packets, but none of a link type sister decodes: nothing in the report can be trusted as a finding.
+    if report.capture.packets > 0 && report.capture.link_types.iter().all(|l| l.contains("unknown")) {
+        unusable = true;
+    }
     Ok(Analysis {
         report,
         followed,
