@@ -215,7 +215,7 @@ impl Analyzer {
     }
 
     fn rel(&self, ns: i64) -> f64 {
-        (ns - self.first_ns.unwrap_or(ns)) as f64 / 1e9
+        ns.saturating_sub(self.first_ns.unwrap_or(ns)) as f64 / 1e9
     }
 
     /// Take one captured frame.
@@ -247,7 +247,7 @@ impl Analyzer {
             let hash = h.finish();
             // Forget packets older than the window (and bound the table whatever the timestamps do).
             while let Some(&(t, old)) = self.recent_order.front() {
-                if (ns - t).abs() <= DUPLICATE_WINDOW_NS && self.recent_order.len() <= MAX_RECENT {
+                if ns.abs_diff(t) <= DUPLICATE_WINDOW_NS as u64 && self.recent_order.len() <= MAX_RECENT {
                     break;
                 }
                 self.recent_order.pop_front();
@@ -256,7 +256,7 @@ impl Analyzer {
                 }
             }
             if let Some(&(t, v)) = self.recent.get(&hash) {
-                if v != vantage && (ns - t).abs() <= DUPLICATE_WINDOW_NS {
+                if v != vantage && ns.abs_diff(t) <= DUPLICATE_WINDOW_NS as u64 {
                     self.summary.duplicates += 1;
                     return;
                 }
