@@ -851,15 +851,15 @@ fn build_conversation(c: &mut Conv, anomalies: &mut Vec<Anomaly>) -> Conversatio
             m.protocol.clone()
         }
     };
-    let messages: Vec<Message> = c
-        .messages
-        .iter()
+    // Moved, not copied, into the report: the conversation is done with them.
+    let messages: Vec<Message> = std::mem::take(&mut c.messages)
+        .into_iter()
         .map(|m| Message {
             t: m.t,
             direction: m.direction,
-            protocol: request_label(m),
-            summary: m.summary.clone(),
-            fields: m.fields.clone(),
+            protocol: request_label(&m),
+            summary: m.summary,
+            fields: m.fields,
             offset: m.offset,
             len: m.len,
         })
