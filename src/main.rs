@@ -28,12 +28,23 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cmd::run(cli)) {
+    let result = runtime.block_on(cmd::run(cli));
+    // A client may still have a read of the terminal pending (tokio reads stdin on a blocking thread,
+    // which nothing can cancel): leave it behind instead of waiting for a line that will never come.
+    runtime.shutdown_background();
+    match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Many errors already include their cause in their message ("cannot connect to ...:
+            // Connection refused"); print a cause only when it adds something.
+            let mut shown = e.to_string();
+            eprintln!("error: {shown}");
             for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                let cause = cause.to_string();
+                if !shown.contains(&cause) {
+                    eprintln!("  caused by: {cause}");
+                    shown = cause;
+                }
             }
             ExitCode::FAILURE
         }

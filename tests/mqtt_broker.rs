@@ -195,6 +195,12 @@ fn paho_will_on_lost_connection_not_on_disconnect() {
     paho(&b, "will", "5");
 }
 
+#[test]
+fn paho_v5_subscription_ids_user_properties_no_local_alias_shared() {
+    let b = broker(&[]);
+    paho(&b, "v5features", "5");
+}
+
 fn mosquitto_sub(port: u16, args: &[&str]) -> Proc {
     let mut cmd = Command::new("mosquitto_sub");
     cmd.args(["-h", "127.0.0.1", "-p", &port.to_string()]).args(args);
@@ -572,4 +578,70 @@ print("DONE", flush=True)
         "$SYS says {connected} connected, expected at least {n}"
     );
     many.wait_for_line("DONE", Duration::from_secs(60));
+}
+
+#[test]
+fn password_file_and_acl() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("passwords");
+    let acl = dir.path().join("acl");
+    std::fs::write(&pw, "# user:password\nalice:secret\n").unwrap();
+    std::fs::write(
+        &acl,
+        "user alice\ntopic readwrite sister/#\ntopic deny sister/secret\n",
+    )
+    .unwrap();
+    let mut b = broker(&[
+        "--password-file",
+        pw.to_str().unwrap(),
+        "--acl-file",
+        acl.to_str().unwrap(),
+        "--no-anonymous",
+    ]);
+    let try_pub = |args: &[&str]| {
+        Command::new("mosquitto_pub")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &b.port.to_string(),
+                "-t",
+                "sister/x",
+                "-m",
+                "hi",
+            ])
+            .args(args)
+            .output()
+            .expect("mosquitto_pub")
+            .status
+            .success()
+    };
+    assert!(!try_pub(&[]), "anonymous must be refused");
+    assert!(
+        !try_pub(&["-u", "alice", "-P", "wrong"]),
+        "a wrong password must be refused"
+    );
+    b.log_line("wrong password for user `alice`");
+    let mut sub = mosquitto_sub(b.port, &["-u", "alice", "-P", "secret", "-t", "sister/#", "-v"]);
+    b.log_line("filter=sister/#");
+    mosquitto_pub(
+        b.port,
+        &[
+            "-u",
+            "alice",
+            "-P",
+            "secret",
+            "-t",
+            "sister/secret",
+            "-m",
+            "hidden",
+        ],
+    );
+    b.log_line("denied by the ACL");
+    mosquitto_pub(
+        b.port,
+        &["-u", "alice", "-P", "secret", "-t", "sister/x", "-m", "allowed"],
+    );
+    sub.wait_for_line("sister/x allowed", LONG);
+    assert!(!sub.stdout_lines().iter().any(|l| l.contains("hidden")));
 }

@@ -163,12 +163,33 @@ fn mqtt_clients_retained_message_set_then_cleared() {
         finish(&mut s),
         ["Received message: kept for later (Topic: sister/kept)"]
     );
-    // An empty retained message clears it: the next subscriber gets nothing and times out (27).
+    // MQTT 5 retain handling 2 ("never send retained messages"): the first message is our marker.
+    assert_first_message_is_a_marker(&m, "sister/kept", &["-V", "5", "--rh", "2"]);
+    // An empty retained message clears it: the next subscriber gets nothing retained.
     publish(&m, &["-t", "sister/kept", "-n", "-r"]);
-    let mut s = sub(&m, &["-t", "sister/kept", "-W", "2"]);
-    let status = s.wait_timeout(LONG).expect("-W ends the subscriber");
-    assert_eq!(status.code(), Some(27), "{}", s.output());
-    assert!(s.stdout_lines().is_empty());
+    assert_first_message_is_a_marker(&m, "sister/kept", &[]);
+    // -W: nothing at all arrives, the subscriber gives up with mosquitto_sub's exit code 27.
+    let server = m.server();
+    let out = util::sister(&["mqtt", "sub", "--server", &server, "-t", "sister/kept", "-W", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(27));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Timed out"));
+}
+
+/// Subscribe to `topic` (with `extra` flags), then publish a marker there: the marker must be the
+/// first message the subscriber gets, so nothing (a retained message, a will) came before it.
+/// (Proving an absence by ordering, not by waiting a while: no timing, no flakiness.)
+fn assert_first_message_is_a_marker(m: &Mosquitto, topic: &str, extra: &[&str]) {
+    let mut args = vec!["-t", topic, "-C", "1"];
+    args.extend_from_slice(extra);
+    let mut s = sub(m, &args);
+    publish(m, &["-t", topic, "-m", "marker"]);
+    assert_eq!(
+        finish(&mut s),
+        [format!("Received message: marker (Topic: {topic})")]
+    );
 }
 
 #[test]
@@ -203,13 +224,17 @@ fn mqtt_clients_will_on_death_not_on_ctrl_c() {
             p
         };
 
-        // Ctrl+C: sister sends DISCONNECT, so the broker discards the will.
-        let mut s = sub(&m, &["-t", &will, "-V", version, "-W", "3"]);
+        // Ctrl+C: sister sends DISCONNECT, so the broker discards the will: the first message the
+        // subscriber gets is the marker published after the publisher left.
+        let mut s = sub(&m, &["-t", &will, "-V", version, "-C", "1"]);
         let mut p = spawn("polite");
         let status = p.interrupt(LONG).expect("pub stops on Ctrl+C");
         assert!(status.success(), "{}", p.output());
-        let status = s.wait_timeout(LONG).expect("-W ends the subscriber");
-        assert_eq!(status.code(), Some(27), "no will expected:\n{}", s.output());
+        publish(&m, &["-t", &will, "-m", "marker"]);
+        assert_eq!(
+            finish(&mut s),
+            [format!("Received message: marker (Topic: {will})")]
+        );
 
         // Killed: no DISCONNECT, the connection just breaks, the broker publishes the will.
         let mut s = sub(&m, &["-t", &will, "-V", version, "-C", "1"]);
@@ -319,4 +344,174 @@ fn mqtt_clients_say_what_is_wrong() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&closed) && err.contains("--wait"), "{err}");
+}
+
+#[test]
+fn mqtt_clients_publisher_keeps_alive_between_messages() {
+    let mut m = mosquitto();
+    let server = m.server();
+    let mut s = sub(&m, &["-t", "sister/slow", "-C", "1"]);
+    // `-l` waiting for a line: the publisher still pings within its keep-alive of 1 s.
+    let mut p = Proc::spawn(
+        "sister mqtt pub -l",
+        util::sister(&[
+            "mqtt",
+            "pub",
+            "--server",
+            &server,
+            "-t",
+            "sister/slow",
+            "-l",
+            "-k",
+            "1",
+            "-i",
+            "slowpub",
+        ]),
+    );
+    m.proc.wait_for_line("Received PINGREQ from slowpub", LONG);
+    let mut stdin = p.child.stdin.take().unwrap();
+    stdin.write_all(b"late line\n").unwrap();
+    drop(stdin);
+    assert!(
+        p.wait_timeout(LONG).is_some_and(|s| s.success()),
+        "{}",
+        p.output()
+    );
+    assert!(!p.output().contains("connection lost"), "{}", p.output());
+    assert_eq!(
+        finish(&mut s),
+        ["Received message: late line (Topic: sister/slow)"]
+    );
+    // QoS 0 messages more often than the keep-alive: nothing comes back, and that is fine.
+    let out = publish(
+        &m,
+        &[
+            "-t",
+            "sister/slow",
+            "-k",
+            "1",
+            "--interval",
+            "0.4",
+            "--count",
+            "6",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("connection lost") && err.contains("after 6 message"),
+        "{err}"
+    );
+}
+
+#[test]
+fn mqtt_clients_against_sisters_own_broker() {
+    // The same clients against `sister mqtt broker`: what `sister lab` and the compose files run.
+    let port = util::free_tcp_port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut broker = util::spawn_sister("sister mqtt broker", &["mqtt", "broker", "--bind", &bind]);
+    util::wait_for_tcp(util::local(port), LONG);
+    let server = bind.clone();
+    for (version, qos) in [("311", "1"), ("5", "2")] {
+        let topic = format!("sister/own/v{version}");
+        let mut s = util::spawn_sister(
+            "sister mqtt sub",
+            &[
+                "mqtt", "sub", "--server", &server, "-t", &topic, "-q", qos, "-V", version, "-C", "2",
+            ],
+        );
+        s.wait_for_line("subscribed to", LONG);
+        let out = util::sister(&[
+            "mqtt",
+            "pub",
+            "--server",
+            &server,
+            "-t",
+            &topic,
+            "-q",
+            qos,
+            "-V",
+            version,
+            "--count",
+            "2",
+            "--interval",
+            "0.05",
+        ])
+        .output()
+        .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let expected = format!("Received message: Suhu: 28°C (Topic: {topic})");
+        assert_eq!(finish(&mut s), vec![expected; 2], "{}", broker.output());
+    }
+}
+
+#[test]
+fn mqtt_clients_debug_shows_every_packet_and_file_messages() {
+    let m = mosquitto();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("message.txt");
+    std::fs::write(&file, "dari berkas").unwrap();
+    let mut s = sub(&m, &["-t", "sister/file", "-C", "1"]);
+    let out = publish(
+        &m,
+        &[
+            "-t",
+            "sister/file",
+            "-q",
+            "2",
+            "-d",
+            "-i",
+            "dbg",
+            "-f",
+            file.to_str().unwrap(),
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    // The QoS 2 exchange, one line per packet, in order.
+    let shown: Vec<&str> = err
+        .lines()
+        .filter_map(|l| l.strip_prefix("dbg "))
+        .map(|l| l.split(' ').take(2).collect::<Vec<_>>())
+        .map(|w| if w[0] == "->" { "out" } else { "in" })
+        .collect();
+    assert_eq!(shown, ["out", "in", "out", "in", "out", "in", "out"], "{err}");
+    for packet in [
+        "-> CONNECT",
+        "<- CONNACK",
+        "-> PUBLISH",
+        "<- PUBREC",
+        "-> PUBREL",
+        "<- PUBCOMP",
+        "-> DISCONNECT",
+    ] {
+        assert!(err.contains(&format!("dbg {packet}")), "{packet} missing:\n{err}");
+    }
+    assert_eq!(
+        finish(&mut s),
+        ["Received message: dari berkas (Topic: sister/file)"]
+    );
+}
+
+#[test]
+fn mqtt_clients_persistent_session_gets_what_was_sent_while_away() {
+    let m = mosquitto();
+    for (version, extra) in [("311", vec!["-c"]), ("5", vec!["-c", "-x", "60"])] {
+        let id = format!("away-{version}");
+        let topic = format!("sister/away/{version}");
+        let mut args = vec!["-t", topic.as_str(), "-q", "1", "-V", version, "-i", id.as_str()];
+        args.extend(extra.iter().copied());
+        // Subscribe, then leave (Ctrl+C: DISCONNECT); the broker keeps the session (-c, and in 5.0
+        // a session expiry).
+        let mut s = sub(&m, &args);
+        assert!(s.interrupt(LONG).is_some_and(|st| st.success()), "{}", s.output());
+        publish(&m, &["-t", &topic, "-q", "1", "-m", "while you were away"]);
+        // Back with the same client id: the queued message arrives.
+        let mut again = args.clone();
+        again.extend(["-C", "1"]);
+        let mut s = sub(&m, &again);
+        assert_eq!(
+            finish(&mut s),
+            [format!("Received message: while you were away (Topic: {topic})")]
+        );
+        assert!(s.output().contains("session present: true"), "{}", s.output());
+    }
 }

@@ -7,11 +7,20 @@
 
 mod analyze;
 mod capture;
+mod docker;
+mod lab;
 mod lamport;
 mod mqtt_broker;
 mod mqtt_clients;
+mod oneway;
 mod procs;
 mod render;
+mod reqresp;
+mod rest;
+mod rpc;
+mod soap;
+mod udp;
+mod upcall;
 mod util;
 mod zk;
 mod zmq;

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use crate::util::*;
 
 /// Session timeout and check interval the tests give sister and kazoo (seconds).
-const SESSION: &str = "2";
-const INTERVAL: &str = "0.5";
+const SESSION: &str = "3";
+const INTERVAL: &str = "1";
 const T: Duration = Duration::from_secs(40);
 
 /// A standalone ZooKeeper on 127.0.0.1:<free port>, stopped when the last test using it is done.
@@ -298,6 +298,13 @@ fn zk_priority_election_fails_over_and_never_has_two_leaders() {
     until_leader(&mut nodes, 3, T);
     sample_for(&mut nodes, Duration::from_secs(1));
 
+    // Kill it and restart it at once: its old znode lives until the old session expires, so the new
+    // process waits for it (saying so) before it can take over again.
+    nodes[i3].kill();
+    nodes[i3] = Node::sister(&zk, 3, "priority", &path);
+    nodes[i3].proc.wait_for_line("waiting for the znode to go", T);
+    until_leader(&mut nodes, 3, T);
+
     // Kill it again, and then node 2 too: node 1 ends up leading.
     nodes[i3].kill();
     until_leader(&mut nodes, 2, failover_bound());
@@ -444,16 +451,16 @@ fn lock_client(zk: &ZkServer, who: &str, client: &str, hold: &str, base: &str) -
 fn balance_demo(a: &str, b: &str) {
     let zk = zookeeper();
     let base = unique(&format!("lock-{a}-{b}"));
-    let mut pa = lock_client(&zk, a, "A", "3", &base);
+    let mut pa = lock_client(&zk, a, "A", "5", &base);
     pa.wait_for_line("client A: read balance 1000", T);
     let mut pb = lock_client(&zk, b, "B", "0", &base);
     pb.wait_for_line("client B: waiting for the lock", T);
-    // While A holds the lock, B must not get it.
-    std::thread::sleep(Duration::from_millis(1000));
+    // B queued while A still held the lock (A holds it 5 s: ample for B to start), so what follows
+    // shows exclusion: B only gets the lock after A has written, and reads A's 1500, not 1000.
     assert!(
-        !pb.output().contains("client B: acquired"),
-        "B got the lock while A held it:\n{}",
-        pb.output()
+        !pa.output().contains("client A: released"),
+        "B started too late to test anything:\n{}",
+        pa.output()
     );
     assert!(pa.wait_timeout(T).is_some_and(|s| s.success()), "{}", pa.output());
     pa.wait_for_line("client A: wrote balance 1500", T);
@@ -529,10 +536,12 @@ fn zk_unreachable_server_and_expired_session_are_reported_and_retried() {
     // The server dies: the node says it lost contact and stops leading.
     let (port, dir) = zk.kill();
     node.wait_for_line("node 1: lost contact with ZooKeeper", T);
-    // Back after longer than the session timeout, on the same data: the session has expired; the node
-    // reports it, starts a new session and leads again.
-    std::thread::sleep(Duration::from_secs(3));
-    let _zk = ZkServer::start_on(port, dir);
+    // A server is back on that port, with fresh data: it does not know the node's session, so it
+    // answers the reconnection with "session expired"; the node reports it, starts a new session and
+    // leads again.
+    drop(dir);
+    std::thread::sleep(Duration::from_secs(1));
+    let _zk = ZkServer::start_on(port, tempfile::tempdir().unwrap());
     node.wait_for_line("node 1: session lost", T);
     let lines = node.stdout_lines();
     let lost = lines

@@ -536,3 +536,136 @@ fn lab_scenario_passes() {
     rt.block_on(patterns::zmq::lab(&checks));
     assert!(checks.passed(), "{:?}", checks.results());
 }
+
+// ---- raw bytes: what the codec promises on the wire -----------------------------------------------
+
+/// Read from `s` until `want` appears in what was received (or panic after the timeout).
+fn read_until(s: &mut TcpStream, want: &[u8]) -> Vec<u8> {
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut got = vec![];
+    let mut buf = [0u8; 4096];
+    while !got.windows(want.len()).any(|w| w == want) {
+        let n = s
+            .read(&mut buf)
+            .unwrap_or_else(|e| panic!("waiting for {want:?}: {e}; got {got:?}"));
+        assert!(n > 0, "closed while waiting for {want:?}; got {got:?}");
+        got.extend_from_slice(&buf[..n]);
+    }
+    got
+}
+
+#[test]
+fn a_zmtp_3_0_subscriber_gets_filtered_messages_and_pings_are_answered() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut publisher = rt.block_on(async { Socket::new(SocketType::Pub) });
+    let addr = rt.block_on(publisher.bind("127.0.0.1:0")).unwrap();
+
+    // A ZMTP 3.0 SUB, by hand: greeting with minor version 0, READY, then its subscription as a
+    // *message* whose first byte is 1 (RFC 23), not as a SUBSCRIBE command (3.1).
+    let mut s = TcpStream::connect(addr).unwrap();
+    let mut hello = greeting(b"NULL");
+    hello[11] = 0;
+    s.write_all(&hello).unwrap();
+    s.write_all(b"\x04\x19\x05READY\x0bSocket-Type\x00\x00\x00\x03SUB")
+        .unwrap();
+    s.write_all(b"\x00\x06\x01WAKTU").unwrap();
+    // The publisher's greeting and READY come first.
+    read_until(&mut s, b"\x0bSocket-Type\x00\x00\x00\x03PUB");
+    rt.block_on(async {
+        assert!(publisher.wait_for_peers(1, LONG).await);
+        // Wait until the subscription has been read: published messages then reach us.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        publisher.send("BERITA skipped").await.unwrap();
+        publisher.send("WAKTU now").await.unwrap();
+    });
+    let got = read_until(&mut s, b"\x00\x09WAKTU now");
+    assert!(
+        !got.windows(6).any(|w| w == b"BERITA"),
+        "filtered on the PUB side"
+    );
+
+    // A PING (3.1 command) is answered with a PONG carrying the same context.
+    s.write_all(b"\x04\x0c\x04PING\x00\x1ectx42").unwrap();
+    read_until(&mut s, b"\x04\x0a\x04PONGctx42");
+}
+
+#[test]
+fn a_sister_sub_tells_a_zmtp_3_0_pub_with_a_message() {
+    // A fake 3.0 PUB: listen, exchange greetings and READY, then expect the 3.0 subscription message.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let _sub = rt.block_on(async {
+        let mut sub = Socket::new(SocketType::Sub);
+        sub.subscribe("WAKTU");
+        sub.connect(&addr.to_string()).unwrap();
+        sub
+    });
+    let (mut s, _) = listener.accept().unwrap();
+    let mut hello = greeting(b"NULL");
+    hello[11] = 0;
+    s.write_all(&hello).unwrap();
+    s.write_all(b"\x04\x19\x05READY\x0bSocket-Type\x00\x00\x00\x03PUB")
+        .unwrap();
+    read_until(&mut s, b"\x00\x06\x01WAKTU");
+}
+
+#[test]
+fn router_and_dealer_talk_to_pyzmq() {
+    // A sister ROUTER serving pyzmq REQs: the envelope is [routing id, empty, body].
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = rt.handle().clone();
+    std::thread::spawn(move || {
+        handle.block_on(async move {
+            let mut router = Socket::new(SocketType::Router);
+            tx.send(router.bind("127.0.0.1:0").await.unwrap().port()).unwrap();
+            while let Ok(m) = router.recv().await {
+                assert_eq!(m.len(), 3, "routing id, delimiter, body");
+                assert!(m.frames()[1].is_empty());
+                let reply = [m.frames()[0].clone(), bytes_of(""), bytes_of("World")];
+                router
+                    .send(patterns::zmq::Message::from_frames(reply))
+                    .await
+                    .unwrap();
+            }
+        })
+    });
+    let port = rx.recv_timeout(LONG).unwrap();
+    assert_eq!(ask(port, "Hello"), "World");
+    assert_eq!(ask(port, "Hello"), "World");
+
+    // A sister DEALER to a pyzmq REP: the DEALER adds the delimiter itself.
+    let rep_port = util::free_tcp_port();
+    let mut rep = pyzmq("rep", "bind", &tcp(rep_port), &["1"]);
+    rt.block_on(async {
+        let mut dealer = Socket::new(SocketType::Dealer);
+        dealer.connect(&format!("127.0.0.1:{rep_port}")).unwrap();
+        dealer
+            .send(patterns::zmq::Message::from_frames([
+                bytes_of(""),
+                bytes_of("Hello"),
+            ]))
+            .await
+            .unwrap();
+        let m = tokio::time::timeout(LONG, dealer.recv()).await.unwrap().unwrap();
+        assert_eq!(m.frames(), [bytes_of(""), bytes_of("World")]);
+    });
+    rep.wait_timeout(LONG).expect("pyzmq REP exits");
+}
+
+fn bytes_of(s: &'static str) -> bytes::Bytes {
+    bytes::Bytes::from_static(s.as_bytes())
+}

@@ -20,7 +20,11 @@ fuzz_target!(|data: &[u8]| {
     // A 1 MiB limit, as a broker would set: larger announced packets are refused from the header.
     while !rest.is_empty() {
         let _ = mqtt::check(rest);
-        match mqtt::decode_with_limit(rest, version, 1 << 20) {
+        let decoded = mqtt::decode_with_limit(rest, version, 1 << 20);
+        // The zero-copy decoder must see exactly the same packet.
+        let shared = mqtt::decode_bytes(&bytes::Bytes::copy_from_slice(rest), version, 1 << 20);
+        assert_eq!(shared, decoded);
+        match decoded {
             Ok((packet, used)) => {
                 assert!(used > 0 && used <= rest.len());
                 let _ = packet.to_string();

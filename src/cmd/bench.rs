@@ -16,7 +16,8 @@ use tracing::Instrument;
 #[command(
     about = "Measure a pattern's server: throughput and latency",
     after_help = "Examples:\n  sister bench reqresp                                  # against an in-process sister server\n  \
-sister bench reqresp --server 127.0.0.1:2222 --clients 1   # against another server (e.g. the course's)"
+sister bench reqresp --server 127.0.0.1:2222 --clients 1   # against another server (e.g. the course's)\n\n\
+A sister server measured from outside should run with -q: logging every request costs time."
 )]
 pub struct BenchArgs {
     #[command(subcommand)]
@@ -31,6 +32,9 @@ enum Pattern {
 python3 tests/peers/course/server.py 127.0.0.1 2222 &  sister bench reqresp --server 127.0.0.1:2222 --clients 1"
     )]
     Reqresp(ReqrespBench),
+    /// MQTT broker: delivered msg/s, lost/duplicated/reordered, p50/p99/p99.9 latency (bench/mqtt.sh
+    /// compares sister's broker with Mosquitto)
+    Mqtt(super::mqtt_bench::BenchArgs),
     /// Capture analysis: `sister analyze` against tshark on a large synthetic capture (speed, peak memory)
     Analyze(super::bench_analyze::AnalyzeBench),
 }
@@ -57,6 +61,7 @@ struct ReqrespBench {
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.pattern {
         Pattern::Reqresp(a) => reqresp(a).await,
+        Pattern::Mqtt(a) => super::mqtt_bench::run(a).await,
         Pattern::Analyze(a) => super::bench_analyze::run(a).await,
     }
 }

@@ -52,6 +52,11 @@ macro_rules! pattern {
 /// Every pattern `sister lab` runs, in this order. Add yours with one line.
 pub const PATTERNS: &[Pattern] = &[
     pattern!(
+        "mqtt",
+        "MQTT publish/subscribe through a broker (course port 1883)",
+        patterns::mqtt::lab
+    ),
+    pattern!(
         "reqresp",
         "TCP request/response (course port 2222)",
         patterns::reqresp::lab
@@ -78,6 +83,22 @@ pub const PATTERNS: &[Pattern] = &[
         "ZooKeeper election and lock (needs a server: SISTER_ZK or 127.0.0.1:2181)",
         patterns::zk::lab
     ),
+    pattern!(
+        "zmq",
+        "ZeroMQ REQ/REP, PUB/SUB, PUSH/PULL (course ports 5555, 12345, 9999)",
+        patterns::zmq::lab
+    ),
+    pattern!("rest", "REST over HTTP (course port 5151)", patterns::rest::lab),
+    pattern!(
+        "rpc",
+        "JSON-RPC 2.0 over HTTP POST (course port 4000)",
+        patterns::rpc::lab
+    ),
+    pattern!(
+        "soap",
+        "SOAP 1.1 with WSDL (course port 8000)",
+        patterns::soap::lab
+    ),
 ];
 
 /// How long one pattern's scenario may take before it counts as failed.
@@ -86,7 +107,7 @@ const SCENARIO_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, Args)]
 #[command(
     about = "Run the worksheet on loopback: every pattern's server and clients, a transcript, a verdict",
-    after_help = "Examples:\n  sister lab\n  sister lab --only reqresp --only upcall\n  sister lab -v          # debug lines too\n\n\
+    after_help = "Examples:\n  sister lab\n  sister lab --only reqresp --only upcall\n  sister lab -v          # debug lines too\n  sister lab --docker    # in containers, captured on the bridges (docker/build.sh first)\n\n\
 Exit status 0 only if every pattern behaved as the worksheet says."
 )]
 pub struct LabArgs {
@@ -100,6 +121,25 @@ pub struct LabArgs {
     /// DIR/<pattern>.pcap with its report DIR/<pattern>.md and the sequence diagram DIR/<pattern>.svg
     #[arg(long, value_name = "DIR")]
     capture: Option<std::path::PathBuf>,
+    /// Run the worksheet in containers instead (compose/<pattern>.yml on the image --image), capturing
+    /// each pattern on its Docker bridge and analysing it (see src/cmd/lab_docker.rs)
+    #[arg(long)]
+    docker: bool,
+    /// With --docker: the image to run (built by docker/build.sh)
+    #[arg(
+        long,
+        value_name = "IMAGE",
+        default_value = "sister:latest",
+        env = "SISTER_IMAGE",
+        requires = "docker"
+    )]
+    image: String,
+    /// With --docker: where the captures and reports go
+    #[arg(long, value_name = "DIR", default_value = "lab-docker", requires = "docker")]
+    out: std::path::PathBuf,
+    /// With --docker: go on with the next pattern after a failure
+    #[arg(long, requires = "docker")]
+    keep_going: bool,
 }
 
 /// One transcript line.
@@ -242,6 +282,19 @@ impl Paint {
 }
 
 pub async fn run(args: LabArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    if args.docker {
+        let known = super::lab_docker::pattern_names();
+        if let Some(bad) = args.only.iter().find(|o| !known.contains(&o.as_str())) {
+            anyhow::bail!("--docker knows the patterns {}, not {bad:?}", known.join(", "));
+        }
+        return super::lab_docker::run(super::lab_docker::DockerLab {
+            image: args.image,
+            out: args.out,
+            only: args.only,
+            keep_going: args.keep_going,
+        })
+        .await;
+    }
     if args.list {
         for p in PATTERNS {
             println!("{:<10} {}", p.name, p.title);
@@ -382,6 +435,36 @@ pub async fn run(args: LabArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_are_filed_by_pattern_and_role() {
+        let collector = Collector::default();
+        let subscriber = tracing_subscriber::registry().with(collector.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let lab = tracing::info_span!("lab", pattern = "demo");
+            let _in_lab = lab.enter();
+            let server = tracing::info_span!("demo-server");
+            let _in_server = server.enter();
+            let conn = tracing::info_span!("conn", peer = "127.0.0.1:5000");
+            let _in_conn = conn.enter();
+            tracing::info!(bytes = 5, "received \"hello\"");
+        });
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(collector.clone()), || {
+            tracing::info!("outside any lab span: not collected");
+        });
+        let lines = collector.take("demo");
+        assert_eq!(lines.len(), 1);
+        let l = &lines[0];
+        assert_eq!(
+            (l.role.as_str(), l.context.as_str(), l.text.as_str()),
+            (
+                "demo-server",
+                "peer=127.0.0.1:5000",
+                "received \"hello\"  (bytes=5)"
+            )
+        );
+        assert!(collector.take("demo").is_empty());
+    }
 
     #[test]
     fn pattern_names_are_unique() {

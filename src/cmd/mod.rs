@@ -14,13 +14,18 @@ pub mod capture;
 pub mod client_args;
 pub mod lab;
 pub mod lab_capture;
+pub mod lab_docker;
 pub mod lamport;
 pub mod logging;
 pub mod mqtt;
+pub mod mqtt_bench;
 pub mod mqtt_broker;
 pub mod oneway;
 pub mod procs;
 pub mod reqresp;
+pub mod rest;
+pub mod rpc;
+pub mod soap;
 pub mod udp;
 pub mod upcall;
 pub mod zk;
@@ -92,17 +97,29 @@ pub enum Command {
     Mqtt(Box<mqtt::MqttCommand>),
     /// ZeroMQ: REQ/REP, PUB/SUB, PUSH/PULL (ZMTP 3.1, interoperating with pyzmq)
     Zmq(zmq::ZmqArgs),
-    /// ZooKeeper: leader election and the balance demo's distributed lock
-    #[command(subcommand)]
+    /// ZooKeeper: leader election and the balance demo's distributed lock (port 2181)
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  sister zk election --id 3 --server 127.0.0.1:2181\n  sister zk election --id 1 --recipe sequential\n  sister zk lock --client a\n  sister zk lock --client b\n\nThe server is `zookeeper:2181` (the course's compose) unless --server or SISTER_ZK says otherwise."
+    )]
     Zk(zk::Zk),
-    /// Lamport clocks: the course's two-process exchange, and an N-process simulation
-    #[command(subcommand)]
+    /// Lamport clocks: the course's two-process exchange (port 12345), and an N-process simulation
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  sister lamport server\n  sister lamport client --server 127.0.0.1:12345\n  sister lamport sim --processes 3 --seed 1 --vector --diagram run.svg"
+    )]
     Lamport(lamport::Lamport),
     /// Processes and threads: shared memory, a lost update and its fix
     #[command(
         after_help = "Example:\n  sister procs                      eve and bob, 3 threads each, 1000000 increments per thread"
     )]
     Procs(procs::ProcsArgs),
+    /// REST over HTTP: GET /add?a=10&b=5 -> {"result": 15} (port 5151)
+    Rest(rest::RestArgs),
+    /// JSON-RPC 2.0 over HTTP POST: add, subtract, multiply, divide (port 4000)
+    Rpc(rpc::RpcArgs),
+    /// SOAP 1.1 with WSDL: the course's calculator (port 8000)
+    Soap(soap::SoapArgs),
 }
 
 /// Run the chosen command; `Ok` carries the exit code.
@@ -125,5 +142,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Zk(c) => zk::run(c).await,
         Command::Lamport(c) => lamport::run(c).await,
         Command::Procs(a) => tokio::task::spawn_blocking(move || procs::run(a)).await?,
+        Command::Rest(args) => rest::run(args).await,
+        Command::Rpc(args) => rpc::run(args).await,
+        Command::Soap(args) => soap::run(args).await,
     }
 }

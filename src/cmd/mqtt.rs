@@ -18,7 +18,7 @@ use clap::{Args, Subcommand};
 use patterns::mqtt::client::{self, ClientOptions};
 use patterns::mqtt::publisher::{self, Messages, PubSettings};
 use patterns::mqtt::subscriber::{self, Ended, Output, SubSettings};
-use wire::mqtt::{Properties, QoS, Version, Will};
+use wire::mqtt::{Properties, QoS, RetainHandling, SubscriptionOptions, Version, Will};
 
 use super::mqtt_broker;
 
@@ -40,6 +40,7 @@ const PUB_EXAMPLES: &str = "Examples:
   sister mqtt pub -h 127.0.0.1 -t sister/temp -m hello -q 1 -r     once, QoS 1, retained (as mosquitto_pub)
   sister mqtt pub -t sister/temp -m tick --interval 0.5 --count 10
   tail -f log | sister mqtt pub -t sister/log -l    one message per line of input
+  sister mqtt pub -d -q 2 -m hi                     print every packet: CONNECT, CONNACK, PUBLISH, PUBREC, PUBREL, PUBCOMP, DISCONNECT
 
 As in mosquitto_pub, -h is the host and -q the QoS here; use --help, --quiet, --verbose for sister's.
 The broker is --server HOST:PORT, or $SISTER_MQTT_SERVER, or $SISTER_SERVER, or mqtt-broker:1883.";
@@ -49,6 +50,7 @@ const SUB_EXAMPLES: &str = "Examples:
   sister mqtt sub --server 127.0.0.1:1883 -t 'sister/#' -v     every sister topic, mosquitto style
   sister mqtt sub -t sister/temp -q 2 -C 5          exit after 5 messages
   sister mqtt sub -t sister/temp -W 10              exit (code 27, as mosquitto_sub) after 10 s
+  sister mqtt sub -d                                print every packet received and sent (PINGREQ every keep-alive...)
 
 Output: 'Received message: <payload> (Topic: <topic>)'; with -v '<topic> <payload>'; with --raw the payload.
 As in mosquitto_sub, -h is the host, -q the QoS and -v prints the topic; use --help, --quiet, --verbose
@@ -102,6 +104,9 @@ pub struct ConnArgs {
     /// Retry connecting for up to SECS while the broker starts
     #[arg(long, value_name = "SECS", default_value_t = 0.0)]
     pub wait: f64,
+    /// Print every MQTT packet sent and received (mosquitto's -d): the protocol, one line per packet
+    #[arg(short = 'd', long)]
+    pub debug: bool,
 }
 
 #[derive(Debug, Args)]
@@ -115,12 +120,18 @@ pub struct PubArgs {
     #[arg(short = 'm', long, conflicts_with_all = ["stdin_line", "null_message"])]
     pub message: Option<String>,
     /// Send each line of standard input as a message
-    #[arg(short = 'l', long = "stdin-line", conflicts_with = "null_message")]
+    #[arg(short = 'l', long = "stdin-line", conflicts_with_all = ["null_message", "file", "stdin_file"])]
     pub stdin_line: bool,
+    /// Send the whole of standard input as one message (mosquitto's -s)
+    #[arg(short = 's', long = "stdin-file", conflicts_with_all = ["message", "null_message", "file"])]
+    pub stdin_file: bool,
+    /// Send the content of FILE as one message (mosquitto's -f)
+    #[arg(short = 'f', long, value_name = "FILE", conflicts_with_all = ["message", "null_message"])]
+    pub file: Option<std::path::PathBuf>,
     /// Send an empty message (with -r: clears the retained message)
     #[arg(short = 'n', long = "null-message")]
     pub null_message: bool,
-    /// QoS 0, 1 or 2 (mosquitto's -q)
+    /// QoS 0, 1 or 2. After `mqtt pub/sub`, -q QOS means this (as in mosquitto), not --quiet
     #[arg(long, default_value = "0", value_parser = parse_qos)]
     pub qos: QoS,
     /// Ask the broker to retain the message for future subscribers
@@ -141,9 +152,19 @@ pub struct SubArgs {
     /// Topic filter to subscribe to (repeat for several; + and # wildcards)
     #[arg(short = 't', long = "topic", default_value = client::DEFAULT_TOPIC)]
     pub topics: Vec<String>,
-    /// QoS 0, 1 or 2 (mosquitto's -q)
+    /// QoS 0, 1 or 2. After `mqtt pub/sub`, -q QOS means this (as in mosquitto), not --quiet
     #[arg(long, default_value = "0", value_parser = parse_qos)]
     pub qos: QoS,
+    /// MQTT 5: do not receive the messages this client publishes itself (mosquitto's --nl)
+    #[arg(long = "nl")]
+    pub no_local: bool,
+    /// MQTT 5: keep the publisher's RETAIN flag on forwarded messages (mosquitto's --rap)
+    #[arg(long = "rap")]
+    pub retain_as_published: bool,
+    /// MQTT 5 retain handling: 0 send retained messages on subscribe, 1 only for a new subscription,
+    /// 2 never (mosquitto's --rh)
+    #[arg(long = "rh", value_name = "0|1|2", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub retain_handling: u8,
     /// Print '<topic> <payload>' (mosquitto's -v)
     #[arg(long = "print-topic")]
     pub print_topic: bool,
@@ -249,6 +270,7 @@ impl ConnArgs {
             password: self.password.clone().map(|p| Bytes::from(p.into_bytes())),
             will,
             wait: Duration::from_secs_f64(self.wait),
+            show_packets: self.debug,
         })
     }
 }
@@ -263,66 +285,79 @@ pub async fn run(cmd: MqttCommand) -> anyhow::Result<ExitCode> {
 
 async fn run_pub(a: PubArgs) -> anyhow::Result<ExitCode> {
     let shutdown = patterns::shutdown::on_ctrl_c();
-    {
-        {
-            let interval = match (a.interval, a.message.is_some() || a.null_message || a.stdin_line) {
-                (Some(secs), _) if !secs.is_finite() || secs < 0.0 => {
-                    bail!("--interval takes a number of seconds, not {secs}")
-                }
-                (Some(secs), _) => Some(Duration::from_secs_f64(secs)),
-                // The course's publisher: once a second.
-                (None, false) => Some(Duration::from_secs(1)),
-                (None, true) => None,
-            };
-            let messages = if a.stdin_line {
-                Messages::StdinLines
-            } else if a.null_message {
-                Messages::Fixed(Bytes::new())
-            } else {
-                let text = a.message.unwrap_or_else(|| client::DEFAULT_MESSAGE.to_string());
-                Messages::Fixed(Bytes::from(text.into_bytes()))
-            };
-            let settings = PubSettings {
-                client: a.conn.options("pub")?,
-                topic: a.topic,
-                messages,
-                qos: a.qos,
-                retain: a.retain,
-                interval,
-                count: a.count,
-            };
-            publisher::run(settings, shutdown).await?;
-            Ok(ExitCode::SUCCESS)
+    let given = a.message.is_some() || a.null_message || a.stdin_line || a.stdin_file || a.file.is_some();
+    let interval = match (a.interval, given) {
+        (Some(secs), _) if !secs.is_finite() || secs < 0.0 => {
+            bail!("--interval takes a number of seconds, not {secs}")
         }
-    }
+        (Some(secs), _) => Some(Duration::from_secs_f64(secs)),
+        // The course's publisher: once a second.
+        (None, false) => Some(Duration::from_secs(1)),
+        (None, true) => None,
+    };
+    let messages = if a.stdin_line {
+        Messages::StdinLines
+    } else if a.null_message {
+        Messages::Fixed(Bytes::new())
+    } else if let Some(path) = &a.file {
+        let content = std::fs::read(path).with_context(|| format!("cannot read -f {}", path.display()))?;
+        Messages::Fixed(Bytes::from(content))
+    } else if a.stdin_file {
+        let mut content = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut content)
+            .context("cannot read standard input (-s)")?;
+        Messages::Fixed(Bytes::from(content))
+    } else {
+        let text = a.message.unwrap_or_else(|| client::DEFAULT_MESSAGE.to_string());
+        Messages::Fixed(Bytes::from(text.into_bytes()))
+    };
+    let settings = PubSettings {
+        client: a.conn.options("pub")?,
+        topic: a.topic,
+        messages,
+        qos: a.qos,
+        retain: a.retain,
+        interval,
+        count: a.count,
+    };
+    publisher::run(settings, shutdown).await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn run_sub(a: SubArgs) -> anyhow::Result<ExitCode> {
     let shutdown = patterns::shutdown::on_ctrl_c();
-    {
-        {
-            let output = if a.print_topic {
-                Output::TopicPayload
-            } else if a.raw {
-                Output::Payload
-            } else {
-                Output::Course
-            };
-            let settings = SubSettings {
-                client: a.conn.options("sub")?,
-                filters: a.topics,
-                qos: a.qos,
-                output,
-                count: a.count,
-                timeout: a.timeout.map(Duration::from_secs),
-            };
-            match subscriber::run(settings, shutdown).await? {
-                (Ended::Done, _) => Ok(ExitCode::SUCCESS),
-                (Ended::TimedOut, _) => {
-                    eprintln!("Timed out");
-                    Ok(ExitCode::from(27))
-                }
-            }
+    let output = if a.print_topic {
+        Output::TopicPayload
+    } else if a.raw {
+        Output::Payload
+    } else {
+        Output::Course
+    };
+    if (a.no_local || a.retain_as_published || a.retain_handling != 0) && !a.conn.version.is_v5() {
+        bail!("--nl, --rap and --rh are MQTT 5 subscription options: add -V 5");
+    }
+    let settings = SubSettings {
+        client: a.conn.options("sub")?,
+        filters: a.topics,
+        options: SubscriptionOptions {
+            qos: a.qos,
+            no_local: a.no_local,
+            retain_as_published: a.retain_as_published,
+            retain_handling: match a.retain_handling {
+                0 => RetainHandling::SendAtSubscribe,
+                1 => RetainHandling::SendIfNew,
+                _ => RetainHandling::DoNotSend,
+            },
+        },
+        output,
+        count: a.count,
+        timeout: a.timeout.map(Duration::from_secs),
+    };
+    match subscriber::run(settings, shutdown).await? {
+        (Ended::Done, _) => Ok(ExitCode::SUCCESS),
+        (Ended::TimedOut, _) => {
+            eprintln!("Timed out");
+            Ok(ExitCode::from(27))
         }
     }
 }

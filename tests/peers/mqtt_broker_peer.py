@@ -192,5 +192,81 @@ def will():
     sub.stop()
 
 
-{"qos": qos, "retained": retained, "persistent": persistent, "will": will}[SCENARIO]()
+def v5features():
+    """MQTT 5.0 only: subscription identifiers (one copy, all ids), user properties passed through,
+    no-local, a topic alias from the client, shared subscriptions taking turns."""
+    if PROTO != mqtt.MQTTv5:
+        fail("v5features needs VERSION 5")
+    got = []
+    ev = threading.Event()
+
+    def on_message(c, u, m):
+        props = m.properties
+        ids = sorted(getattr(props, "SubscriptionIdentifier", []) or [])
+        users = getattr(props, "UserProperty", []) or []
+        got.append((m.topic, m.payload.decode(), ids, users))
+        ev.set()
+
+    sub = Peer("paho-v5-sub")
+    sub.c.on_message = on_message
+    sub.connect()
+    for topic, sid in (("v5/+/x", 1), ("v5/#", 2)):
+        props = Properties(PacketTypes.SUBSCRIBE)
+        props.SubscriptionIdentifier = sid
+        r, mid = sub.c.subscribe(topic, qos=1, properties=props)
+        deadline = time.time() + TIMEOUT
+        while mid not in sub.subacks:
+            if time.time() > deadline:
+                fail("no SUBACK")
+            time.sleep(0.01)
+    pub = Peer("paho-v5-pub")
+    pub.connect()
+    # No-local: the publisher subscribes to its own topic with no-local and must not get it back.
+    from paho.mqtt.subscribeoptions import SubscribeOptions
+    echo = []
+    pub.c.on_message = lambda c, u, m: echo.append(m.payload)
+    r, mid = pub.c.subscribe("v5/a/x", options=SubscribeOptions(qos=1, noLocal=True))
+    deadline = time.time() + TIMEOUT
+    while mid not in pub.subacks:
+        if time.time() > deadline:
+            fail("no SUBACK for no-local")
+        time.sleep(0.01)
+    props = Properties(PacketTypes.PUBLISH)
+    props.UserProperty = [("course", "sister")]
+    props.TopicAlias = 7
+    pub.c.publish("v5/a/x", "with alias", qos=1, properties=props).wait_for_publish(TIMEOUT)
+    props2 = Properties(PacketTypes.PUBLISH)
+    props2.TopicAlias = 7
+    pub.c.publish("", "alias only", qos=1, properties=props2).wait_for_publish(TIMEOUT)
+    deadline = time.time() + TIMEOUT
+    while len(got) < 2 and time.time() < deadline:
+        time.sleep(0.01)
+    if len(got) != 2:
+        fail(f"expected 2 messages (one copy each), got {got}")
+    if got[0][:3] != ("v5/a/x", "with alias", [1, 2]):
+        fail(f"first message: {got[0]} (want both subscription ids in one copy)")
+    if ("course", "sister") not in [tuple(u) for u in got[0][3]]:
+        fail(f"user property not passed through: {got[0][3]}")
+    if got[1][:2] != ("v5/a/x", "alias only"):
+        fail(f"topic alias not resolved: {got[1]}")
+    time.sleep(0.3)
+    if echo:
+        fail(f"no-local subscription got the publisher's own message back: {echo}")
+    # Shared subscription: two members take turns.
+    members = [Peer(f"paho-share-{i}") for i in range(2)]
+    for m in members:
+        m.connect()
+        m.subscribe("$share/workers/jobs/#", 1)
+    for i in range(10):
+        pub.publish("jobs/new", f"job{i}", qos=1)
+    counts = [len(m.wait_for(5, timeout=5)) for m in members]
+    if counts != [5, 5]:
+        fail(f"shared subscription split {counts}, want [5, 5]")
+    for m in members:
+        m.stop()
+    pub.stop()
+    sub.stop()
+
+
+{"qos": qos, "retained": retained, "persistent": persistent, "will": will, "v5features": v5features}[SCENARIO]()
 print("PASS", SCENARIO, flush=True)

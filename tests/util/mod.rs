@@ -112,6 +112,24 @@ impl Proc {
         )
     }
 
+    /// After the process exited: collect every line it wrote, waiting (up to 10 s) until both pipes are
+    /// closed, so no late line is missed under load.
+    pub fn collect_all(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for (rx, lines) in [
+            (&self.stdout, &mut self.out_lines),
+            (&self.stderr, &mut self.err_lines),
+        ] {
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match rx.recv_timeout(left) {
+                    Ok(l) => lines.push(l),
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+
     /// Stdout lines so far.
     pub fn stdout_lines(&mut self) -> Vec<String> {
         self.drain();
@@ -212,4 +230,61 @@ pub fn wait_for_tcp(addr: SocketAddr, timeout: Duration) {
 /// `127.0.0.1:port` as a `SocketAddr`.
 pub fn local(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// The path of one of the course's programs in `tests/peers/course/`.
+pub fn course_peer(file: &str) -> String {
+    repo()
+        .join("tests/peers/course")
+        .join(file)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Start one of the course's Python programs with `args` (after the script path).
+pub fn spawn_course(name: &str, file: &str, args: &[&str]) -> Proc {
+    let script = course_peer(file);
+    let mut all = vec![script.as_str()];
+    all.extend_from_slice(args);
+    Proc::spawn(name, python(None, &all))
+}
+
+/// Start `sister <pattern> server --bind 127.0.0.1:<free port>` (plus `extra` flags) and wait until it
+/// accepts connections. Returns the process and the port.
+pub fn start_sister_tcp_server(pattern: &str, extra: &[&str]) -> (Proc, u16) {
+    let port = free_tcp_port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut args = vec![pattern, "server", "--bind", bind.as_str()];
+    args.extend_from_slice(extra);
+    let p = spawn_sister(&format!("{pattern}-server"), &args);
+    wait_for_tcp(local(port), Duration::from_secs(20));
+    (p, port)
+}
+
+/// Run a command to completion with `stdin` as its input; returns (status, stdout, stderr).
+pub fn run_with_input(
+    mut cmd: Command,
+    stdin: &str,
+    timeout: Duration,
+) -> (std::process::ExitStatus, String, String) {
+    use std::io::Write;
+    let mut p = Proc::spawn("command", {
+        cmd.env("NO_COLOR", "1");
+        cmd
+    });
+    if let Some(mut input) = p.child.stdin.take() {
+        let _ = input.write_all(stdin.as_bytes());
+    }
+    let status = p
+        .wait_timeout(timeout)
+        .unwrap_or_else(|| panic!("command did not finish within {timeout:?}\n{}", p.output()));
+    p.collect_all();
+    let out = p.out_lines.join("\n");
+    let err = p.err_lines.join("\n");
+    (status, out, err)
+}
+
+/// Run sister with `args` to completion (stdin closed at once).
+pub fn run_sister(args: &[&str], timeout: Duration) -> (std::process::ExitStatus, String, String) {
+    run_with_input(sister(args), "", timeout)
 }

@@ -13,21 +13,24 @@
 use std::collections::VecDeque;
 use std::io;
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader, Lines};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 
 /// Where a client's lines come from.
 pub enum Input {
     /// A fixed list of messages (`--message`, `--script FILE`, the lab).
     Script(VecDeque<String>),
-    /// Lines typed by a person (or piped in).
-    Lines(Lines<Box<dyn AsyncBufRead + Unpin + Send>>),
+    /// Lines typed by a person (or piped in); `pending` holds a line read only in part.
+    Lines {
+        reader: Box<dyn AsyncBufRead + Unpin + Send>,
+        pending: Vec<u8>,
+    },
 }
 
 impl std::fmt::Debug for Input {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Input::Script(m) => f.debug_tuple("Script").field(m).finish(),
-            Input::Lines(_) => f.write_str("Lines(..)"),
+            Input::Lines { .. } => f.write_str("Lines(..)"),
         }
     }
 }
@@ -50,8 +53,10 @@ impl Input {
 
     /// Any byte source read line by line, like the terminal.
     pub fn reader(r: impl tokio::io::AsyncRead + Unpin + Send + 'static) -> Input {
-        let boxed: Box<dyn AsyncBufRead + Unpin + Send> = Box::new(BufReader::new(r));
-        Input::Lines(boxed.lines())
+        Input::Lines {
+            reader: Box::new(BufReader::new(r)),
+            pending: Vec::new(),
+        }
     }
 
     /// True for a script (which sends `bye`), false for a person at a terminal (where `bye` only ends).
@@ -59,17 +64,25 @@ impl Input {
         matches!(self, Input::Script(_))
     }
 
-    /// The next line without its line ending; `None` at the end of the input.
+    /// The next line without its line ending; `None` at the end of the input. Bytes that are not UTF-8
+    /// (a terminal in Latin-1) become U+FFFD instead of ending the client.
     ///
-    /// Cancel-safe (tokio's `Lines::next_line` is), so a client can wait for it in a `select!` while it
-    /// also listens to its server.
+    /// Cancel-safe: a line read in part stays in `pending` (tokio's `read_until` appends to it), so a
+    /// client can wait for it in a `select!` while it also listens to its server.
     pub async fn next(&mut self) -> io::Result<Option<String>> {
         match self {
             Input::Script(messages) => Ok(messages.pop_front()),
-            Input::Lines(lines) => Ok(lines
-                .next_line()
-                .await?
-                .map(|l| l.trim_end_matches('\r').to_string())),
+            Input::Lines { reader, pending } => {
+                let n = reader.read_until(b'\n', pending).await?;
+                if n == 0 && pending.is_empty() {
+                    return Ok(None);
+                }
+                let mut line = std::mem::take(pending);
+                while matches!(line.last(), Some(b'\n' | b'\r')) {
+                    line.pop();
+                }
+                Ok(Some(String::from_utf8_lossy(&line).into_owned()))
+            }
         }
     }
 }
@@ -151,9 +164,11 @@ mod tests {
 
     #[tokio::test]
     async fn reads_lines_without_their_endings() {
-        let mut input = Input::reader(&b"hello\r\nsystems\n"[..]);
+        let mut input = Input::reader(&b"hello\r\nsystems\ncaf\xe9\nlast"[..]);
         assert_eq!(input.next().await.unwrap().as_deref(), Some("hello"));
         assert_eq!(input.next().await.unwrap().as_deref(), Some("systems"));
+        assert_eq!(input.next().await.unwrap().as_deref(), Some("caf\u{fffd}"));
+        assert_eq!(input.next().await.unwrap().as_deref(), Some("last"));
         assert_eq!(input.next().await.unwrap(), None);
         assert!(!input.is_scripted());
     }

@@ -5,8 +5,17 @@
 //!   resolvable, server not up yet: `--wait`);
 //! - [`shutdown`]: Ctrl+C / SIGTERM as a signal every task can watch;
 //! - [`lab`]: what each pattern gives `sister lab` (a scenario and its checks);
+//! - [`http`]: an axum router on that skeleton, and a one-call-per-connection HTTP client (REST,
+//!   JSON-RPC and SOAP share both); [`calc`]: their calculator, 64-bit and overflow-checked;
 //! - [`server`]: the skeleton every TCP server uses: one task per connection, a connection limit,
-//!   graceful shutdown with a grace period.
+//!   graceful shutdown with a grace period;
+//! - [`messages`]: messages over a TCP byte stream, sister-framed or the course's raw convention, detected
+//!   per connection;
+//! - [`console`]: what a client reads (terminal or script, the `bye` rules) and prints;
+//! - [`throttle`]: a log-line budget so floods do not bury the terminal.
+//!
+//! Patterns: [`reqresp`] (TCP request/response), [`oneway`] (one-way TCP), [`udp`], [`upcall`] (the
+//! server calls its clients back).
 //!
 //! Patterns:
 //! - [`zmq`]: ZeroMQ REQ/REP, PUB/SUB, PUSH/PULL (and DEALER/ROUTER) over ZMTP 3, with libzmq's semantics.
@@ -19,7 +28,9 @@
 //! [`lamport`] (the course's two-process exchange, an N-process simulation, the space-time diagram),
 //! [`procs`] (processes versus threads, a lost update).
 
+pub mod calc;
 pub mod console;
+pub mod http;
 pub mod lab;
 pub mod lamport;
 pub mod messages;
@@ -28,8 +39,11 @@ pub mod net;
 pub mod oneway;
 pub mod procs;
 pub mod reqresp;
+pub mod rest;
+pub mod rpc;
 pub mod server;
 pub mod shutdown;
+pub mod soap;
 pub mod throttle;
 pub mod udp;
 pub mod upcall;

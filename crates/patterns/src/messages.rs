@@ -60,6 +60,8 @@ pub enum ClientError {
     Io(#[from] io::Error),
     #[error("the server closed the connection before answering")]
     ServerClosed,
+    #[error("{0}")]
+    NoReply(String),
 }
 
 /// The reading side of a connection: returns whole messages.
@@ -355,6 +357,82 @@ mod tests {
         let mut r = MessageReader::detect(&bytes[..]);
         assert_eq!(r.read_message().await.unwrap(), Some(b"ok".to_vec()));
         assert!(matches!(r.read_message().await, Err(MessageError::Invalid(_))));
+    }
+
+    /// A reader that hands out its bytes in pieces of the given sizes, as TCP may.
+    struct Chunked {
+        data: Vec<u8>,
+        pos: usize,
+        sizes: Vec<usize>,
+        next: usize,
+    }
+
+    impl AsyncRead for Chunked {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            let size = self.sizes[self.next % self.sizes.len()].max(1);
+            self.next += 1;
+            let n = size.min(buf.remaining()).min(self.data.len() - self.pos);
+            let start = self.pos;
+            buf.put_slice(&self.data[start..start + n]);
+            self.pos += n;
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn frames_survive_any_segmentation() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for _ in 0..200 {
+            let messages: Vec<Vec<u8>> = (0..rng.gen_range(1..20))
+                .map(|_| (0..rng.gen_range(0..3000)).map(|_| rng.gen()).collect())
+                .collect();
+            let mut data = Vec::new();
+            for m in &messages {
+                frame::encode(m, &mut data).unwrap();
+            }
+            let sizes = (0..7).map(|_| rng.gen_range(1..2000)).collect();
+            let mut r = MessageReader::detect(Chunked {
+                data,
+                pos: 0,
+                sizes,
+                next: 0,
+            });
+            for m in &messages {
+                assert_eq!(r.read_message().await.unwrap().as_ref(), Some(m));
+            }
+            assert_eq!(r.read_message().await.unwrap(), None);
+        }
+    }
+
+    #[tokio::test]
+    async fn random_bytes_never_panic() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        for _ in 0..500 {
+            let mut data: Vec<u8> = (0..rng.gen_range(0..200)).map(|_| rng.gen()).collect();
+            if rng.gen_bool(0.5) {
+                data.insert(0, frame::SOH);
+            }
+            let sizes = vec![rng.gen_range(1..50)];
+            let mut r = MessageReader::detect(Chunked {
+                data,
+                pos: 0,
+                sizes,
+                next: 0,
+            })
+            .max_payload(64);
+            for _ in 0..300 {
+                match r.read_message().await {
+                    Ok(Some(_)) => continue,
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        }
     }
 
     #[tokio::test]

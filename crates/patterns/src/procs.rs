@@ -98,10 +98,15 @@ pub fn worker(name: &str, threads: usize, increments: u64, max_sleep: Duration) 
         c.process_counter
     );
     println!(
-        "{name} (pid {pid}): lost update: load-then-store counter = {} of {} ({} increments lost)",
+        "{name} (pid {pid}): lost update: load-then-store counter = {} of {} ({} increments lost{})",
         c.racy,
         c.expected,
-        c.lost()
+        c.lost(),
+        if c.lost() == 0 {
+            "; none this time: the race needs two threads running at once, try more --increments"
+        } else {
+            ""
+        }
     );
     println!(
         "{name} (pid {pid}): fixed: fetch_add counter = {}, Mutex counter = {}",

@@ -25,6 +25,12 @@
 //! echoes it raw (`Echo: \x01\0\0\0\x05hello`), the client sees a reply that does not start with `0x01`,
 //! strips its own header from it and continues in raw mode. On the course server's terminal the header
 //! bytes are control characters, which terminals do not show.
+//!
+//! # Limits of the fallback
+//! - A one-way client gets no reply to detect the course's server from: use `--raw` against it.
+//! - The course's server reads 1024 bytes at a time: a first message longer than about 1000 bytes reaches
+//!   it in pieces and the echoed header cannot be recognised. Against the course's programs, keep
+//!   messages short, as the course's own clients do.
 
 use crate::DecodeError;
 

@@ -206,6 +206,62 @@ mod tests {
         assert_eq!(json_value_len(b"nonsense"), None);
     }
 
+    /// The fuzz target's invariants (fuzz/fuzz_targets/lamport_decode.rs), on every `cargo test`: the
+    /// seeds and deterministic mutations of them (flipped, dropped, inserted and truncated bytes).
+    #[test]
+    fn seeds_and_mutations_never_panic_and_round_trip() {
+        let seeds: [&[u8]; 3] = [
+            include_bytes!("../../../testdata/fuzz/lamport/add.json"),
+            include_bytes!("../../../testdata/fuzz/lamport/two.json"),
+            include_bytes!("../../../testdata/fuzz/lamport/bad-then-good.json"),
+        ];
+        let check = |data: &[u8]| {
+            let mut rest = data;
+            while !rest.is_empty() {
+                match LamportMessage::decode(rest) {
+                    Ok((msg, used)) => {
+                        assert!(used > 0 && used <= rest.len());
+                        let bytes = msg.to_bytes();
+                        assert_eq!(LamportMessage::decode(&bytes).unwrap(), (msg, bytes.len()));
+                        rest = &rest[used..];
+                    }
+                    Err(e) if e.is_incomplete() => break,
+                    Err(_) => match json_value_len(rest) {
+                        Some(n) => {
+                            assert!(n > 0 && n <= rest.len());
+                            rest = &rest[n..];
+                        }
+                        None => break,
+                    },
+                }
+            }
+        };
+        let mut x: u32 = 0x9e37_79b9;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as usize
+        };
+        for seed in seeds {
+            check(seed);
+            for _ in 0..3000 {
+                let mut m = seed.to_vec();
+                let i = next() % m.len();
+                match next() % 4 {
+                    0 => m[i] ^= 1 << (next() % 8),
+                    1 => drop(m.remove(i)),
+                    2 => {
+                        let alphabet = b"{}[]\"\\:,0-9e\xff";
+                        m.insert(i, alphabet[next() % alphabet.len()])
+                    }
+                    _ => m.truncate(i),
+                }
+                check(&m);
+            }
+        }
+    }
+
     #[test]
     fn round_trips() {
         let m = LamportMessage {

@@ -19,17 +19,27 @@
 //!   loopback, ARP, IPv4, IPv6 (extension headers), TCP (options), UDP, ICMP/ICMPv6; `net::decode` peels
 //!   a whole frame;
 //! - [`text`]: showing bytes from a peer to a human (invalid UTF-8 escaped, never a panic).
+//! - [`mqtt`]: MQTT 3.1, 3.1.1 and 5.0, all 15 packets, properties, reason codes, topic names and
+//!   filters (the broker, the clients and the analyzer all read MQTT here);
 //! - [`zmtp`]: ZeroMQ's wire protocol, ZMTP 3.0/3.1 (greeting, NULL handshake, frames, commands);
 //! - [`pickle`]: the small subset of Python pickles the course's PUSH/PULL sends (integers).
 //! - [`lamport`]: the course's Lamport-clock JSON message (`message`, `balance`, `timestamp`).
+//! - [`jsonrpc`]: JSON-RPC 2.0 requests, responses, batches and the server's rules, on serde_json;
+//! - [`xml`]: a small bounded XML tree (no DTD, no entity expansion) under [`soap`] and [`wsdl`];
+//! - [`soap`]: SOAP 1.1 envelopes and faults, document/literal;
+//! - [`wsdl`]: writing and reading the WSDL 1.1 of a document/literal service.
 
 pub mod error;
 pub mod frame;
+pub mod jsonrpc;
 pub mod lamport;
 pub mod mqtt;
 pub mod net;
 pub mod pickle;
+pub mod soap;
 pub mod text;
+pub mod wsdl;
+pub mod xml;
 pub mod zmtp;
 
 pub use error::DecodeError;

@@ -92,6 +92,19 @@ pub fn svg(run: &Run, with_vectors: bool) -> String {
             );
         }
     }
+    // Legend.
+    let ly = height - 18.0;
+    let _ = writeln!(
+        s,
+        r##"<g class="legend" font-size="11"><circle cx="{LEFT}" cy="{ly:.0}" r="5" fill="#2e86c1"/><text x="{a:.0}" y="{t:.0}">send</text><circle cx="{b:.0}" cy="{ly:.0}" r="5" fill="#27ae60"/><text x="{c:.0}" y="{t:.0}">receive</text><circle cx="{d:.0}" cy="{ly:.0}" r="5" fill="#7f8c8d"/><text x="{e:.0}" y="{t:.0}">local</text><text x="{f:.0}" y="{t:.0}">arrows: messages (send clock &lt; receive clock)</text></g>"##,
+        a = LEFT + 10.0,
+        b = LEFT + 60.0,
+        c = LEFT + 70.0,
+        d = LEFT + 135.0,
+        e = LEFT + 145.0,
+        f = LEFT + 200.0,
+        t = ly + 4.0
+    );
     s.push_str("</svg>\n");
     s
 }

@@ -213,3 +213,66 @@ pub async fn run_client(server: &str, config: ClientConfig) -> Result<Exchange, 
 fn lock(clock: &Mutex<LamportClock>) -> std::sync::MutexGuard<'_, LamportClock> {
     clock.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_and_b_over_loopback_end_with_the_courses_numbers() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let a = tokio::spawn(async move {
+            let (stream, peer) = listener.accept().await.unwrap();
+            let clock = Mutex::new(LamportClock::new());
+            serve_exchange(stream, peer, &ServerConfig::default(), &clock)
+                .await
+                .unwrap()
+        });
+        let b = run_client(&addr.to_string(), ClientConfig::default())
+            .await
+            .unwrap();
+        let a = a.await.unwrap();
+        assert_eq!((a.sent.timestamp, b.received.timestamp), (1, 1));
+        assert_eq!((b.sent.timestamp, b.balance), (3, 1050));
+        assert_eq!((a.clock, a.balance), (4, 1050));
+    }
+
+    #[tokio::test]
+    async fn garbage_then_a_good_message_in_one_read() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let a = tokio::spawn(async move {
+            let (stream, peer) = listener.accept().await.unwrap();
+            let clock = Mutex::new(LamportClock::new());
+            serve_exchange(stream, peer, &ServerConfig::default(), &clock).await
+        });
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let mut buf = [0u8; 1024];
+        let _ = s.read(&mut buf).await.unwrap();
+        // A wrong JSON object and a right one arrive together: the first is skipped, not the second.
+        s.write_all(br#"{"message": 7}{"message": "Subtract $50", "balance": 1050, "timestamp": 3}"#)
+            .await
+            .unwrap();
+        let a = a.await.unwrap().unwrap();
+        assert_eq!((a.clock, a.balance), (4, 1050));
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_closes_early_is_an_error_not_a_panic() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let a = tokio::spawn(async move {
+            let (stream, peer) = listener.accept().await.unwrap();
+            let clock = Mutex::new(LamportClock::new());
+            serve_exchange(stream, peer, &ServerConfig::default(), &clock).await
+        });
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(br#"{"message": "Sub"#).await.unwrap();
+        drop(s);
+        assert!(matches!(
+            a.await.unwrap(),
+            Err(ExchangeError::ClosedEarly) | Err(ExchangeError::Io(_))
+        ));
+    }
+}

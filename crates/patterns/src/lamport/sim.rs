@@ -6,7 +6,6 @@
 //! Messages may overtake each other (a receiver picks any message waiting for it), as on a network
 //! without FIFO channels; Lamport's clocks do not need FIFO.
 
-use std::cmp::Ordering;
 use std::fmt;
 
 use rand::rngs::StdRng;
@@ -136,6 +135,10 @@ pub fn simulate(config: SimConfig) -> Run {
         }
         let pid = candidates[rng.gen_range(0..candidates.len())];
         left[pid] -= 1;
+        // The schedule: a random process with events left runs one, chosen by a roll in [0, 1):
+        // below 0.45 and a message waiting for it, it receives one (any of them: channels are not
+        // FIFO); below 0.75 otherwise, it sends to a random other process; else something local.
+        // With one process there is no one to send to, so every event is local.
         let roll: f64 = rng.gen();
         if !inbox[pid].is_empty() && roll < 0.45 {
             let i = rng.gen_range(0..inbox[pid].len());
@@ -274,11 +277,6 @@ impl fmt::Display for Event {
         };
         write!(f, "{} {what} (L={})", self.name(), self.lamport)
     }
-}
-
-/// Compare two events in Lamport's total order.
-pub fn total_cmp(a: &Event, b: &Event) -> Ordering {
-    (a.lamport, a.pid).cmp(&(b.lamport, b.pid))
 }
 
 #[cfg(test)]

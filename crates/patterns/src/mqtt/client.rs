@@ -30,7 +30,7 @@ use std::collections::{HashSet, VecDeque};
 use std::io;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
@@ -117,6 +117,9 @@ impl ClientError {
     }
 }
 
+/// Messages kept for [`Client::recv`] at most; beyond, the oldest is dropped (and logged).
+const MAX_PENDING: usize = 10_000;
+
 /// How to connect.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -136,6 +139,8 @@ pub struct ClientOptions {
     pub will: Option<Will>,
     /// How long to retry the first TCP connection while the broker starts (`--wait`).
     pub wait: Duration,
+    /// Print every packet sent and received on stderr (`-d`).
+    pub show_packets: bool,
 }
 
 impl Default for ClientOptions {
@@ -151,6 +156,7 @@ impl Default for ClientOptions {
             password: None,
             will: None,
             wait: Duration::ZERO,
+            show_packets: false,
         }
     }
 }
@@ -231,13 +237,26 @@ pub struct Client {
     /// The keep-alive in force (the broker's Server Keep Alive overrides ours in 5.0).
     keep_alive: Option<Duration>,
     last_sent: Instant,
-    last_received: Instant,
+    /// When our unanswered PINGREQ went out.
+    ping_sent: Option<Instant>,
     state: ClientState,
     /// Messages that arrived while we waited for an acknowledgement, in order.
     pending: VecDeque<Publish>,
     client_id: String,
     /// The largest packet the broker accepts (5.0 Maximum Packet Size).
     max_packet: usize,
+    /// Our QoS 1/2 PUBLISH whose acknowledgements have not all come yet.
+    in_flight: Option<InFlight>,
+    show_packets: bool,
+}
+
+/// A QoS 1 or 2 PUBLISH whose exchange has not completed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InFlight {
+    /// The message, with the packet id it was sent with.
+    pub publish: Publish,
+    /// QoS 2: PUBREC came and PUBREL went out; only PUBCOMP is missing.
+    pub released: bool,
 }
 
 impl Client {
@@ -267,19 +286,25 @@ impl Client {
             version: opts.version,
             keep_alive: (opts.keep_alive > 0).then(|| Duration::from_secs(opts.keep_alive.into())),
             last_sent: now,
-            last_received: now,
+            ping_sent: None,
             state: ClientState::default(),
             pending: VecDeque::new(),
             client_id: opts.client_id.clone(),
             max_packet: mqtt::MAX_PACKET_SIZE,
+            in_flight: None,
+            show_packets: opts.show_packets,
         };
-        tracing::debug!("-> {}", Packet::Connect(Box::new(connect.clone())));
         client.send(&Packet::Connect(Box::new(connect))).await?;
         // §3.1.4: the first packet from the server must be CONNACK. We wait up to 30 s for it.
         let deadline = Instant::now() + Duration::from_secs(30);
         let packet = match timeout_at(deadline, client.read_packet()).await {
             Ok(p) => p?,
-            Err(_) => return Err(ClientError::KeepAliveTimeout(Duration::from_secs(30))),
+            Err(_) => {
+                return Err(ClientError::Protocol(format!(
+                    "no CONNACK within 30 s from {}: is an MQTT broker listening there?",
+                    opts.server
+                )))
+            }
         };
         let Packet::ConnAck(ack) = packet else {
             return Err(ClientError::Protocol(format!(
@@ -287,7 +312,13 @@ impl Client {
             )));
         };
         if ack.code != ReasonCode::Success {
-            return Err(ClientError::Refused { code: ack.code });
+            // A 3.1.1-only broker answers a 5.0 CONNECT with a 3.1.1 CONNACK, return code 1
+            // ("unacceptable protocol version"), which read as 5.0 would be 0x01 "granted QoS 1".
+            let code = match ack.code.byte() {
+                b @ 1..=5 if opts.version.is_v5() => ReasonCode::from_v3_connack(b),
+                _ => ack.code,
+            };
+            return Err(ClientError::Refused { code });
         }
         if let Some(ka) = ack.properties.server_keep_alive {
             client.keep_alive = (ka > 0).then(|| Duration::from_secs(ka.into()));
@@ -311,30 +342,61 @@ impl Client {
     }
 
     /// Encode and write one packet.
+    /// One line per packet: on stderr with `-d` (as mosquitto_pub/sub -d), in the debug log otherwise.
+    fn show(&self, direction: &str, packet: &Packet) {
+        if self.show_packets {
+            eprintln!("{} {direction} {packet}", self.client_id);
+        } else {
+            tracing::debug!("{direction} {packet}");
+        }
+    }
+
+    /// Encode `packet` after whatever is still unwritten and write it all.
+    ///
+    /// Cancel-safe: `out` holds exactly the bytes not yet written, advanced after every partial
+    /// write, so if the caller stops waiting (Ctrl+C while acknowledging a message), the next `send`
+    /// (the DISCONNECT) first finishes the interrupted packet. The broker never sees half a packet
+    /// followed by another.
     async fn send(&mut self, packet: &Packet) -> Result<(), ClientError> {
-        self.out.clear();
-        mqtt::encode(packet, self.version, &mut self.out)?;
-        if self.out.len() > self.max_packet {
+        self.show("->", packet);
+        let size = packet.encoded_len(self.version);
+        if size > self.max_packet {
             return Err(ClientError::Protocol(format!(
-                "the packet is {} bytes, more than the broker's maximum packet size of {}",
-                self.out.len(),
+                "the packet is {size} bytes, more than the broker's maximum packet size of {}",
                 self.max_packet
             )));
         }
-        self.stream.write_all(&self.out).await?;
+        mqtt::encode(packet, self.version, &mut self.out)?;
+        while !self.out.is_empty() {
+            let n = self.stream.write(&self.out).await?;
+            if n == 0 {
+                return Err(ClientError::Closed);
+            }
+            self.out.advance(n);
+        }
         self.last_sent = Instant::now();
         Ok(())
     }
 
-    /// Read the next packet, sending PINGREQ when we have been silent for the keep-alive, and failing
-    /// when the broker has been silent for 1.5 times it (the broker's own rule, §3.1.2.10, mirrored).
+    /// Read the next packet, sending PINGREQ when we have sent nothing for the keep-alive (§3.1.2.10:
+    /// the client must send *something* within it), and failing when nothing at all comes back within
+    /// the keep-alive after a PINGREQ (§3.1.2.10: "If a Client does not receive a PINGRESP ... within a
+    /// reasonable amount of time after it has sent a PINGREQ, it SHOULD close the Network Connection").
     async fn read_packet(&mut self) -> Result<Packet, ClientError> {
         loop {
-            match mqtt::decode_with_limit(&self.buf, self.version, mqtt::MAX_PACKET_SIZE) {
-                Ok((packet, used)) => {
-                    let _ = self.buf.split_to(used);
-                    self.last_received = Instant::now();
-                    tracing::trace!("<- {packet}");
+            // `check` frames, then the whole packet is split off the buffer and decoded in place:
+            // the payload of a PUBLISH stays in the bytes read from the socket (no copy).
+            let decoded = match mqtt::check(&self.buf) {
+                Ok(len) => {
+                    let frame = self.buf.split_to(len).freeze();
+                    mqtt::decode_bytes(&frame, self.version, mqtt::MAX_PACKET_SIZE).map(|(p, _)| p)
+                }
+                Err(e) => Err(e),
+            };
+            match decoded {
+                Ok(packet) => {
+                    self.ping_sent = None;
+                    self.show("<-", &packet);
                     return Ok(packet);
                 }
                 Err(e) if e.is_incomplete() => {}
@@ -345,21 +407,25 @@ impl Client {
                     })
                 }
             }
+            // Room for a good read (split_to above leaves the buffer without spare capacity).
+            if self.buf.capacity() - self.buf.len() < 1024 {
+                self.buf.reserve(8192);
+            }
             let read = match self.keep_alive {
                 None => self.stream.read_buf(&mut self.buf).await?,
                 Some(ka) => {
                     let ping_at = self.last_sent + ka;
-                    let dead_at = self.last_received + ka.mul_f32(1.5);
-                    if Instant::now() >= dead_at {
-                        return Err(ClientError::KeepAliveTimeout(ka.mul_f32(1.5)));
+                    let dead_at = self.ping_sent.map(|at| at + ka);
+                    if dead_at.is_some_and(|d| Instant::now() >= d) {
+                        return Err(ClientError::KeepAliveTimeout(ka));
                     }
-                    let wake = ping_at.min(dead_at);
+                    let wake = dead_at.map_or(ping_at, |d| d.min(ping_at));
                     match timeout_at(wake, self.stream.read_buf(&mut self.buf)).await {
                         Ok(n) => n?,
                         Err(_) => {
-                            if Instant::now() >= self.last_sent + ka {
-                                tracing::debug!("-> PINGREQ (keep-alive)");
+                            if self.ping_sent.is_none() && Instant::now() >= self.last_sent + ka {
                                 self.send(&Packet::PingReq).await?;
+                                self.ping_sent = Some(Instant::now());
                             }
                             continue;
                         }
@@ -384,6 +450,12 @@ impl Client {
                         self.send(&reply).await?;
                     }
                     if incoming.deliver {
+                        if self.pending.len() >= MAX_PENDING {
+                            // Only a client that never calls recv() gets here (a publisher resuming
+                            // a session full of messages): keep the newest, say so.
+                            self.pending.pop_front();
+                            tracing::warn!("more than {MAX_PENDING} unread messages: dropped the oldest");
+                        }
                         self.pending.push_back(p);
                         return Ok(None);
                     } else {
@@ -415,14 +487,59 @@ impl Client {
         }
         let id = self.state.next_packet_id();
         publish.packet_id = id;
-        let qos = publish.qos;
+        publish.dup = false;
+        self.in_flight = Some(InFlight {
+            publish: publish.clone(),
+            released: false,
+        });
         self.send(&Packet::Publish(publish)).await?;
-        let result = self.finish_publish(id, qos).await;
-        self.state.release(id);
+        self.finish_publish().await
+    }
+
+    /// Complete the QoS 1/2 exchange of a message that was in flight when an earlier connection
+    /// broke, on a connection that resumed the session (CONNACK session present). MQTT 3.1.1 §4.4:
+    /// the PUBLISH is sent again with DUP set and the *same* packet id, or, if its PUBREC had already
+    /// come, the PUBREL is sent again. The receiver recognises the id, so a QoS 2 message still
+    /// arrives exactly once.
+    pub async fn resume(&mut self, in_flight: InFlight) -> Result<(), ClientError> {
+        let id = in_flight.publish.packet_id;
+        self.state.in_use.insert(id);
+        if in_flight.released {
+            self.send(&Packet::PubRel(Ack::new(id))).await?;
+        } else {
+            let mut again = in_flight.publish.clone();
+            again.dup = true;
+            self.send(&Packet::Publish(again)).await?;
+        }
+        self.in_flight = Some(in_flight);
+        self.finish_publish().await
+    }
+
+    /// The QoS 1/2 message whose exchange did not complete (after an error), to be resumed on the
+    /// next connection.
+    pub fn take_in_flight(&mut self) -> Option<InFlight> {
+        self.in_flight.take()
+    }
+
+    /// Wait for the acknowledgements of the message in flight.
+    async fn finish_publish(&mut self) -> Result<(), ClientError> {
+        let Some((id, qos)) = self
+            .in_flight
+            .as_ref()
+            .map(|f| (f.publish.packet_id, f.publish.qos))
+        else {
+            return Ok(());
+        };
+        let result = self.await_acks(id, qos).await;
+        if !result.as_ref().is_err_and(ClientError::is_transient) {
+            // Completed, or refused for good: either way nothing is left to resume.
+            self.in_flight = None;
+            self.state.release(id);
+        }
         result
     }
 
-    async fn finish_publish(&mut self, id: u16, qos: QoS) -> Result<(), ClientError> {
+    async fn await_acks(&mut self, id: u16, qos: QoS) -> Result<(), ClientError> {
         loop {
             let Some(packet) = self.next_control_packet().await? else {
                 continue;
@@ -433,6 +550,10 @@ impl Client {
                 }
                 Packet::PubRec(a) if qos == QoS::ExactlyOnce && a.packet_id == id => {
                     check_ack("PUBREC", &a)?;
+                    // From here on the broker owns the message: what is left is to release it.
+                    if let Some(f) = &mut self.in_flight {
+                        f.released = true;
+                    }
                     self.send(&Packet::PubRel(Ack::new(id))).await?;
                 }
                 Packet::PubComp(a) if qos == QoS::ExactlyOnce && a.packet_id == id => {
@@ -452,7 +573,6 @@ impl Client {
             subscriptions,
             properties: Properties::default(),
         });
-        tracing::debug!("-> {packet}");
         self.send(&packet).await?;
         let result = loop {
             match self.next_control_packet().await {
@@ -495,7 +615,6 @@ impl Client {
 
     /// Leave on purpose: DISCONNECT (so the broker drops our will), then close the socket.
     pub async fn disconnect(mut self) -> Result<(), ClientError> {
-        tracing::debug!("-> DISCONNECT");
         self.send(&Packet::Disconnect(Disconnect::default())).await?;
         self.stream.shutdown().await?;
         Ok(())

@@ -19,9 +19,16 @@
 //! - [`client`]: an MQTT client (connect, QoS 0/1/2 flows, keep-alive, disconnect) for `sister mqtt
 //!   pub` ([`publisher`]) and `sister mqtt sub` ([`subscriber`]);
 //! - [`broker`]: the broker: its protocol state without I/O (`broker::state`, `broker::trie`) and the
-//!   tokio server around it.
+//!   tokio server around it;
+//! - [`bench`]: a load generator for brokers (`sister bench mqtt`, bench/mqtt.sh);
+//! - [`lab`]: the worksheet's scenario for `sister lab` (wrong topic: nothing arrives and the broker
+//!   says why; right topic: everything arrives).
 
+pub mod bench;
 pub mod broker;
 pub mod client;
 pub mod publisher;
 pub mod subscriber;
+mod worksheet;
+
+pub use worksheet::lab;

@@ -15,7 +15,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tracing::Instrument;
 use wire::mqtt::{topic, Publish, QoS};
 
-use super::client::{Backoff, Client, ClientError, ClientOptions};
+use super::client::{Backoff, Client, ClientError, ClientOptions, InFlight};
 use crate::shutdown::Signal;
 
 /// Where the messages come from.
@@ -86,6 +86,8 @@ impl Publisher {
         let mut opts = self.s.client.clone();
         // The message being sent when a connection broke: sent again first after reconnecting.
         let mut unsent: Option<Bytes> = None;
+        // A QoS 1/2 message sent but not fully acknowledged when the connection broke.
+        let mut in_flight: Option<InFlight> = None;
         let mut first = true;
         loop {
             if self.shutdown.is_shutdown() {
@@ -96,7 +98,7 @@ impl Publisher {
                 _ = self.shutdown.recv() => return Ok(self.sent),
                 c = Client::connect(&opts) => c,
             };
-            let mut client = match connected {
+            let (mut client, session_present) = match connected {
                 Ok((client, ack)) => {
                     tracing::info!(
                         client_id = client.client_id(),
@@ -105,7 +107,7 @@ impl Publisher {
                         ack.session_present
                     );
                     backoff.reset();
-                    client
+                    (client, ack.session_present)
                 }
                 Err(e) if !first && e.is_transient() => {
                     let delay = backoff.next_delay();
@@ -118,7 +120,35 @@ impl Publisher {
             first = false;
             // After the first connection, reconnecting must not wait a whole --wait again.
             opts.wait = Duration::ZERO;
-            match self.publish_all(&mut client, &mut unsent).await {
+            let result = match in_flight.take() {
+                // The broker kept our session (-c): finish the interrupted exchange with the same
+                // packet id, so the message is not delivered twice (MQTT 3.1.1 §4.4).
+                Some(f) if session_present => {
+                    tracing::info!(
+                        id = f.publish.packet_id,
+                        "session resumed: completing the interrupted QoS {} exchange",
+                        f.publish.qos
+                    );
+                    match client.resume(f).await {
+                        Ok(()) => {
+                            self.sent += 1;
+                            self.publish_all(&mut client, &mut unsent).await
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                // A new session: the broker forgot the old exchange, so the message is sent anew.
+                Some(f) => {
+                    unsent = Some(f.publish.payload);
+                    self.publish_all(&mut client, &mut unsent).await
+                }
+                None => self.publish_all(&mut client, &mut unsent).await,
+            };
+            if let Some(f) = client.take_in_flight() {
+                unsent = None;
+                in_flight = Some(f);
+            }
+            match result {
                 Ok(()) => {
                     client.disconnect().await.ok();
                     tracing::info!("disconnected after {} message(s)", self.sent);
@@ -164,10 +194,16 @@ impl Publisher {
             let payload = match unsent.take() {
                 Some(p) => p,
                 None => {
+                    // While waiting for a line of input, keep answering the broker (and pinging
+                    // it), or it would drop us after 1.5 times the keep-alive.
                     let next = tokio::select! {
                         biased;
                         _ = shutdown.recv() => return Ok(()),
                         m = self.next_message() => m?,
+                        r = client.idle(Duration::from_secs(3600)) => {
+                            r?;
+                            continue;
+                        }
                     };
                     match next {
                         Some(p) => p,
@@ -206,6 +242,143 @@ impl Publisher {
                     r = client.idle(interval) => r?,
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The publisher against a scripted broker on loopback that breaks the connection in the middle of
+    //! a QoS exchange: what is resent depends on whether the broker kept the session.
+
+    use bytes::BytesMut;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+    use wire::mqtt::{self, Ack, ConnAck, Packet, Version};
+
+    use super::*;
+
+    struct Peer {
+        s: TcpStream,
+        buf: BytesMut,
+    }
+
+    impl Peer {
+        async fn accept(l: &TcpListener) -> Peer {
+            let (s, _) = l.accept().await.unwrap();
+            Peer {
+                s,
+                buf: BytesMut::new(),
+            }
+        }
+        async fn recv(&mut self) -> Packet {
+            loop {
+                match mqtt::decode(&self.buf, Version::V3_1_1) {
+                    Ok((p, used)) => {
+                        let _ = self.buf.split_to(used);
+                        return p;
+                    }
+                    Err(e) if e.is_incomplete() => {}
+                    Err(e) => panic!("{e}"),
+                }
+                assert!(self.s.read_buf(&mut self.buf).await.unwrap() > 0, "closed");
+            }
+        }
+        async fn send(&mut self, p: Packet) {
+            let bytes = p.to_vec(Version::V3_1_1).unwrap();
+            self.s.write_all(&bytes).await.unwrap();
+        }
+        /// CONNECT in, CONNACK out.
+        async fn handshake(l: &TcpListener, session_present: bool) -> Peer {
+            let mut peer = Peer::accept(l).await;
+            let Packet::Connect(c) = peer.recv().await else {
+                panic!("CONNECT expected")
+            };
+            assert!(!c.clean_start, "the test publisher keeps its session (-c)");
+            peer.send(Packet::ConnAck(ConnAck::accepted(session_present)))
+                .await;
+            peer
+        }
+    }
+
+    fn settings(port: u16, qos: QoS) -> PubSettings {
+        PubSettings {
+            client: ClientOptions {
+                server: format!("127.0.0.1:{port}"),
+                client_id: "resumer".into(),
+                clean_start: false,
+                ..Default::default()
+            },
+            topic: "sister/temp".into(),
+            messages: Messages::Fixed(Bytes::from_static(b"m")),
+            qos,
+            retain: false,
+            interval: Some(Duration::from_millis(10)),
+            count: Some(2),
+        }
+    }
+
+    #[tokio::test]
+    async fn qos2_resumes_with_pubrel_when_the_session_survives() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let publisher = tokio::spawn(run(settings(port, QoS::ExactlyOnce), Signal::never()));
+
+        let mut first = Peer::handshake(&l, false).await;
+        let Packet::Publish(p) = first.recv().await else {
+            panic!()
+        };
+        first.send(Packet::PubRec(Ack::new(p.packet_id))).await;
+        assert_eq!(first.recv().await, Packet::PubRel(Ack::new(p.packet_id)));
+        drop(first); // the connection breaks before PUBCOMP
+
+        let mut second = Peer::handshake(&l, true).await;
+        // Not the PUBLISH again: the broker has it already; only the release is repeated.
+        assert_eq!(second.recv().await, Packet::PubRel(Ack::new(p.packet_id)));
+        second.send(Packet::PubComp(Ack::new(p.packet_id))).await;
+        // The second message, a fresh exchange.
+        let Packet::Publish(p2) = second.recv().await else {
+            panic!()
+        };
+        assert!(!p2.dup);
+        second.send(Packet::PubRec(Ack::new(p2.packet_id))).await;
+        assert_eq!(second.recv().await, Packet::PubRel(Ack::new(p2.packet_id)));
+        second.send(Packet::PubComp(Ack::new(p2.packet_id))).await;
+        assert!(matches!(second.recv().await, Packet::Disconnect(_)));
+        assert_eq!(publisher.await.unwrap().unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn qos1_is_resent_with_dup_and_the_same_id_or_anew_without_session() {
+        for session_present in [true, false] {
+            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = l.local_addr().unwrap().port();
+            let publisher = tokio::spawn(run(settings(port, QoS::AtLeastOnce), Signal::never()));
+
+            let mut first = Peer::handshake(&l, false).await;
+            let Packet::Publish(p) = first.recv().await else {
+                panic!()
+            };
+            assert!(!p.dup);
+            drop(first); // broken before PUBACK
+
+            let mut second = Peer::handshake(&l, session_present).await;
+            let Packet::Publish(again) = second.recv().await else {
+                panic!()
+            };
+            // §4.4: same id and DUP on a resumed session; a new session starts afresh.
+            assert_eq!(again.dup, session_present);
+            assert_eq!(again.payload, p.payload);
+            if session_present {
+                assert_eq!(again.packet_id, p.packet_id);
+            }
+            second.send(Packet::PubAck(Ack::new(again.packet_id))).await;
+            let Packet::Publish(p2) = second.recv().await else {
+                panic!()
+            };
+            second.send(Packet::PubAck(Ack::new(p2.packet_id))).await;
+            assert!(matches!(second.recv().await, Packet::Disconnect(_)));
+            assert_eq!(publisher.await.unwrap().unwrap(), 2);
         }
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 use tracing::Instrument;
-use wire::mqtt::{topic, Publish, QoS, Subscription, SubscriptionOptions};
+use wire::mqtt::{topic, Publish, Subscription, SubscriptionOptions};
 
 use super::client::{Backoff, Client, ClientError, ClientOptions};
 use crate::shutdown::Signal;
@@ -34,7 +34,8 @@ pub enum Output {
 pub struct SubSettings {
     pub client: ClientOptions,
     pub filters: Vec<String>,
-    pub qos: QoS,
+    /// QoS and, in 5.0, no-local, retain-as-published and retain handling for every filter.
+    pub options: SubscriptionOptions,
     pub output: Output,
     /// Exit after this many messages (`-C`).
     pub count: Option<u64>,
@@ -167,7 +168,7 @@ async fn receive(
     let subscriptions = s
         .filters
         .iter()
-        .map(|f| Subscription::new(f.clone(), SubscriptionOptions::qos(s.qos)))
+        .map(|f| Subscription::new(f.clone(), s.options))
         .collect();
     let ack = tokio::select! {
         biased;

@@ -63,14 +63,11 @@ pub async fn run(config: &Config) -> Result<Report, ClientError> {
                 reply?.ok_or(ClientError::ServerClosed)?;
             }
             Err(_) => {
-                return Err(ClientError::Io(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!(
-                        "client {} of {clients} got no reply within {:?}: the server serves fewer clients \
-                         at once (the course's server.py serves exactly one)",
-                        conns.len() + 1,
-                        config.first_reply_timeout
-                    ),
+                return Err(ClientError::NoReply(format!(
+                    "client {} of {clients} got no reply within {:?}: the server serves fewer clients at \
+                     once (the course's server.py serves exactly one)",
+                    conns.len() + 1,
+                    config.first_reply_timeout
                 )))
             }
         }

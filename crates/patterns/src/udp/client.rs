@@ -56,7 +56,9 @@ async fn open(config: &Config) -> Result<(UdpSocket, SocketAddr), UdpError> {
     let start = Instant::now();
     let server = loop {
         match net::resolve(&config.server).await {
-            Ok(addrs) => break addrs[0],
+            // UDP has no connection attempt to fall back on: prefer IPv4 (as the course's AF_INET socket
+            // does), since `localhost` may resolve to ::1 first while the server listens on 0.0.0.0.
+            Ok(addrs) => break addrs.iter().copied().find(|a| a.is_ipv4()).unwrap_or(addrs[0]),
             Err(e @ NetError::BadAddress(_)) => return Err(e.into()),
             Err(e) if start.elapsed() >= config.wait => return Err(e.into()),
             Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,

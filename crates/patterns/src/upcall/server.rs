@@ -139,6 +139,8 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: Signal) -> io:
         tokio::spawn(
             async move {
                 let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                // After a stall (a suspended laptop), one notice, not a burst of the missed ones.
+                interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
                 let mut tick = 0u64;
                 loop {
                     tokio::select! {

@@ -169,7 +169,7 @@ async fn create_own_ephemeral(
                 Some(stat) => {
                     if !warned {
                         warn!(
-                            "{path} exists, owned by session {:#x}: an earlier process with this id whose session has not expired yet; waiting for it to expire",
+                            "{path} exists, owned by session {:#x}: another node with this id is running, or an earlier process with this id died and its session has not expired yet; waiting for the znode to go",
                             stat.ephemeral_owner
                         );
                         warned = true;

@@ -227,25 +227,53 @@ async fn demo_session(
     say(format!("{name}: read balance {read}"));
     if !config.hold.is_zero() {
         say(format!("{name}: holding the lock for {:?}", config.hold));
-        tokio::select! {
-            _ = tokio::time::sleep(config.hold) => {}
-            _ = shutdown.recv() => {
-                let _ = held.release(client).await;
-                return Err(ZkError::Shutdown);
+        let mut session_state = client.state_watcher();
+        let until = tokio::time::Instant::now() + config.hold;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => break,
+                s = session_state.changed() => match s {
+                    // Our znode went with the session: someone else may hold the lock now. Writing
+                    // would be a lost update; start over instead.
+                    zk::SessionState::Expired => {
+                        say(format!("{name}: session expired while holding the lock: the lock is lost, nothing written"));
+                        return Err(ZkError::SessionExpired);
+                    }
+                    zk::SessionState::Closed | zk::SessionState::AuthFailed => {
+                        return Err(ZkError::Other(format!("ZooKeeper session {s:?} while holding the lock; nothing written")));
+                    }
+                    _ => {}
+                },
+                _ = shutdown.recv() => {
+                    let _ = held.release(client).await;
+                    return Err(ZkError::Shutdown);
+                }
             }
         }
     }
     let written = read + config.amount;
     // The version check is a second safety net: if someone wrote without the lock, this fails.
-    client
-        .set_data(bal, written.to_string().as_bytes(), Some(stat.version))
-        .await?;
+    match client.set_data(bal, written.to_string().as_bytes(), Some(stat.version)).await {
+        Ok(_) => {}
+        Err(zk::Error::BadVersion) => {
+            return Err(ZkError::Other(format!(
+                "{bal} changed while we held the lock (someone wrote without it, or our session was lost): nothing written"
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    }
     say(format!(
         "{name}: wrote balance {written} ({read} {:+})",
         config.amount
     ));
-    held.release(client).await?;
-    say(format!("{name}: released the lock"));
+    // From here on the work is done: a failed release must not make us start over (and add twice);
+    // the lock goes with our session anyway.
+    match held.release(client).await {
+        Ok(()) => say(format!("{name}: released the lock")),
+        Err(e) => say(format!(
+            "{name}: could not delete the lock znode ({e}); it goes when this session ends"
+        )),
+    }
     Ok(LockDemoResult { read, written })
 }
 

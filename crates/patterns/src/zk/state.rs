@@ -29,8 +29,7 @@ pub const LOCK_MARKER: &str = "__lock__";
 /// The sequence number of a lock contender, as kazoo's regex `(?:__lock__)(-?\d{10})$` reads it.
 /// Names that do not match are not contenders (kazoo ignores them too).
 pub fn contender_sequence(child: &str) -> Option<i64> {
-    let (head, seq) = child.rsplit_once(LOCK_MARKER)?;
-    let _ = head;
+    let (_uuid, seq) = child.rsplit_once(LOCK_MARKER)?;
     let digits = seq.strip_prefix('-').unwrap_or(seq);
     if digits.len() != 10 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;

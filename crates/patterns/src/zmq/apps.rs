@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use rand::Rng;
+use tracing::Instrument;
 
 use super::{Message, Socket, SocketType, ZmqError};
 use crate::lab::Checks;
@@ -345,8 +346,9 @@ pub async fn lab(checks: &Checks) {
     let timeout = Duration::from_secs(20);
 
     // 1. REQ/REP: Hello -> World.
+    let rep_span = tracing::info_span!("zmq-rep");
     let rep = {
-        let mut s = Socket::new(SocketType::Rep);
+        let mut s = rep_span.in_scope(|| Socket::new(SocketType::Rep));
         match s.bind("127.0.0.1:0").await {
             Ok(a) => Some((s, a)),
             Err(e) => {
@@ -356,14 +358,17 @@ pub async fn lab(checks: &Checks) {
         }
     };
     if let Some((mut rep, addr)) = rep {
-        let server = tokio::spawn(async move {
-            for _ in 0..3 {
-                let Ok(m) = rep.recv().await else { return };
-                tracing::info!("Received request: {}", m.show());
-                let _ = rep.send("World").await;
+        let server = tokio::spawn(
+            async move {
+                for _ in 0..3 {
+                    let Ok(m) = rep.recv().await else { return };
+                    tracing::info!("Received request: {}", m.show());
+                    let _ = rep.send("World").await;
+                }
+                rep.close(Duration::from_secs(1)).await;
             }
-            rep.close(Duration::from_secs(1)).await;
-        });
+            .instrument(rep_span),
+        );
         let r = tokio::time::timeout(
             timeout,
             run_req(
@@ -374,7 +379,8 @@ pub async fn lab(checks: &Checks) {
                     timeout,
                 },
                 never(),
-            ),
+            )
+            .instrument(tracing::info_span!("zmq-req")),
         )
         .await;
         match r {
@@ -392,14 +398,16 @@ pub async fn lab(checks: &Checks) {
     }
 
     // 2. PUB/SUB: a subscriber on `WAKTU` gets the time; one on another topic gets nothing.
-    let mut publisher = Socket::new(SocketType::Pub);
+    let pub_span = tracing::info_span!("zmq-pub");
+    let sub_span = tracing::info_span!("zmq-sub");
+    let mut publisher = pub_span.in_scope(|| Socket::new(SocketType::Pub));
     match publisher.bind("127.0.0.1:0").await {
         Err(e) => checks.fail(format!("zmq PUB could not bind: {e}")),
         Ok(addr) => {
-            let mut waktu = Socket::new(SocketType::Sub);
+            let mut waktu = sub_span.in_scope(|| Socket::new(SocketType::Sub));
             waktu.subscribe("WAKTU");
             let _ = waktu.connect(&addr.to_string());
-            let mut other = Socket::new(SocketType::Sub);
+            let mut other = sub_span.in_scope(|| Socket::new(SocketType::Sub));
             other.subscribe("BERITA");
             let _ = other.connect(&addr.to_string());
             checks.expect(
@@ -410,7 +418,7 @@ pub async fn lab(checks: &Checks) {
             tokio::time::sleep(Duration::from_millis(200)).await;
             for _ in 0..3 {
                 let text = format!("WAKTU {}", asctime());
-                tracing::info!("Sent: {text}");
+                pub_span.in_scope(|| tracing::info!("Sent: {text}"));
                 let _ = publisher.send(text).await;
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
@@ -418,7 +426,7 @@ pub async fn lab(checks: &Checks) {
             for _ in 0..3 {
                 match tokio::time::timeout(timeout, waktu.recv()).await {
                     Ok(Ok(m)) => {
-                        tracing::info!("Received: {}", m.show());
+                        sub_span.in_scope(|| tracing::info!("Received: {}", m.show()));
                         got.push(m.concat());
                     }
                     _ => break,
@@ -438,26 +446,30 @@ pub async fn lab(checks: &Checks) {
     drop(publisher);
 
     // 3. PUSH/PULL: 12 workloads dealt round robin to 3 workers: 4 each.
-    let mut push = Socket::new(SocketType::Push);
+    let push_span = tracing::info_span!("zmq-push");
+    let mut push = push_span.in_scope(|| Socket::new(SocketType::Push));
     match push.bind("127.0.0.1:0").await {
         Err(e) => checks.fail(format!("zmq PUSH could not bind: {e}")),
         Ok(addr) => {
-            let pull = tokio::spawn(run_pull(
-                PullConfig {
-                    endpoints: Endpoints::connect(addr.to_string()),
-                    workers: 3,
-                    speed: 200.0,
-                    count: Some(12),
-                },
-                never(),
-            ));
+            let pull = tokio::spawn(
+                run_pull(
+                    PullConfig {
+                        endpoints: Endpoints::connect(addr.to_string()),
+                        workers: 3,
+                        speed: 200.0,
+                        count: Some(12),
+                    },
+                    never(),
+                )
+                .instrument(tracing::info_span!("zmq-pull")),
+            );
             checks.expect(
                 push.wait_for_peers(3, timeout).await,
                 "three PULL workers connect",
             );
             for _ in 0..12 {
                 let w: i64 = rand::thread_rng().gen_range(1..=100);
-                tracing::info!("Sent workload: {w}");
+                push_span.in_scope(|| tracing::info!("Sent workload: {w}"));
                 let _ = push.send(pickled(w)).await;
             }
             match tokio::time::timeout(timeout, pull).await {

@@ -354,8 +354,10 @@ async fn reader(
         if !batch.is_empty() && shared.deliver(peer.id, &mut batch).await.is_err() {
             return Err(ConnError::Stopped);
         }
-        if buf.capacity() - buf.len() < 8 * 1024 {
-            buf.reserve(64 * 1024);
+        // Read in big chunks: one system call brings many small messages. The frames handed out
+        // still point into the old chunk, so a reservation here starts a new one.
+        if buf.capacity() - buf.len() < 16 * 1024 {
+            buf.reserve(128 * 1024);
         }
         if r.read_buf(&mut buf).await? == 0 {
             return Err(if partial.is_empty() && buf.is_empty() {

@@ -309,8 +309,13 @@ impl Shared {
                 };
                 let was_empty = q.msgs.is_empty();
                 let room = self.opts.recv_hwm.max(1).saturating_sub(q.msgs.len());
-                let n = room.min(batch.len());
-                q.msgs.extend(batch.drain(..n));
+                if was_empty && batch.len() <= room {
+                    // The common case: hand the whole batch over without moving a message.
+                    std::mem::swap(&mut q.msgs, batch);
+                } else {
+                    let n = room.min(batch.len());
+                    q.msgs.extend(batch.drain(..n));
+                }
                 if was_empty && !q.msgs.is_empty() {
                     inbox.ready.push_back(peer);
                 }
@@ -329,8 +334,9 @@ impl Shared {
         Ok(())
     }
 
-    /// Take up to `max` messages from the next peer in fair-queue order.
-    fn take_batch(&self, into: &mut VecDeque<(PeerId, Message)>, max: usize) {
+    /// Take up to `max` messages from the next peer in fair-queue order into `into` (which is empty);
+    /// returns that peer. When the whole queue fits, the two queues are swapped: no message moves.
+    fn take_batch(&self, into: &mut VecDeque<Message>, max: usize) -> Option<PeerId> {
         let mut inbox = lock(&self.inbox);
         let inbox = &mut *inbox;
         while let Some(id) = inbox.ready.pop_front() {
@@ -338,8 +344,11 @@ impl Shared {
                 continue;
             };
             let was_full = q.msgs.len() >= self.opts.recv_hwm.max(1);
-            let n = q.msgs.len().min(max);
-            into.extend(q.msgs.drain(..n).map(|m| (id, m)));
+            if q.msgs.len() <= max {
+                std::mem::swap(&mut q.msgs, into);
+            } else {
+                into.extend(q.msgs.drain(..max));
+            }
             if was_full {
                 q.space.notify_one();
             }
@@ -348,10 +357,11 @@ impl Shared {
             } else if q.gone {
                 inbox.queues.remove(&id);
             }
-            if n > 0 {
-                return;
+            if !into.is_empty() {
+                return Some(id);
             }
         }
+        None
     }
 
     /// Is every outbox flushed?
@@ -408,10 +418,16 @@ fn send_subscription(peer: &Peer, prefix: &[u8], subscribe: bool) {
 pub struct Socket {
     shared: Arc<Shared>,
     trigger: Trigger,
-    cache: VecDeque<(PeerId, Message)>,
+    /// Messages taken from one peer's inbox queue in one go (all from `cache_peer`).
+    cache: VecDeque<Message>,
+    cache_peer: PeerId,
     req: ReqState,
     rep: RepState,
+    sends: u32,
 }
+
+/// See [`Socket::send`]: how many sends in a row before the sender yields to the connection tasks.
+const YIELD_EVERY: u32 = 256;
 
 impl Drop for Socket {
     fn drop(&mut self) {
@@ -436,7 +452,7 @@ pub fn parse_endpoint(endpoint: &str) -> Result<String, ZmqError> {
 }
 
 /// How many messages `recv` moves from the shared inbox per lock: fair-queueing happens per batch.
-const RECV_BATCH: usize = 64;
+const RECV_BATCH: usize = 256;
 
 impl Socket {
     /// A socket of `kind` with default options.
@@ -468,8 +484,10 @@ impl Socket {
             shared,
             trigger,
             cache: VecDeque::new(),
+            cache_peer: 0,
             req: ReqState::default(),
             rep: RepState::default(),
+            sends: 0,
         }
     }
 
@@ -589,6 +607,13 @@ impl Socket {
     ///   subscribers at their high-water mark.
     pub async fn send(&mut self, msg: impl Into<Message>) -> Result<(), ZmqError> {
         let mut msg = msg.into();
+        // A sender that always finds room never waits, so it would never let the connection tasks
+        // run on a single-threaded runtime: give way every so often. Every YIELD_EVERY sends is a
+        // batch the writer turns into one write() (bigger batches: fewer system calls).
+        self.sends = self.sends.wrapping_add(1);
+        if self.sends % YIELD_EVERY == 0 {
+            tokio::task::yield_now().await;
+        }
         match self.shared.kind {
             SocketType::Push | SocketType::Dealer => {
                 self.send_round_robin(&msg).await?;
@@ -630,12 +655,29 @@ impl Socket {
 
     /// Round robin over peers with room; waits (for room or for a first peer) otherwise.
     async fn send_round_robin(&self, msg: &Message) -> Result<PeerId, ZmqError> {
-        let hwm = self.shared.opts.send_hwm.max(1);
+        // Fast path first: registering as a waiter takes a lock, so only do it when there is no room.
+        if let Some(id) = self.try_round_robin(msg) {
+            return Ok(id);
+        }
         let mut stop = self.shared.stop.clone();
         loop {
             let notified = self.shared.out_space.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            if let Some(id) = self.try_round_robin(msg) {
+                return Ok(id);
+            }
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = stop.recv() => return Err(ZmqError::Closed),
+            }
+        }
+    }
+
+    /// One round-robin attempt: queue `msg` to the next peer with room, if any.
+    fn try_round_robin(&self, msg: &Message) -> Option<PeerId> {
+        let hwm = self.shared.opts.send_hwm.max(1);
+        {
             {
                 let mut set = lock(&self.shared.peers);
                 let set = &mut *set;
@@ -649,17 +691,12 @@ impl Socket {
                     wake = Some(Peer::enqueue(&mut out, msg.frames()));
                     true
                 });
-                if let Some(i) = pick {
-                    let p = &set.list[i];
-                    if wake == Some(true) {
-                        p.wake_writer.notify_one();
-                    }
-                    return Ok(p.id);
+                let i = pick?;
+                let p = &set.list[i];
+                if wake == Some(true) {
+                    p.wake_writer.notify_one();
                 }
-            }
-            tokio::select! {
-                _ = &mut notified => {}
-                _ = stop.recv() => return Err(ZmqError::Closed),
+                Some(p.id)
             }
         }
     }
@@ -667,36 +704,45 @@ impl Socket {
     /// Send to one peer (REP, ROUTER); waits for room; drops the message if the peer is gone, as
     /// libzmq does (the requester went away: nobody to answer).
     async fn send_to(&self, peer: PeerId, msg: &Message) {
-        let hwm = self.shared.opts.send_hwm.max(1);
+        if self.try_send_to(peer, msg) {
+            return;
+        }
+        let mut stop = self.shared.stop.clone();
         loop {
             let notified = self.shared.out_space.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            {
-                let set = lock(&self.shared.peers);
-                let Some(p) = set.list.iter().find(|p| p.id == peer) else {
-                    tracing::info!("reply dropped: the peer that asked has disconnected");
-                    return;
-                };
-                let mut out = p.lock_out();
-                if out.closed {
-                    return;
-                }
-                if out.queued < hwm {
-                    let wake = Peer::enqueue(&mut out, msg.frames());
-                    drop(out);
-                    if wake {
-                        p.wake_writer.notify_one();
-                    }
-                    return;
-                }
+            if self.try_send_to(peer, msg) {
+                return;
             }
-            let mut stop = self.shared.stop.clone();
             tokio::select! {
                 _ = &mut notified => {}
                 _ = stop.recv() => return,
             }
         }
+    }
+
+    /// Queue `msg` for `peer` if it has room; true when done (sent, or dropped because it is gone).
+    fn try_send_to(&self, peer: PeerId, msg: &Message) -> bool {
+        let hwm = self.shared.opts.send_hwm.max(1);
+        let set = lock(&self.shared.peers);
+        let Some(p) = set.list.iter().find(|p| p.id == peer) else {
+            tracing::info!("reply dropped: the peer that asked has disconnected");
+            return true;
+        };
+        let mut out = p.lock_out();
+        if out.closed {
+            return true;
+        }
+        if out.queued >= hwm {
+            return false;
+        }
+        let wake = Peer::enqueue(&mut out, msg.frames());
+        drop(out);
+        if wake {
+            p.wake_writer.notify_one();
+        }
+        true
     }
 
     fn send_fan_out(&self, msg: &Message) {
@@ -734,6 +780,16 @@ impl Socket {
     /// - REP: the next request (its envelope kept for the reply);
     /// - ROUTER: the message with the sender's routing id in front.
     pub async fn recv(&mut self) -> Result<Message, ZmqError> {
+        // Fast path for the patterns that take messages as they come: one already taken from the
+        // shared inbox (in a batch) is handed out without touching a lock.
+        if matches!(
+            self.shared.kind,
+            SocketType::Pull | SocketType::Sub | SocketType::Dealer
+        ) {
+            if let Some(m) = self.cache.pop_front() {
+                return Ok(m);
+            }
+        }
         match self.shared.kind {
             SocketType::Push | SocketType::Pub => return Err(ZmqError::CannotRecv(self.shared.kind.clone())),
             SocketType::Req => {
@@ -781,14 +837,16 @@ impl Socket {
 
     /// The next message from any peer, with the peer's id.
     async fn next_raw(&mut self) -> Result<(PeerId, Message), ZmqError> {
+        if let Some(m) = self.cache.pop_front() {
+            return Ok((self.cache_peer, m));
+        }
         let mut stop = self.shared.stop.clone();
         loop {
-            if let Some(m) = self.cache.pop_front() {
-                return Ok(m);
+            if let Some(peer) = self.shared.take_batch(&mut self.cache, RECV_BATCH) {
+                self.cache_peer = peer;
             }
-            self.shared.take_batch(&mut self.cache, RECV_BATCH);
             if let Some(m) = self.cache.pop_front() {
-                return Ok(m);
+                return Ok((self.cache_peer, m));
             }
             if self.shared.kind == SocketType::Req {
                 // A REQ waiting for a reply from a peer that left will never get it.

@@ -173,7 +173,9 @@ impl Subscriptions {
 
     /// Does a message whose first frame is `topic` match? (The empty prefix matches everything.)
     pub fn matches(&self, topic: &[u8]) -> bool {
-        self.prefixes.iter().any(|(p, _)| topic.starts_with(p))
+        self.prefixes
+            .iter()
+            .any(|(p, _)| p.is_empty() || topic.starts_with(p))
     }
 
     /// The distinct prefixes.

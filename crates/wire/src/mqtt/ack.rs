@@ -39,8 +39,7 @@ impl Ack {
         }
     }
 
-    pub(crate) fn read(body: &[u8], version: Version, name: &str) -> Result<Ack, Error> {
-        let mut r = Reader::new(body);
+    pub(crate) fn read(mut r: Reader<'_>, version: Version, name: &str) -> Result<Ack, Error> {
         let packet_id = super::read_packet_id(&mut r, name)?;
         let mut ack = Ack::new(packet_id);
         if version.is_v5() {

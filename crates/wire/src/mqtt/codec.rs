@@ -104,14 +104,59 @@ pub fn check_str(what: &str, s: &str) -> Result<(), Error> {
 }
 
 /// A cursor over the body of one packet (everything after the fixed header).
+///
+/// When the input is a [`Bytes`] (see `mqtt::decode_bytes`), binary fields and payloads are slices of
+/// it (no copy, the buffer is shared by reference count); from a plain `&[u8]` they are copied.
 pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// The `Bytes` that `buf` is part of, and where `buf` starts in it.
+    shared: Option<(&'a Bytes, usize)>,
 }
 
 impl<'a> Reader<'a> {
     pub fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0 }
+        Reader {
+            buf,
+            pos: 0,
+            shared: None,
+        }
+    }
+
+    /// A reader over `shared[start..end]` whose binary fields are slices of `shared`.
+    /// The caller has checked the range.
+    pub fn shared(shared: &'a Bytes, start: usize, end: usize) -> Self {
+        Reader {
+            buf: &shared[start..end],
+            pos: 0,
+            shared: Some((shared, start)),
+        }
+    }
+
+    /// A reader over the next `n` bytes (a property block), sharing as this one does.
+    pub fn sub(&mut self, n: usize, what: &str) -> Result<Reader<'a>, Error> {
+        let start = self.pos;
+        let buf = self.take(n, what)?;
+        Ok(Reader {
+            buf,
+            pos: 0,
+            shared: self.shared.map(|(b, base)| (b, base + start)),
+        })
+    }
+
+    /// `bytes`, which were just taken from this reader, as a `Bytes`: a slice of the shared input, or
+    /// a copy.
+    fn keep(&self, bytes: &'a [u8]) -> Bytes {
+        match self.shared {
+            Some((shared, _)) => shared.slice_ref(bytes),
+            None => Bytes::copy_from_slice(bytes),
+        }
+    }
+
+    /// Everything left in the packet, as a `Bytes` (a PUBLISH payload).
+    pub fn rest_bytes(&mut self) -> Bytes {
+        let rest = self.rest();
+        self.keep(rest)
     }
 
     /// Bytes not read yet.
@@ -179,9 +224,10 @@ impl<'a> Reader<'a> {
         self.take(usize::from(len), what)
     }
 
-    /// Binary data copied out of the input into a [`Bytes`] the caller can keep.
+    /// Binary data as a [`Bytes`] the caller can keep (shared with the input when it is a `Bytes`).
     pub fn bytes(&mut self, what: &str) -> Result<Bytes, Error> {
-        Ok(Bytes::copy_from_slice(self.binary(what)?))
+        let b = self.binary(what)?;
+        Ok(self.keep(b))
     }
 
     /// A UTF-8 string (MQTT 3.1.1 §1.5.3, 5.0 §1.5.4): two-byte length, then well-formed UTF-8 without

@@ -81,8 +81,7 @@ impl Default for Connect {
 }
 
 impl Connect {
-    pub(crate) fn read(body: &[u8]) -> Result<Connect, Error> {
-        let mut r = Reader::new(body);
+    pub(crate) fn read(mut r: Reader<'_>) -> Result<Connect, Error> {
         let name = r.binary("protocol name")?;
         let level = r.u8("protocol level")?;
         let version = match (name, level) {
@@ -275,7 +274,7 @@ impl fmt::Display for Connect {
         if let Some(w) = &self.will {
             write!(
                 f,
-                " will(topic={} qos={}{} payload={:?})",
+                " will(topic={} qos={}{} payload=\"{}\")",
                 w.topic,
                 w.qos,
                 if w.retain { " retain" } else { "" },
@@ -311,8 +310,7 @@ impl ConnAck {
         }
     }
 
-    pub(crate) fn read(body: &[u8], version: Version) -> Result<ConnAck, Error> {
-        let mut r = Reader::new(body);
+    pub(crate) fn read(mut r: Reader<'_>, version: Version) -> Result<ConnAck, Error> {
         let flags = r.u8("acknowledge flags")?;
         if flags & 0xfe != 0 {
             return Err(Error::malformed(format!(

@@ -33,8 +33,7 @@ pub struct Auth {
     pub properties: Properties,
 }
 
-fn read_reason_props(body: &[u8], name: &str) -> Result<(ReasonCode, Properties), Error> {
-    let mut r = Reader::new(body);
+fn read_reason_props(mut r: Reader<'_>, name: &str) -> Result<(ReasonCode, Properties), Error> {
     let mut reason = ReasonCode::Success;
     let mut properties = Properties::default();
     if !r.is_empty() {
@@ -78,7 +77,7 @@ impl Disconnect {
         }
     }
 
-    pub(crate) fn read(body: &[u8], version: Version) -> Result<Disconnect, Error> {
+    pub(crate) fn read(body: Reader<'_>, version: Version) -> Result<Disconnect, Error> {
         if !version.is_v5() {
             if !body.is_empty() {
                 return Err(Error::malformed(
@@ -107,7 +106,7 @@ impl Disconnect {
 }
 
 impl Auth {
-    pub(crate) fn read(body: &[u8]) -> Result<Auth, Error> {
+    pub(crate) fn read(body: Reader<'_>) -> Result<Auth, Error> {
         let (reason, properties) = read_reason_props(body, "AUTH")?;
         Ok(Auth { reason, properties })
     }

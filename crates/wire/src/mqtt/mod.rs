@@ -33,7 +33,8 @@
 //!
 //! Strings are UTF-8 with a two-byte length (§1.5.3: well-formed, no U+0000, at most 65,535 bytes);
 //! 5.0 adds [`Properties`] after the variable header of most packets and [`ReasonCode`]s to the
-//! acknowledgements. Topic names, filters and matching (`+`, `#`, `$SYS`, `$share`) are in [`topic`].
+//! acknowledgements. Topic names, filters and matching (`+`, `#`, `$SYS`, `$share`) are in [`topic`];
+//! following a stream's version and recognising an MQTT stream by its first bytes, in [`stream`].
 //!
 //! # Using the codec
 //!
@@ -50,6 +51,17 @@
 //! assert!(mqtt::decode(&buf[..10], Version::V3_1_1).unwrap_err().is_incomplete());
 //! ```
 //!
+//! The entry points:
+//! - [`decode`] (the crate-wide contract, [`DecodeError`]) and [`decode_with_limit`] (MQTT's own
+//!   [`Error`], with the 5.0 reason code to close with, and a maximum packet size checked from the
+//!   fixed header); [`decode_bytes`], the same from a [`Bytes`] without copying payloads;
+//! - [`check`]: only frame (is a whole packet buffered, how long is it);
+//! - [`encode`] into any `BufMut` (`Vec<u8>`, `BytesMut`), [`Packet::to_vec`], [`Packet::encoded_len`];
+//! - [`Decoder`]: one direction of a connection, following the version its CONNECT set;
+//!   [`sniff`]: is this the start of an MQTT stream (a CONNECT, or a CONNACK)?
+//! - `Display` on [`Packet`]: one line per packet (`PUBLISH topic=sister/temp qos=0 payload="Suhu:
+//!   28°C" (11 bytes)`), as the logs, `sister mqtt pub -d` and the analyzer print it.
+//!
 //! The version matters after CONNECT: 5.0 packets carry properties where 3.1.1 packets carry none, so
 //! the same bytes read differently. A CONNECT says its own version (its protocol level: 3, 4 or 5) and is
 //! decoded whatever `version` is passed; a server passes the CONNECT's version from then on.
@@ -58,8 +70,10 @@
 //!
 //! Decoded packets own their data: strings as `String`, payloads and binary fields as [`bytes::Bytes`].
 //! A broker keeps and forwards what it decodes (one PUBLISH to fifty subscribers clones a `Bytes`,
-//! which shares one buffer), so a borrowing `Packet<'a>` would have to be converted at once anyway; the
-//! analyzer decodes each packet once and pays one copy of its payload. See ARCHITECTURE.md.
+//! which shares one buffer), so a borrowing `Packet<'a>` would have to be converted at once anyway.
+//! [`decode`] copies payloads out of the `&[u8]` it is given; [`decode_bytes`] takes a `Bytes` and
+//! slices payloads out of it without copying, for a reader that owns its input (the broker's read
+//! buffer frozen, the analyzer's reassembled stream). See ARCHITECTURE.md.
 
 pub mod ack;
 pub mod codec;
@@ -68,13 +82,14 @@ pub mod disconnect;
 mod error;
 pub mod properties;
 pub mod publish;
+pub mod stream;
 pub mod subscribe;
 pub mod topic;
 mod types;
 
 use std::fmt;
 
-use bytes::BufMut;
+use bytes::{BufMut, Bytes};
 
 pub use ack::Ack;
 pub use connect::{ConnAck, Connect, Will};
@@ -82,6 +97,7 @@ pub use disconnect::{Auth, Disconnect};
 pub use error::{EncodeError, Error};
 pub use properties::{Properties, UnknownProperty};
 pub use publish::Publish;
+pub use stream::{sniff, Decoder, Side};
 pub use subscribe::{SubAck, Subscribe, Subscription, UnsubAck, Unsubscribe};
 pub use types::{QoS, ReasonCode, RetainHandling, SubscriptionOptions, Version};
 
@@ -370,6 +386,23 @@ pub fn decode(buf: &[u8], version: Version) -> Result<(Packet, usize), DecodeErr
 /// Decode one packet, refusing any packet larger than `max_size` bytes (fixed header included) as
 /// soon as its fixed header announces it, before its body is even buffered.
 pub fn decode_with_limit(buf: &[u8], version: Version, max_size: usize) -> Result<(Packet, usize), Error> {
+    decode_inner(buf, None, version, max_size)
+}
+
+/// [`decode_with_limit`] over a [`Bytes`]: payloads and binary fields of the packet are slices of
+/// `buf`, not copies (they keep `buf`'s memory alive by reference count). A reader that owns its input
+/// as `Bytes` (a broker's `BytesMut::split_to(..).freeze()`, a reassembled stream in the analyzer)
+/// decodes PUBLISH payloads without copying them.
+pub fn decode_bytes(buf: &Bytes, version: Version, max_size: usize) -> Result<(Packet, usize), Error> {
+    decode_inner(buf, Some(buf), version, max_size)
+}
+
+fn decode_inner(
+    buf: &[u8],
+    shared: Option<&Bytes>,
+    version: Version,
+    max_size: usize,
+) -> Result<(Packet, usize), Error> {
     let Some(&first) = buf.first() else {
         return Err(Error::Incomplete { needed: Some(2) });
     };
@@ -385,10 +418,15 @@ pub fn decode_with_limit(buf: &[u8], version: Version, max_size: usize) -> Resul
             max: max_size,
         });
     }
-    let Some(body) = buf.get(1 + len_bytes..total) else {
+    if buf.len() < total {
         return Err(Error::Incomplete {
             needed: Some(total - buf.len()),
         });
+    }
+    let start = 1 + len_bytes;
+    let body = match shared {
+        Some(b) => Reader::shared(b, start, total),
+        None => Reader::new(&buf[start..total]),
     };
     let flags = first & 0x0f;
     let packet = match kind {
@@ -494,11 +532,12 @@ impl fmt::Display for Packet {
     }
 }
 
-/// A payload shown to a human: text as text (escaped), cut after 64 characters.
+/// A payload shown to a human, to be put between double quotes: text as text (control characters,
+/// invalid UTF-8 and `"` escaped), cut after 64 characters.
 pub(crate) fn preview(payload: &[u8]) -> String {
     const MAX: usize = 64;
     let cut = &payload[..payload.len().min(MAX * 4)];
-    let shown = crate::text::show(cut);
+    let shown = crate::text::show(cut).replace('"', "\\\"");
     if shown.chars().count() > MAX || cut.len() < payload.len() {
         let mut s: String = shown.chars().take(MAX).collect();
         s.push('…');

@@ -163,21 +163,20 @@ impl Properties {
     /// Read a property block: its length, then properties until that many bytes are used.
     pub(crate) fn read(r: &mut Reader<'_>) -> Result<Properties, Error> {
         let len = r.varint("property length")? as usize;
-        let block = r.take(len, "properties")?;
+        let block = r.sub(len, "properties")?;
         Properties::parse(block)
     }
 
     /// Parse the properties in `block` (the bytes after the property length).
-    fn parse(block: &[u8]) -> Result<Properties, Error> {
+    fn parse(mut r: Reader<'_>) -> Result<Properties, Error> {
         use id::*;
         let mut p = Properties::default();
-        let mut r = Reader::new(block);
         while !r.is_empty() {
             let ident = r.varint("property identifier")?;
             let Ok(ident8) = u8::try_from(ident) else {
                 p.unknown = Some(UnknownProperty {
                     id: ident,
-                    rest: Bytes::copy_from_slice(r.rest()),
+                    rest: r.rest_bytes(),
                 });
                 break;
             };
@@ -335,7 +334,7 @@ impl Properties {
                 other => {
                     p.unknown = Some(UnknownProperty {
                         id: u32::from(other),
-                        rest: Bytes::copy_from_slice(r.rest()),
+                        rest: r.rest_bytes(),
                     });
                     break;
                 }
@@ -430,6 +429,11 @@ impl Properties {
                     "subscription identifier {v} is outside 1..=268435455"
                 )));
             }
+        }
+        if self.receive_maximum == Some(0) || self.maximum_packet_size == Some(0) {
+            return Err(EncodeError::Invalid(
+                "receive maximum and maximum packet size cannot be 0 (MQTT 5.0 §3.1.2.11)".into(),
+            ));
         }
         if self.body_len() > codec::MAX_VARINT as usize {
             return Err(EncodeError::TooLong(self.body_len()));

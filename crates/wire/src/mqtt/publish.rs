@@ -48,7 +48,7 @@ impl Publish {
         }
     }
 
-    pub(crate) fn read(flags: u8, body: &[u8], version: Version) -> Result<Publish, Error> {
+    pub(crate) fn read(flags: u8, mut r: Reader<'_>, version: Version) -> Result<Publish, Error> {
         let dup = flags & 0b1000 != 0;
         let qos = QoS::from_bits((flags >> 1) & 0b11).ok_or_else(|| {
             Error::malformed("a PUBLISH with both QoS bits set (QoS 3; MQTT 3.1.1 §3.3.1.2)")
@@ -58,7 +58,6 @@ impl Publish {
                 "a QoS 0 PUBLISH with DUP set (MQTT 3.1.1 §3.3.1.1)",
             ));
         }
-        let mut r = Reader::new(body);
         let topic = r.string("topic name")?;
         if topic.contains(['+', '#']) {
             return Err(Error::malformed(format!(
@@ -80,7 +79,7 @@ impl Publish {
         } else {
             Properties::default()
         };
-        let payload = Bytes::copy_from_slice(r.rest());
+        let payload = r.rest_bytes();
         Ok(Publish {
             dup,
             qos,
@@ -109,6 +108,12 @@ impl Publish {
 
     pub(crate) fn check(&self, version: Version) -> Result<(), EncodeError> {
         super::check_encode_str("topic name", &self.topic)?;
+        if self.topic.contains(['+', '#']) {
+            return Err(EncodeError::Invalid(format!(
+                "the topic name {:?} contains a wildcard; + and # are for subscriptions (MQTT 3.1.1 §4.7.1)",
+                self.topic
+            )));
+        }
         if self.qos != QoS::AtMostOnce && self.packet_id == 0 {
             return Err(EncodeError::Invalid(
                 "a QoS 1 or 2 PUBLISH needs a non-zero packet identifier".into(),
@@ -148,7 +153,7 @@ impl fmt::Display for Publish {
         }
         write!(
             f,
-            " payload={:?} ({} bytes)",
+            " payload=\"{}\" ({} bytes)",
             super::preview(&self.payload),
             self.payload.len()
         )?;

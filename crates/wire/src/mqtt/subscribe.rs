@@ -93,8 +93,7 @@ fn props_len(p: &Properties, version: Version) -> usize {
 }
 
 impl Subscribe {
-    pub(crate) fn read(body: &[u8], version: Version) -> Result<Subscribe, Error> {
-        let mut r = Reader::new(body);
+    pub(crate) fn read(mut r: Reader<'_>, version: Version) -> Result<Subscribe, Error> {
         let packet_id = super::read_packet_id(&mut r, "SUBSCRIBE")?;
         let properties = read_props(&mut r, version)?;
         let mut subscriptions = Vec::new();
@@ -160,8 +159,7 @@ impl fmt::Display for Subscribe {
 }
 
 impl SubAck {
-    pub(crate) fn read(body: &[u8], version: Version) -> Result<SubAck, Error> {
-        let mut r = Reader::new(body);
+    pub(crate) fn read(mut r: Reader<'_>, version: Version) -> Result<SubAck, Error> {
         let packet_id = super::read_packet_id(&mut r, "SUBACK")?;
         let properties = read_props(&mut r, version)?;
         let codes = r.rest().iter().map(|&b| ReasonCode::from_byte(b)).collect();
@@ -201,8 +199,7 @@ impl fmt::Display for SubAck {
 }
 
 impl Unsubscribe {
-    pub(crate) fn read(body: &[u8], version: Version) -> Result<Unsubscribe, Error> {
-        let mut r = Reader::new(body);
+    pub(crate) fn read(mut r: Reader<'_>, version: Version) -> Result<Unsubscribe, Error> {
         let packet_id = super::read_packet_id(&mut r, "UNSUBSCRIBE")?;
         let properties = read_props(&mut r, version)?;
         let mut filters = Vec::new();
@@ -260,8 +257,7 @@ impl fmt::Display for Unsubscribe {
 }
 
 impl UnsubAck {
-    pub(crate) fn read(body: &[u8], version: Version) -> Result<UnsubAck, Error> {
-        let mut r = Reader::new(body);
+    pub(crate) fn read(mut r: Reader<'_>, version: Version) -> Result<UnsubAck, Error> {
         let packet_id = super::read_packet_id(&mut r, "UNSUBACK")?;
         let properties = read_props(&mut r, version)?;
         let codes: Vec<ReasonCode> = r.rest().iter().map(|&b| ReasonCode::from_byte(b)).collect();

@@ -533,6 +533,8 @@ fn utf8_rules() {
     // Encoding refuses what the decoder would refuse.
     let nul = Packet::Publish(Publish::new("a\0b", "x"));
     assert!(matches!(nul.to_vec(V4), Err(EncodeError::NulInString(_))));
+    let wild = Packet::Publish(Publish::new("sister/#", "x"));
+    assert!(matches!(wild.to_vec(V4), Err(EncodeError::Invalid(_))));
     let long = Packet::Publish(Publish::new("x".repeat(70_000), "x"));
     assert!(matches!(long.to_vec(V4), Err(EncodeError::FieldTooLong { .. })));
 }
@@ -741,7 +743,10 @@ impl XorShift {
 pub(crate) fn decode_invariants(data: &[u8], v: Version) {
     let mut rest = data;
     while !rest.is_empty() {
-        match decode_with_limit(rest, v, MAX_PACKET_SIZE) {
+        let shared = decode_bytes(&Bytes::copy_from_slice(rest), v, MAX_PACKET_SIZE);
+        let copied = decode_with_limit(rest, v, MAX_PACKET_SIZE);
+        assert_eq!(shared, copied, "decode_bytes and decode disagree");
+        match copied {
             Ok((p, used)) => {
                 assert!(used > 0 && used <= rest.len());
                 let _ = p.to_string();
@@ -819,4 +824,149 @@ fn seed_corpus_decodes() {
         n += 1;
     }
     assert!(n >= 20, "only {n} seeds in {}", dir.display());
+}
+
+#[test]
+fn decode_bytes_shares_the_payload() {
+    let frame = Bytes::from(hex(MOSQ_PUBLISH_V5));
+    let (p, used) = decode_bytes(&frame, V5, MAX_PACKET_SIZE).unwrap();
+    assert_eq!(used, frame.len());
+    let Packet::Publish(p) = p else { panic!() };
+    // The payload points into the frame: no copy was made.
+    let inside = frame.as_ptr_range();
+    assert!(inside.contains(&p.payload.as_ptr()));
+    assert_eq!(&p.payload[..], "Suhu: 28°C".as_bytes());
+    // Same for binary fields inside properties (a will payload, correlation data).
+    let frame = Bytes::from(hex(MOSQ_CONNECT_WILL_V5));
+    let (c, _) = decode_bytes(&frame, V5, MAX_PACKET_SIZE).unwrap();
+    let Packet::Connect(c) = c else { panic!() };
+    let will = c.will.unwrap();
+    assert!(frame.as_ptr_range().contains(&will.payload.as_ptr()));
+    // From a slice, decode copies: the packet owns its data.
+    let copy = hex(MOSQ_PUBLISH_V5);
+    let (Packet::Publish(p), _) = decode(&copy, V5).unwrap() else {
+        panic!()
+    };
+    assert!(!copy.as_ptr_range().contains(&p.payload.as_ptr()));
+}
+
+/// The TCP payload of each direction of each port-1883 connection in a classic pcap file (Ethernet or
+/// Linux SLL2), ordered by sequence number; duplicate segments (the SLL2 captures hold every packet
+/// twice) are dropped. Just enough TCP for this test; the analyzer does the real reassembly.
+fn mqtt_streams(pcap: &[u8]) -> Vec<Vec<u8>> {
+    use std::collections::BTreeMap;
+    let u32le = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    let linktype = u32le(&pcap[20..24]);
+    /// (source and destination address, source port, destination port) -> segments by sequence number.
+    type Flows = BTreeMap<(Vec<u8>, u16, u16), BTreeMap<u32, Vec<u8>>>;
+    let mut flows = Flows::new();
+    let mut at = 24;
+    while at + 16 <= pcap.len() {
+        let incl = u32le(&pcap[at + 8..at + 12]) as usize;
+        let frame = &pcap[at + 16..at + 16 + incl];
+        at += 16 + incl;
+        let ip = match linktype {
+            1 if frame[12..14] == [0x08, 0x00] => &frame[14..],
+            276 if frame[0..2] == [0x08, 0x00] => &frame[20..],
+            _ => continue,
+        };
+        if ip[9] != 6 {
+            continue;
+        }
+        let ihl = usize::from(ip[0] & 0x0f) * 4;
+        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+        let tcp = &ip[ihl..total];
+        let sport = u16::from_be_bytes([tcp[0], tcp[1]]);
+        let dport = u16::from_be_bytes([tcp[2], tcp[3]]);
+        if sport != 1883 && dport != 1883 {
+            continue;
+        }
+        let seq = u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]);
+        let data = &tcp[usize::from(tcp[12] >> 4) * 4..];
+        if !data.is_empty() {
+            let key = (ip[12..20].to_vec(), sport, dport);
+            flows.entry(key).or_default().insert(seq, data.to_vec());
+        }
+    }
+    flows
+        .into_values()
+        .map(|segments| segments.into_values().flatten().collect())
+        .collect()
+}
+
+#[test]
+fn decodes_every_mqtt_packet_of_the_course_captures() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/pcaps");
+    // (file, PUBLISH packets in it, both directions: publisher -> broker -> subscriber), the counts
+    // being tshark's (`tshark -T fields -e mqtt.msgtype`, first copies only for the SLL2 capture).
+    for (file, publishes) in [
+        ("mqtt__ArsyaDin__MQTT.pcap", 24),
+        ("mqtt__achmadrzm__mqtt.pcap", 63),
+        ("mqtt__RahmatAramadhan__captureMQTT.pcap", 516),
+    ] {
+        let pcap = std::fs::read(dir.join(file)).unwrap();
+        let mut seen = 0;
+        let mut lines = Vec::new();
+        for stream in mqtt_streams(&pcap) {
+            let mut d = Decoder::default();
+            let (packets, used, err) = d.decode_all(&stream);
+            assert_eq!((err, used), (None, stream.len()), "{file}");
+            seen += packets.iter().filter(|p| matches!(p, Packet::Publish(_))).count();
+            lines.extend(packets.iter().map(|p| p.to_string()));
+        }
+        assert!(
+            lines.iter().any(|l| l.starts_with("PUBLISH topic=sister/temp")),
+            "{file}: {lines:?}"
+        );
+        assert!(lines.iter().any(|l| l == "DISCONNECT normal"), "{file}");
+        assert_eq!(seen, publishes, "{file}");
+    }
+}
+
+#[test]
+fn display_escapes_payloads_once() {
+    let p = Packet::Publish(Publish::new("t", "say \"hi\"\n\u{0}\u{b0}"));
+    assert_eq!(
+        p.to_string(),
+        r#"PUBLISH topic=t qos=0 payload="say \"hi\"\n\u{0}°" (12 bytes)"#
+    );
+    let long = Packet::Publish(Publish::new("t", "x".repeat(100)));
+    assert!(long
+        .to_string()
+        .contains(&format!("\"{}…\" (100 bytes)", "x".repeat(64))));
+}
+
+#[test]
+fn every_reason_code_byte_survives() {
+    for b in 0..=255u8 {
+        let code = ReasonCode::from_byte(b);
+        assert_eq!(code.byte(), b);
+        assert_eq!(code.is_success(), b < 0x80);
+        assert!(!code.to_string().is_empty());
+        // In a 5.0 DISCONNECT, on the wire and back.
+        let p = Packet::Disconnect(Disconnect::new(code));
+        let (back, _) = decode(&p.to_vec(V5).unwrap(), V5).unwrap();
+        assert_eq!(back, p);
+    }
+}
+
+#[test]
+fn every_short_input_is_handled() {
+    // All inputs of 1 and 2 bytes, and of 3 bytes for a spread of third bytes: no panic, and only
+    // whole packets of at most the input's length.
+    for v in [V4, V5] {
+        for a in 0..=255u8 {
+            let _ = decode(&[a], v);
+            for b in 0..=255u8 {
+                for c in [0x00, 0x01, 0x02, 0x7f, 0x80, 0xff] {
+                    let input = [a, b, c];
+                    for n in 2..=3 {
+                        if let Ok((_, used)) = decode(&input[..n], v) {
+                            assert!(used <= n);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -452,7 +452,11 @@ async fn connection(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) 
         let _ = mqtt::encode(&Packet::Disconnect(d), version, &mut goodbye);
         let _ = tokio::time::timeout(Duration::from_secs(1), write_all(&mut stream, &goodbye, &hub)).await;
     }
-    if !close.by_client && close.reason.byte() >= 0x80 {
+    let routine = matches!(
+        close.reason,
+        ReasonCode::ServerShuttingDown | ReasonCode::SessionTakenOver
+    );
+    if !close.by_client && close.reason.byte() >= 0x80 && !routine {
         tracing::warn!(client = %conn.client_id, reason = %close.reason, "disconnecting the client: {}", close.why);
     }
 }
@@ -509,10 +513,14 @@ async fn serve_client(
     notify: &Notify,
     shutdown: &mut Signal,
 ) -> Close {
+    if rbuf.is_empty() {
+        rbuf = BytesMut::new(); // an idle client holds no read buffer
+    }
     let mut wpos = 0usize;
     let mut want_fill = true;
     let mut outq: VecDeque<Out> = VecDeque::new();
-    let mut packets: Vec<Packet> = Vec::new();
+    let mut packets: VecDeque<Packet> = VecDeque::new();
+    let mut decode_err: Option<Close> = None;
     let mut congested: Vec<usize> = Vec::new();
     let mut paused_since: Option<Instant> = None;
     let max_in = hub.opts.state.max_packet_size as usize;
@@ -609,7 +617,7 @@ async fn serve_client(
                     return Close::new(ReasonCode::UnspecifiedError, format!("socket error: {e}"));
                 }
             }
-            r = stream.readable(), if !paused => {
+            r = stream.readable(), if !paused && packets.is_empty() && decode_err.is_none() => {
                 if let Err(e) = r {
                     return Close::new(ReasonCode::UnspecifiedError, format!("socket error: {e}"));
                 }
@@ -636,17 +644,16 @@ async fn serve_client(
                     }
                 }
                 // Decode every whole packet in the buffer (outside the lock) ...
-                let mut bad = None;
                 loop {
                     match mqtt::decode_with_limit(&rbuf, conn.version, max_in) {
                         Ok((p, used)) => {
                             rbuf.advance(used);
-                            packets.push(p);
+                            packets.push_back(p);
                         }
                         Err(e) if e.is_incomplete() => break,
                         Err(e) => {
                             let reason = e.reason_code().unwrap_or(ReasonCode::MalformedPacket);
-                            bad = Some(Close::new(reason, format!("{e}")));
+                            decode_err = Some(Close::new(reason, format!("{e}")));
                             break;
                         }
                     }
@@ -655,31 +662,22 @@ async fn serve_client(
                     // An idle connection keeps no read buffer (memory per idle client stays small).
                     rbuf = BytesMut::new();
                 }
-                // ... then apply them all under one lock.
-                if !packets.is_empty() {
-                    let now = Instant::now();
-                    let mut inner = hub.lock();
-                    for p in packets.drain(..) {
-                        if bad.is_some() {
-                            break;
-                        }
-                        if let Err(c) = apply(&mut inner.broker, conn, p, now) {
-                            bad = Some(c);
-                        }
-                    }
-                    inner.broker.take_congested(&mut congested);
-                    inner.flush_wakes();
-                    packets.clear();
-                }
-                if !congested.is_empty() {
-                    paused_since = Some(Instant::now());
-                }
-                if let Some(c) = bad {
+                // ... then apply them under one lock.
+                if let Some(c) = apply_backlog(hub, conn, &mut packets, &mut congested) {
                     if c.by_client {
                         return c;
                     }
                     pending_rx = Some(c);
                     want_fill = true;
+                } else if packets.is_empty() {
+                    if let Some(c) = decode_err.take() {
+                        pending_rx = Some(c);
+                        want_fill = true;
+                    }
+                }
+                if !congested.is_empty() {
+                    tracing::debug!(queues = ?congested, "a subscriber's queue is half full: pausing this publisher");
+                    paused_since = Some(Instant::now());
                 }
             }
             _ = tokio::time::sleep(Duration::from_millis(2)), if paused => {
@@ -689,8 +687,22 @@ async fn serve_client(
                 congested.retain(|&sid| !inner.broker.has_room(sid));
                 drop(inner);
                 if congested.is_empty() || paused_since.is_some_and(|t| t.elapsed() > Duration::from_secs(1)) {
+                    tracing::debug!(left = ?congested, "resuming this publisher");
                     congested.clear();
                     paused_since = None;
+                    // Go on with what was read but not applied yet.
+                    if let Some(c) = apply_backlog(hub, conn, &mut packets, &mut congested) {
+                        if c.by_client {
+                            return c;
+                        }
+                        pending_rx = Some(c);
+                    } else if packets.is_empty() {
+                        pending_rx = decode_err.take();
+                    }
+                    if !congested.is_empty() {
+                        paused_since = Some(Instant::now());
+                    }
+                    want_fill = true;
                 }
             }
             _ = &mut ka_sleep => {
@@ -706,6 +718,35 @@ async fn serve_client(
             }
         }
     }
+}
+
+/// Apply decoded packets in order under one lock. Stops early when a PUBLISH filled some subscriber's
+/// queue past half (`congested` then names them): the rest waits until they drain (back-pressure).
+fn apply_backlog(
+    hub: &Hub,
+    conn: &mut Conn,
+    packets: &mut VecDeque<Packet>,
+    congested: &mut Vec<usize>,
+) -> Option<Close> {
+    if packets.is_empty() {
+        return None;
+    }
+    let now = Instant::now();
+    let mut inner = hub.lock();
+    let mut result = None;
+    while let Some(p) = packets.pop_front() {
+        if let Err(c) = apply(&mut inner.broker, conn, p, now) {
+            packets.clear();
+            result = Some(c);
+            break;
+        }
+        if inner.broker.is_congested() {
+            break;
+        }
+    }
+    inner.broker.take_congested(congested);
+    inner.flush_wakes();
+    result
 }
 
 async fn flush(stream: &mut TcpStream, buf: &[u8], hub: &Hub) -> io::Result<()> {

@@ -16,7 +16,8 @@
 //! operators:
 //! - QoS 0 to a connected client: at most `max_outbox` packets wait in the outbox; beyond that new QoS 0
 //!   messages to that client are dropped, counted (`$SYS/broker/messages/dropped`) and logged (once per
-//!   burst). QoS 0 is "at most once": dropping is allowed, hiding it is not.
+//!   burst). QoS 0 is "at most once": dropping is allowed, hiding it is not. Before that, when the
+//!   outbox is half full, the publisher is slowed (the same back-pressure as below).
 //! - QoS 0 to a disconnected client with a persistent session: not stored (as Mosquitto's default
 //!   `queue_qos0_messages false`).
 //! - QoS 1/2: at most `window` in flight and `max_queued` waiting per session, connected or not; a
@@ -272,6 +273,8 @@ pub struct Session {
     expires_at: Option<Instant>,
     woken: bool,
     dropped_burst: u64,
+    /// Since when a queue of this session has been over half full without draining.
+    congested_since: Option<Instant>,
 }
 
 impl Session {
@@ -294,6 +297,7 @@ impl Session {
             expires_at: None,
             woken: false,
             dropped_burst: 0,
+            congested_since: None,
         }
     }
 
@@ -542,18 +546,31 @@ impl Broker {
         into.append(&mut self.congested);
     }
 
+    /// Did the last calls fill some queue past half (see [`Broker::take_congested`])?
+    pub fn is_congested(&self) -> bool {
+        !self.congested.is_empty()
+    }
+
     /// Has session `sid` drained below a quarter of `max_queued` (or gone)?
     pub fn has_room(&self, sid: usize) -> bool {
         self.session(sid)
-            .map(|s| s.queued.len() <= self.config.max_queued / 4 || s.conn.is_none())
+            .map(|s| {
+                s.conn.is_none()
+                    || (s.queued.len() <= self.config.max_queued / 4
+                        && s.outbox.len() <= self.config.max_outbox / 4)
+            })
             .unwrap_or(true)
     }
 
     /// Move the outbox of `sid` into `into` if connection `conn` still owns the session.
     /// Returns false if the session was taken over or ended (the connection should close).
     pub fn take_outbox(&mut self, sid: usize, conn: u64, into: &mut VecDeque<Out>) -> bool {
+        let quarter = self.config.max_queued / 4;
         match self.session_mut(sid) {
             Some(s) if s.conn == Some(conn) => {
+                if s.queued.len() <= quarter {
+                    s.congested_since = None; // it drains: a live client, not a stuck one
+                }
                 if into.is_empty() {
                     std::mem::swap(into, &mut s.outbox);
                 } else {
@@ -1030,6 +1047,7 @@ impl Broker {
         // Sort so all entries of one session are adjacent: one copy per client at the highest QoS
         // with every subscription identifier (3.1.1 §3.3.5; 5.0 §3.3.4). Shared ones are separate.
         found.sort_by_key(|e| (e.sid, e.group.is_some()));
+        let matched = !found.is_empty();
         let mut delivered = 0;
         let mut j = 0;
         while j < found.len() {
@@ -1071,7 +1089,7 @@ impl Broker {
             }
         }
         self.scratch = found;
-        if delivered == 0 {
+        if !matched {
             self.stats.publish_unmatched += 1;
             if !msg.topic.starts_with('$') {
                 self.explain_no_match(&msg.topic);
@@ -1151,6 +1169,10 @@ impl Broker {
                 retain,
                 sub_ids,
             }));
+            if s.outbox.len() >= max_outbox / 2 {
+                // Half full: slow the publisher down before anything has to be dropped.
+                self.pressure(sid, now);
+            }
             self.stats.publish_sent += 1;
             self.stats.messages_sent += 1;
             self.wake(sid);
@@ -1197,11 +1219,23 @@ impl Broker {
             retain,
             sub_ids,
         });
-        if s.conn.is_some() && s.queued.len() == max_queued / 2 {
+        if s.conn.is_some() && s.queued.len() >= max_queued / 2 {
+            self.pressure(sid, now);
+        }
+        true
+    }
+
+    /// Session `sid` has a queue over half full: ask the server to pause the publisher, unless this
+    /// client has not drained for a second (then it is stuck, and pausing publishers for it would let
+    /// one client that stopped reading slow everyone down; its queue limit applies instead).
+    fn pressure(&mut self, sid: usize, now: Instant) {
+        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_mut()) else {
+            return;
+        };
+        let since = *s.congested_since.get_or_insert(now);
+        if now.duration_since(since) < Duration::from_secs(1) && !self.congested.contains(&sid) {
             self.congested.push(sid);
         }
-        let _ = now;
-        true
     }
 
     /// Move waiting QoS 1/2 messages into the in-flight window while there is room.
@@ -1211,6 +1245,9 @@ impl Broker {
         };
         if s.conn.is_none() {
             return;
+        }
+        if s.queued.len() <= self.config.max_queued / 4 {
+            s.congested_since = None; // it drains: a live client, not a stuck one
         }
         let mut sent = 0;
         while s.inflight.len() < s.window {
@@ -2048,5 +2085,73 @@ mod tests {
         assert_eq!(shared_parts("$share/g/a/b"), Some(("g", "a/b")));
         assert_eq!(shared_parts("a/b"), None);
         assert_eq!(edit_distance("gaming", "kesehatan"), 8);
+    }
+}
+
+#[cfg(test)]
+mod pressure_tests {
+    use super::*;
+
+    #[test]
+    fn every_publisher_into_a_half_full_queue_is_told_to_wait() {
+        let now = Instant::now();
+        let mut b = Broker::new(
+            Config {
+                max_inflight: 1,
+                max_queued: 10,
+                ..Config::default()
+            },
+            Auth::default(),
+            now,
+        );
+        let req = |id: &str| ConnectReq {
+            client_id: id.into(),
+            v5: false,
+            clean_start: true,
+            keep_alive: 60,
+            session_expiry: 0,
+            receive_maximum: 65535,
+            will: None,
+            username: None,
+            password: None,
+        };
+        let ConnectOutcome::Accepted { sid: s, .. } = b.connect(1, req("s"), now) else {
+            panic!()
+        };
+        let ConnectOutcome::Accepted { sid: p1, .. } = b.connect(2, req("p1"), now) else {
+            panic!()
+        };
+        let ConnectOutcome::Accepted { sid: p2, .. } = b.connect(3, req("p2"), now) else {
+            panic!()
+        };
+        b.subscribe(
+            s,
+            1,
+            vec![SubReq {
+                filter: "t".into(),
+                opts: SubOpts::qos(QoS::AtLeastOnce),
+            }],
+            now,
+        )
+        .unwrap();
+        let m = |pid| PublishIn {
+            topic: "t".into(),
+            payload: Bytes::from_static(b"x"),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            dup: false,
+            pid,
+            props: MsgProps::default(),
+        };
+        let mut n = 0;
+        while !b.is_congested() {
+            n += 1;
+            b.publish(p1, m(n), now).unwrap();
+        }
+        let mut c = Vec::new();
+        b.take_congested(&mut c);
+        assert_eq!(c, vec![s]);
+        b.publish(p2, m(1), now).unwrap();
+        assert!(b.is_congested(), "the second publisher must be paused too");
     }
 }

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# sister's MQTT broker against Mosquitto, the same load in one run (issue 3's benchmark).
+#
+# Each broker runs pinned to core 0 (`taskset -c 0`), the load generator (`sister bench mqtt`) to
+# core 1, one broker at a time, on free loopback ports. Loads: 1->1, 1->50 (fan-out), 10->1 (fan-in) at
+# QoS 0 and 1 with 64-byte payloads at full speed (throughput), then 1->1 at a fixed 10,000 msg/s
+# (latency); then memory per idle connection and 10,000 concurrent connections.
+#
+#   bench/mqtt.sh                 # release build, 5 s per load
+#   DUR=10 bench/mqtt.sh          # longer runs
+# Prints one table: delivered msg/s, lost, p50/p99/p99.9 latency for both, and the ratio sister/Mosquitto.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DUR=${DUR:-5}
+IDLE_N=${IDLE_N:-2000}
+MANY_N=${MANY_N:-10000}
+BIN=${SISTER_BIN:-target/release/sister}
+if [ -z "${SISTER_BIN:-}" ]; then cargo build --release --quiet; fi
+command -v mosquitto >/dev/null || { echo "mosquitto is missing (apt install mosquitto)"; exit 1; }
+command -v taskset >/dev/null || { echo "taskset is missing (util-linux)"; exit 1; }
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "nothing on port $1"; exit 1; }
+
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
+trap cleanup EXIT
+
+start_sister() {
+  local port=$1
+  taskset -c 0 "$BIN" -q mqtt broker --bind "127.0.0.1:$port" --sys-interval 0 >"$TMP/sister.log" 2>&1 &
+  BROKER_PID=$!; PIDS+=("$BROKER_PID"); wait_port "$port"
+}
+start_mosquitto() {
+  local port=$1
+  printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\n' "$port" >"$TMP/mosquitto.conf"
+  taskset -c 0 mosquitto -c "$TMP/mosquitto.conf" >"$TMP/mosquitto.log" 2>&1 &
+  BROKER_PID=$!; PIDS+=("$BROKER_PID"); wait_port "$port"
+}
+stop_broker() { kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; }
+
+# name pubs subs qos rate(0 = max)
+LOADS=(
+  "1->1_qos0 1 1 0 0"
+  "1->1_qos1 1 1 1 0"
+  "1->50_qos0 1 50 0 0"
+  "1->50_qos1 1 50 1 0"
+  "10->1_qos0 10 1 0 0"
+  "10->1_qos1 10 1 1 0"
+  "1->1_qos0_@10k 1 1 0 10000"
+  "1->1_qos1_@10k 1 1 1 10000"
+)
+
+run_load() { # port pubs subs qos rate -> RESULT line
+  local rate_flag=()
+  [ "$5" != 0 ] && rate_flag=(--rate "$5")
+  taskset -c 1 "$BIN" -q bench mqtt --server "127.0.0.1:$1" --pubs "$2" --subs "$3" --qos "$4" \
+    --payload 64 --duration "$DUR" "${rate_flag[@]}" | grep '^RESULT'
+}
+field() { sed -n "s/.* $2=\([0-9]*\).*/\1/p" <<<"$1"; }
+
+declare -A R
+for broker in sister mosquitto; do
+  for load in "${LOADS[@]}"; do
+    read -r name pubs subs qos rate <<<"$load"
+    port=$(free_port)
+    "start_$broker" "$port"
+    R[$broker,$name]=$(run_load "$port" "$pubs" "$subs" "$qos" "$rate" || echo "RESULT rate=0 lost=0 p50=0 p99=0 p999=0")
+    stop_broker
+  done
+  port=$(free_port); "start_$broker" "$port"
+  R[$broker,idle]=$(python3 bench/mqtt_idle.py "$port" "$BROKER_PID" "$IDLE_N")
+  stop_broker
+  port=$(free_port); "start_$broker" "$port"
+  R[$broker,many]=$(taskset -c 1 python3 bench/mqtt_idle.py "$port" "$BROKER_PID" "$MANY_N")
+  stop_broker
+done
+
+printf '\n%-16s | %-46s | %-46s | %s\n' "load (64 B)" "sister: msg/s lost p50/p99/p99.9 us" "mosquitto: msg/s lost p50/p99/p99.9 us" "ratio"
+printf '%s\n' "-----------------+------------------------------------------------+------------------------------------------------+------"
+for load in "${LOADS[@]}"; do
+  read -r name _ <<<"$load"
+  s=${R[sister,$name]}; m=${R[mosquitto,$name]}
+  sr=$(field "$s" rate); mr=$(field "$m" rate)
+  ratio=$(python3 -c "print(f'{$sr/$mr:.2f}x' if $mr else 'n/a')")
+  printf '%-16s | %9s %8s %6s/%6s/%6s      | %9s %8s %6s/%6s/%6s      | %s\n' "$name" \
+    "$sr" "$(field "$s" lost)" "$(field "$s" p50)" "$(field "$s" p99)" "$(field "$s" p999)" \
+    "$mr" "$(field "$m" lost)" "$(field "$m" p50)" "$(field "$m" p99)" "$(field "$m" p999)" "$ratio"
+done
+echo
+echo "memory per idle connection ($IDLE_N idle clients, broker VmRSS growth / clients):"
+echo "  sister:    ${R[sister,idle]}"
+echo "  mosquitto: ${R[mosquitto,idle]}"
+echo "concurrent connections ($MANY_N clients):"
+echo "  sister:    ${R[sister,many]}"
+echo "  mosquitto: ${R[mosquitto,many]}"

@@ -1,0 +1,23 @@
+# The course's upcall server: answers each recv(1024) with "Upcall event: Processing " + text; one client.
+import socket
+import sys
+
+HOST = sys.argv[1] if len(sys.argv) > 1 else "0.0.0.0"
+PORT = int(sys.argv[2]) if len(sys.argv) > 2 else 4141
+
+server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind((HOST, PORT))
+server.listen(1)
+print(f"Upcall server listening on {HOST}:{PORT}", flush=True)
+conn, addr = server.accept()
+print(f"Connected by {addr}", flush=True)
+while True:
+    data = conn.recv(1024)
+    if not data:
+        break
+    message = data.decode()
+    print(f"Received: {message}", flush=True)
+    conn.sendall(f"Upcall event: Processing {message}".encode())
+conn.close()
+server.close()
