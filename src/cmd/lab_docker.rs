@@ -331,7 +331,7 @@ async fn run_pattern(
     can_capture: bool,
 ) -> Outcome {
     let mut problems = Vec::new();
-    let mut outcome = |problems: Vec<String>, captured| Outcome {
+    let outcome = |problems: Vec<String>, captured| Outcome {
         name: pattern.name,
         problems,
         captured,
