@@ -587,6 +587,18 @@ fn garbage_truncated_and_missing_files() {
         "{}",
         r["problems"]
     );
+    // Only frames of a link type sister does not decode: the problem is named, exit 1.
+    let mut unknown = full[..24].to_vec();
+    unknown[20..24].copy_from_slice(&147u32.to_le_bytes());
+    unknown.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 3, 0, 0, 0, 1, 2, 3]);
+    let f = dir.path().join("unknown.pcap");
+    std::fs::write(&f, &unknown).unwrap();
+    let out = util::sister(&["analyze", f.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("link type 147"),
+        "{out:?}"
+    );
     // --follow of a conversation that does not exist.
     let out = util::sister(&["analyze", "--follow", "99", cut.to_str().unwrap()])
         .output()

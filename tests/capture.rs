@@ -229,7 +229,21 @@ fn capture_stops_after_count_and_decodes() {
 #[test]
 fn capture_without_cap_net_raw_says_how_to_run_it() {
     // Drop to `nobody` with no capabilities at all, as a student without sudo would be.
-    let bin = crate::util::sister_bin();
+    // `nobody` must be able to run the binary: the checkout may sit under a private home directory
+    // (CI clones into one), so run a world-readable copy in /tmp.
+    let bin = std::env::temp_dir().join(format!("sister-nobody-{}", std::process::id()));
+    std::fs::copy(crate::util::sister_bin(), &bin).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    struct RemoveOnDrop(std::path::PathBuf);
+    impl Drop for RemoveOnDrop {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _cleanup = RemoveOnDrop(bin.clone());
     let out = Command::new("setpriv")
         .args([
             "--reuid=65534",

@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
         s.data(Direction::ClientToServer, 0.0, off, piece, &mut out);
         off += piece.len() as u64;
     }
-    let _ = analyze::dissect::soap::describe(rest, &mut Default::default());
+    let _ = analyze::dissect::soap::describe(rest, sel & 2 == 2, &mut Default::default());
     let mut notes = Vec::new();
     s.finish(1.0, &mut out, &mut notes);
 });

@@ -96,8 +96,11 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             Format::Json => {
-                serde_json::to_writer_pretty(&mut stdout, &analysis.report)?;
-                stdout.write_all(b"\n")?;
+                // stdout is line-buffered: a write per JSON line would cost more than the analysis.
+                let mut out = std::io::BufWriter::with_capacity(1 << 16, &mut stdout);
+                serde_json::to_writer_pretty(&mut out, &analysis.report)?;
+                out.write_all(b"\n")?;
+                out.flush()?;
             }
         }
     }

@@ -40,6 +40,9 @@ pub struct Options {
     pub follow: Option<String>,
     /// Messages kept per conversation in the report (the rest are counted).
     pub max_messages: usize,
+    /// Messages kept in the report over all conversations: with the per-conversation limit, what bounds
+    /// the analyzer's memory on a capture of millions of messages (all are still counted).
+    pub max_messages_total: usize,
 }
 
 impl Default for Options {
@@ -47,7 +50,8 @@ impl Default for Options {
         Options {
             stream_dir: None,
             follow: None,
-            max_messages: 2000,
+            max_messages: 1000,
+            max_messages_total: 20_000,
         }
     }
 }
@@ -135,6 +139,10 @@ pub fn analyze_files_with_progress<P: AsRef<Path>>(
         }
     }
     let (report, followed) = a.finish();
+    // Packets, but none of a link type sister decodes: nothing in the report can be trusted as a finding.
+    if report.capture.packets > 0 && report.capture.link_types.iter().all(|l| l.contains("unknown")) {
+        unusable = true;
+    }
     Ok(Analysis {
         report,
         followed,
@@ -184,6 +192,8 @@ pub struct Analyzer {
     other: BTreeMap<(String, String), (u64, f64)>,
     undecoded: BTreeMap<String, u64>,
     truncated_first: Option<f64>,
+    /// Messages kept in the report so far, over all conversations.
+    kept_total: usize,
 }
 
 impl Analyzer {
@@ -207,11 +217,12 @@ impl Analyzer {
             other: BTreeMap::new(),
             undecoded: BTreeMap::new(),
             truncated_first: None,
+            kept_total: 0,
         }
     }
 
     fn rel(&self, ns: i64) -> f64 {
-        (ns - self.first_ns.unwrap_or(ns)) as f64 / 1e9
+        ns.saturating_sub(self.first_ns.unwrap_or(ns)) as f64 / 1e9
     }
 
     /// Take one captured frame.
@@ -243,7 +254,7 @@ impl Analyzer {
             let hash = h.finish();
             // Forget packets older than the window (and bound the table whatever the timestamps do).
             while let Some(&(t, old)) = self.recent_order.front() {
-                if (ns - t).abs() <= DUPLICATE_WINDOW_NS && self.recent_order.len() <= MAX_RECENT {
+                if ns.abs_diff(t) <= DUPLICATE_WINDOW_NS as u64 && self.recent_order.len() <= MAX_RECENT {
                     break;
                 }
                 self.recent_order.pop_front();
@@ -252,7 +263,7 @@ impl Analyzer {
                 }
             }
             if let Some(&(t, v)) = self.recent.get(&hash) {
-                if v != vantage && (ns - t).abs() <= DUPLICATE_WINDOW_NS {
+                if v != vantage && ns.abs_diff(t) <= DUPLICATE_WINDOW_NS as u64 {
                     self.summary.duplicates += 1;
                     return;
                 }
@@ -355,8 +366,10 @@ impl Analyzer {
                 || (c.dirs[0].fin.is_some() && c.dirs[1].fin.is_some());
             if !(udp || !new_syn || !closed) {
                 // A new connection on a reused 4-tuple: the old one is over.
-                let max = self.options.max_messages;
+                let max = self.allowance(i);
+                let before = self.convs[i].messages.len();
                 self.convs[i].finish(t, max);
+                self.kept_total += self.convs[i].messages.len() - before;
             } else {
                 return i;
             }
@@ -413,7 +426,31 @@ impl Analyzer {
             self.listeners.insert(src);
         }
         let i = self.conversation(src, dst, false, syn_only, client_is_src, (ns, t));
-        let max = self.options.max_messages;
+        let max = self.allowance(i);
+        let before = self.convs[i].messages.len();
+        self.tcp_segment(i, src, tcp, payload, frame_len, t, max);
+        self.kept_total += self.convs[i].messages.len() - before;
+    }
+
+    /// Messages conversation `i` may still keep: its own limit, and what is left of the total.
+    fn allowance(&self, i: usize) -> usize {
+        let left = self.options.max_messages_total.saturating_sub(self.kept_total);
+        self.options.max_messages.min(self.convs[i].messages.len() + left)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn tcp_segment(
+        &mut self,
+        i: usize,
+        src: SocketAddr,
+        tcp: &net::TcpRepr,
+        payload: &[u8],
+        frame_len: u64,
+        t: f64,
+        max: usize,
+    ) {
+        let f = tcp.flags;
+        let syn_only = f.syn() && !f.ack();
         let conv = &mut self.convs[i];
         conv.last = conv.last.max(t);
         let dir = conv.direction_of(src);
@@ -479,7 +516,8 @@ impl Analyzer {
 
     fn udp(&mut self, src: SocketAddr, dst: SocketAddr, payload: &[u8], frame_len: u64, ns: i64, t: f64) {
         let i = self.conversation(src, dst, true, false, None, (ns, t));
-        let max = self.options.max_messages;
+        let max = self.allowance(i);
+        let before = self.convs[i].messages.len();
         let conv = &mut self.convs[i];
         conv.last = conv.last.max(t);
         let dir = conv.direction_of(src);
@@ -491,14 +529,17 @@ impl Analyzer {
         if !payload.is_empty() {
             conv.deliver(dir, t, offset, payload, max);
         }
+        self.kept_total += self.convs[i].messages.len() - before;
     }
 
     /// The end of the input: build the report.
     pub fn finish(mut self) -> (Report, Option<(Conversation, Vec<FollowChunk>)>) {
         let end_t = self.rel(self.max_ns.max(self.first_ns.unwrap_or(0)));
-        let max = self.options.max_messages;
-        for c in &mut self.convs {
-            c.finish(end_t, max);
+        for i in 0..self.convs.len() {
+            let max = self.allowance(i);
+            let before = self.convs[i].messages.len();
+            self.convs[i].finish(end_t, max);
+            self.kept_total += self.convs[i].messages.len() - before;
         }
         let mut summary = self.summary;
         summary.link_types = self
@@ -810,15 +851,15 @@ fn build_conversation(c: &mut Conv, anomalies: &mut Vec<Anomaly>) -> Conversatio
             m.protocol.clone()
         }
     };
-    let messages: Vec<Message> = c
-        .messages
-        .iter()
+    // Moved, not copied, into the report: the conversation is done with them.
+    let messages: Vec<Message> = std::mem::take(&mut c.messages)
+        .into_iter()
         .map(|m| Message {
             t: m.t,
             direction: m.direction,
-            protocol: request_label(m),
-            summary: m.summary.clone(),
-            fields: m.fields.clone(),
+            protocol: request_label(&m),
+            summary: m.summary,
+            fields: m.fields,
             offset: m.offset,
             len: m.len,
         })

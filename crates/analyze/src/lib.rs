@@ -19,6 +19,17 @@
 //! 5. At the end, the conversations become the [`report::Report`]: hosts and roles, conversations with
 //!    lifecycle and Zeek state, messages, activity lines, anomalies, other traffic.
 //!
+//! Dissectors run on the lab's own codecs: `wire::mqtt`, `wire::zmtp` (+ `wire::pickle`), `wire::jsonrpc`,
+//! `wire::soap`, `wire::lamport`, `wire::frame`; HTTP/1.x framing is httparse's.
+//!
+//! Bounds: at most 4 MiB per direction waits behind a hole in a TCP stream, 64 KiB of HTTP headers,
+//! 256 KiB of a body kept for summarising, one MQTT packet / ZMTP frame of 8 MiB; the report keeps 1000
+//! messages per conversation and 20,000 in all (every message is still counted).
+//!
+//! Tests: unit tests here (`cargo test -p sister-analyze`), and `tests/analyze.rs` in the repository's
+//! test binary, which runs `sister analyze` on the 13 real captures of `testdata/pcaps` and compares it
+//! with tshark (packets, conversations, HTTP, MQTT) and tcpflow (every stream, byte for byte).
+//!
 //! Modules: [`report`] (the model and its JSON Schema), [`text`] (the text rendering), [`follow`]
 //! (`--follow`), [`flow`], [`reassembly`], [`dissect`], [`render`] (the SVG sequence diagram and the
 //! Markdown findings, in English or Indonesian, hosts named), [`live`] (`sister capture --decode`).

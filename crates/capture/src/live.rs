@@ -226,6 +226,16 @@ impl LiveCapture {
     /// The next frame, or `None` when the timeout passed with nothing (or an interrupted call): check
     /// for Ctrl+C and call again.
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
+        self.receive(0)
+    }
+
+    /// The next frame already queued in the socket, without waiting: `None` when the queue is empty.
+    /// Used when stopping, so the frames the kernel already captured still reach the file.
+    pub fn queued_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
+        self.receive(libc::MSG_DONTWAIT)
+    }
+
+    fn receive(&mut self, flags: libc::c_int) -> Result<Option<Packet<'_>>, CaptureError> {
         loop {
             let header = if self.cooked { SLL2_LEN } else { 0 };
             let snaplen = self.snaplen as usize;
@@ -246,7 +256,7 @@ impl LiveCapture {
             msg.msg_control = control.as_mut_ptr().cast();
             msg.msg_controllen = size_of::<[u64; 8]>() as _;
             // SAFETY: every pointer in `msg` refers to a live buffer of the stated length.
-            let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, libc::MSG_TRUNC) };
+            let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, libc::MSG_TRUNC | flags) };
             if n < 0 {
                 let e = io::Error::last_os_error();
                 return match e.raw_os_error() {

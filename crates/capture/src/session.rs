@@ -19,6 +19,8 @@ use crate::write::{PcapWriter, TsResolution};
 
 /// How often the socket read returns with nothing, to look at the stop flag.
 const POLL: Duration = Duration::from_millis(200);
+/// How long, at most, the frames still queued are read out when stopping.
+const DRAIN_AT_MOST: Duration = Duration::from_millis(500);
 /// How often the file's buffer is flushed while capturing (what a `kill -9` can lose at most).
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
@@ -159,15 +161,25 @@ impl Session {
             source,
         };
         let mut failure = None;
+        // When Ctrl+C or the duration ends the capture, the frames the kernel captured before that
+        // moment are still in the socket's queue: they are read out (without waiting) before closing.
+        let mut draining = false;
+        let mut draining_reason = StopReason::Interrupted;
+        let mut drain_started = Instant::now();
         let stopped_by = loop {
-            if stop.load(Ordering::Relaxed) {
-                break StopReason::Interrupted;
-            }
             if self.opts.count.is_some_and(|c| matched >= c) {
                 break StopReason::Count;
             }
-            if self.opts.duration.is_some_and(|d| start.elapsed() >= d) {
-                break StopReason::Duration;
+            if !draining {
+                if stop.load(Ordering::Relaxed) {
+                    draining = true;
+                    draining_reason = StopReason::Interrupted;
+                    drain_started = Instant::now();
+                } else if self.opts.duration.is_some_and(|d| start.elapsed() >= d) {
+                    draining = true;
+                    draining_reason = StopReason::Duration;
+                    drain_started = Instant::now();
+                }
             }
             if let Some(w) = self.writer.as_mut() {
                 if last_flush.elapsed() >= FLUSH_EVERY {
@@ -175,14 +187,26 @@ impl Session {
                     last_flush = Instant::now();
                 }
             }
-            let packet = match self.cap.next_packet() {
-                Ok(Some(p)) => p,
-                Ok(None) => continue,
-                // The interface went away (a Docker bridge removed by `compose down`): stop, but
-                // close the file properly first, then say why.
-                Err(e) => {
-                    failure = Some(e);
-                    break StopReason::Interrupted;
+            // Once stopping (Ctrl+C or --duration), only what the kernel already queued is taken.
+            let packet = if draining {
+                // Bounded: on a busy link the queue refills as fast as we read it.
+                if drain_started.elapsed() > DRAIN_AT_MOST {
+                    break draining_reason;
+                }
+                match self.cap.queued_packet() {
+                    Ok(Some(p)) => p,
+                    Ok(None) | Err(_) => break draining_reason,
+                }
+            } else {
+                match self.cap.next_packet() {
+                    Ok(Some(p)) => p,
+                    Ok(None) => continue,
+                    // The interface went away (a Docker bridge removed by `compose down`): stop, but
+                    // close the file properly first, then say why.
+                    Err(e) => {
+                        failure = Some(e);
+                        break StopReason::Interrupted;
+                    }
                 }
             };
             seen += 1;

@@ -409,7 +409,7 @@ fn describe_body(
         }
     }
     if trimmed.starts_with('<') {
-        if let Some(s) = super::soap::describe(body, fields) {
+        if let Some(s) = super::soap::describe(body, head.is_request, fields) {
             return ("SOAP".into(), Some(s));
         }
         if trimmed.contains("definitions") && trimmed.contains("wsdl") {
@@ -419,7 +419,6 @@ fn describe_body(
             );
         }
     }
-    let _ = head;
     (String::new(), Some(preview(body, 60)))
 }
 
@@ -530,7 +529,7 @@ mod tests {
         );
         assert_eq!(m.len(), 2, "{m:?}");
         assert_eq!(m[0].protocol, "JSON-RPC");
-        assert_eq!(m[0].summary, "POST / call add(10, 2) id=1");
+        assert_eq!(m[0].summary, "POST / call add[10,2] id=1");
         assert_eq!(m[1].summary, "200 OK result 5.0 id=1");
         assert_eq!(m[1].t, 99.0);
     }

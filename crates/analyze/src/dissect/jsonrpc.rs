@@ -1,27 +1,13 @@
-//! JSON-RPC 2.0 (<https://www.jsonrpc.org/specification>) inside an HTTP body: a call is an object with
-//! `method`, `params` (array: positional, object: named) and `id` (absent: a notification, no answer);
-//! the answer carries the same `id` and either `result` or `error {code, message}` (§5).
+//! JSON-RPC 2.0 (<https://www.jsonrpc.org/specification>) inside an HTTP body, read with the lab's own
+//! codec ([`wire::jsonrpc`], the one `sister rpc` serves with): a call is an object with `method`,
+//! `params` (array: positional, object: named) and `id` (absent: a notification, no answer); the answer
+//! carries the same `id` and either `result` or `error {code, message}` (§5). The summaries are the
+//! codec's own `Display` lines.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-
-fn show(v: &Value) -> String {
-    super::json_line(v, 60)
-}
-
-fn params(p: Option<&Value>) -> String {
-    match p {
-        Some(Value::Array(a)) => a.iter().map(show).collect::<Vec<_>>().join(", "),
-        Some(Value::Object(o)) => o
-            .iter()
-            .map(|(k, v)| format!("{k}={}", show(v)))
-            .collect::<Vec<_>>()
-            .join(", "),
-        Some(other) => show(other),
-        None => String::new(),
-    }
-}
+use wire::jsonrpc::{request_from, response_from, Params};
 
 /// A one-line description when `v` is a JSON-RPC call, result, error or batch.
 pub fn describe(v: &Value, fields: &mut BTreeMap<String, String>) -> Option<String> {
@@ -35,32 +21,52 @@ pub fn describe(v: &Value, fields: &mut BTreeMap<String, String>) -> Option<Stri
             Some(format!("batch of {}: {}", items.len(), parts.join("; ")))
         }
         Value::Object(o) if is_jsonrpc(v) => {
-            let id = o.get("id").map(show);
-            if let Some(id) = &id {
-                fields.insert("id".into(), id.clone());
+            if o.contains_key("method") {
+                return Some(match request_from(v) {
+                    Ok(req) => {
+                        fields.insert("rpc_method".into(), req.method.clone());
+                        if let Some(p) = &req.params {
+                            fields.insert("params".into(), params_text(p));
+                        }
+                        if let Some(id) = &req.id {
+                            fields.insert("id".into(), id.to_string());
+                        }
+                        let kind = if req.is_notification() {
+                            "notification"
+                        } else {
+                            "call"
+                        };
+                        format!("{kind} {req}")
+                    }
+                    // Not a valid Request: the codec says why, as the error a server would answer.
+                    Err(resp) => {
+                        fields.insert("error".into(), resp.to_string());
+                        format!("invalid request: {resp}")
+                    }
+                });
             }
-            let id_text = id.as_ref().map(|i| format!(" id={i}")).unwrap_or_default();
-            if let Some(Value::String(method)) = o.get("method") {
-                fields.insert("rpc_method".into(), method.clone());
-                fields.insert("params".into(), params(o.get("params")));
-                let kind = if id.is_some() { "call" } else { "notification" };
-                return Some(format!("{kind} {method}({}){id_text}", params(o.get("params"))));
+            let resp = response_from(v).ok()?;
+            fields.insert("id".into(), resp.id.to_string());
+            match &resp.outcome {
+                Ok(result) => {
+                    fields.insert("result".into(), super::json_line(result, 200));
+                }
+                Err(e) => {
+                    fields.insert("error_code".into(), e.code.to_string());
+                    fields.insert("error_message".into(), e.message.clone());
+                }
             }
-            if let Some(err) = o.get("error") {
-                let code = err.get("code").map(show).unwrap_or_default();
-                let message = err.get("message").and_then(Value::as_str).unwrap_or("");
-                fields.insert("error_code".into(), code.clone());
-                fields.insert("error_message".into(), message.to_string());
-                return Some(format!("error {code} '{message}'{id_text}"));
-            }
-            let result = o.get("result").map(show).unwrap_or_default();
-            fields.insert("result".into(), result.clone());
-            Some(format!("result {result}{id_text}"))
+            Some(resp.to_string())
         }
         _ => None,
     }
 }
 
+fn params_text(p: &Params) -> String {
+    super::json_line(&p.to_value(), 200)
+}
+
+/// Does this JSON value look like JSON-RPC at all (rather than a REST body such as `{"result": 15}`)?
 fn is_jsonrpc(v: &Value) -> bool {
     let Value::Object(o) = v else { return false };
     o.get("jsonrpc").and_then(Value::as_str) == Some("2.0")
@@ -80,20 +86,18 @@ mod tests {
     fn calls_results_errors() {
         assert_eq!(
             d(r#"{"jsonrpc":"2.0","method":"add","params":[10,2],"id":1}"#).unwrap(),
-            "call add(10, 2) id=1"
+            "call add[10,2] id=1"
         );
-        assert_eq!(
-            d(r#"{"jsonrpc":"2.0","method":"log","params":{"a":1}}"#).unwrap(),
-            "notification log(a=1)"
-        );
+        assert!(d(r#"{"jsonrpc":"2.0","method":"log","params":{"a":1}}"#)
+            .unwrap()
+            .starts_with("notification log"));
         assert_eq!(
             d(r#"{"jsonrpc":"2.0","result":12,"id":1}"#).unwrap(),
             "result 12 id=1"
         );
-        assert_eq!(
-            d(r#"{"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found"},"id":2}"#).unwrap(),
-            "error -32601 'Method not found' id=2"
-        );
+        let err =
+            d(r#"{"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found"},"id":2}"#).unwrap();
+        assert!(err.contains("-32601") && err.ends_with("id=2"), "{err}");
         assert_eq!(d(r#"{"result": 15}"#), None, "plain REST JSON is not JSON-RPC");
     }
 }

@@ -31,30 +31,17 @@ pub fn classify(bytes: &[u8], dir: Direction, udp: bool) -> (String, String, BTr
     if let Some(s) = text {
         let trimmed = s.trim();
         if trimmed.starts_with('{') {
-            if let Ok(serde_json::Value::Object(obj)) = serde_json::from_str::<serde_json::Value>(trimmed) {
-                if obj.contains_key("timestamp")
-                    && (obj.contains_key("message") || obj.contains_key("balance"))
-                {
-                    for (k, v) in &obj {
-                        let v = match v {
-                            serde_json::Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        };
-                        fields.insert(k.clone(), v);
-                    }
-                    let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
-                    let summary = format!(
-                        "'{}' balance={} timestamp={}",
-                        get("message"),
-                        get("balance"),
-                        get("timestamp")
-                    );
-                    return ("Lamport".into(), summary, fields);
+            // The Lamport demo's message, read with the lab's codec (wire::lamport).
+            if let Ok((m, used)) = wire::lamport::LamportMessage::decode(bytes) {
+                if bytes[used..].iter().all(u8::is_ascii_whitespace) {
+                    fields.insert("message".into(), m.message.clone());
+                    fields.insert("balance".into(), m.balance.to_string());
+                    fields.insert("timestamp".into(), m.timestamp.to_string());
+                    return ("Lamport".into(), m.to_string(), fields);
                 }
-                fields.insert(
-                    "json".into(),
-                    super::json_line(&serde_json::Value::Object(obj), 200),
-                );
+            }
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(trimmed) {
+                fields.insert("json".into(), super::json_line(&v, 200));
                 return (
                     if udp { "UDP text" } else { "JSON" }.into(),
                     preview(bytes, 80),
@@ -148,7 +135,7 @@ mod tests {
         );
         assert_eq!(
             (p.as_str(), s.as_str()),
-            ("Lamport", "'Add $100' balance=1100 timestamp=1")
+            ("Lamport", "\"Add $100\" balance=1100 timestamp=1")
         );
         assert_eq!(f["timestamp"], "1");
         let (p, _, _) = classify(b"\x01\0\0\0\x02hi", Direction::ClientToServer, false);
