@@ -416,7 +416,10 @@ async fn run_pattern(
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
     if let Some(pid) = child.id() {
-        let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status().await;
+        let _ = Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .await;
     }
     match tokio::time::timeout(Duration::from_secs(15), child.wait()).await {
         Ok(Ok(status)) if status.success() => {}
