@@ -89,7 +89,7 @@ fn lab_in_containers_captures_and_names_every_container() {
     assert!(status.success(), "sister lab --docker failed\n{output}");
 
     // The reports name the containers by their compose service, with the port and the protocol details.
-    let report = |p: &str| std::fs::read_to_string(out.path().join(format!("{p}.txt"))).unwrap_or_default();
+    let report = |p: &str| std::fs::read_to_string(out.path().join(format!("{p}.md"))).unwrap_or_default();
     let mqtt = report("mqtt");
     for needle in [
         "mqtt-broker (172.",

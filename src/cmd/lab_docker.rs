@@ -434,38 +434,54 @@ async fn run_pattern(
         }
     }
 
-    // The analysis, while the containers still exist (so Docker can name their addresses).
-    for (format, ext) in [("text", "txt"), ("md", "md")] {
-        let report = out.join(format!("{}.{ext}", pattern.name));
-        let result = Command::new(exe)
-            .args(["-q", "analyze", "--format", format])
-            .arg(&pcap)
-            .output()
-            .await;
-        match result {
-            Ok(o) if o.status.success() => {
-                let text = String::from_utf8_lossy(&o.stdout).to_string();
-                if let Err(e) = std::fs::write(&report, &text) {
-                    problems.push(format!("cannot write {}: {e}", report.display()));
-                }
-                if format == "text" {
-                    for needle in pattern.report_mentions {
-                        if !text.contains(needle) {
-                            problems.push(format!(
-                                "the analysis of {} does not mention {needle:?}",
-                                pcap.display()
-                            ));
-                        }
-                    }
-                    print_excerpt(&text);
+    // The analysis, while the containers still exist (so Docker can name their addresses): the text
+    // report on the terminal and in <pattern>.txt, the Markdown findings (with the sequence diagram
+    // <pattern>.svg beside them) in <pattern>.md.
+    let text_report = out.join(format!("{}.txt", pattern.name));
+    match Command::new(exe)
+        .args(["-q", "analyze"])
+        .arg(&pcap)
+        .output()
+        .await
+    {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout).to_string();
+            if let Err(e) = std::fs::write(&text_report, &text) {
+                problems.push(format!("cannot write {}: {e}", text_report.display()));
+            }
+            print_excerpt(&text);
+        }
+        Ok(o) => problems.push(format!(
+            "sister analyze failed: {}",
+            last_line(&String::from_utf8_lossy(&o.stderr))
+        )),
+        Err(e) => problems.push(format!("cannot run sister analyze: {e}")),
+    }
+    let md_report = out.join(format!("{}.md", pattern.name));
+    match Command::new(exe)
+        .args(["-q", "analyze", "--format", "md", "-o"])
+        .arg(&md_report)
+        .arg(&pcap)
+        .output()
+        .await
+    {
+        Ok(o) if o.status.success() => {
+            let md = std::fs::read_to_string(&md_report).unwrap_or_default();
+            // The Markdown report names hosts by their containers: `mqtt-sub (172.18.0.4)`.
+            for needle in pattern.report_mentions {
+                if !md.contains(needle) {
+                    problems.push(format!(
+                        "the report {} does not mention {needle:?}",
+                        md_report.display()
+                    ));
                 }
             }
-            Ok(o) => problems.push(format!(
-                "sister analyze failed: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
-            )),
-            Err(e) => problems.push(format!("cannot run sister analyze: {e}")),
         }
+        Ok(o) => problems.push(format!(
+            "sister analyze --format md failed: {}",
+            last_line(&String::from_utf8_lossy(&o.stderr))
+        )),
+        Err(e) => problems.push(format!("cannot run sister analyze: {e}")),
     }
     outcome(problems, Some(pcap))
 }

@@ -198,6 +198,32 @@ impl LiveCapture {
                 io::Error::last_os_error(),
             ));
         }
+        if !any {
+            // Promiscuous mode, as tcpdump and libpcap set it by default. What to notice: on a Linux
+            // bridge (`br-…`, `docker0`) the frames one container sends to another are *forwarded* by
+            // the bridge, not received by it, and reach a socket bound to the bridge only while the
+            // bridge is promiscuous. Without this, a capture on a Docker bridge sees ARP and multicast
+            // but none of the containers' TCP. The kernel drops the membership when the socket closes.
+            // SAFETY: an all-zero packet_mreq is valid; we fill the fields the kernel reads.
+            let mut mreq: libc::packet_mreq = unsafe { zeroed() };
+            mreq.mr_ifindex = ifindex;
+            mreq.mr_type = libc::PACKET_MR_PROMISC as u16;
+            // SAFETY: `mreq` lives across the call and the length passed is its size.
+            let rc = unsafe {
+                libc::setsockopt(
+                    fd.as_raw_fd(),
+                    libc::SOL_PACKET,
+                    libc::PACKET_ADD_MEMBERSHIP,
+                    (&mreq as *const libc::packet_mreq).cast(),
+                    size_of::<libc::packet_mreq>() as libc::socklen_t,
+                )
+            };
+            if rc < 0 {
+                return Err(io_error(format!("cannot put {iface} in promiscuous mode"))(
+                    io::Error::last_os_error(),
+                ));
+            }
+        }
         let loopback_index = iface::index_of("lo");
         // Leave room for the SLL2 header we prepend in cooked mode.
         let buf = vec![0u8; snaplen as usize + SLL2_LEN];
