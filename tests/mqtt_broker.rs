@@ -416,6 +416,45 @@ fn v5_receive_maximum_exceeded_is_0x93() {
     assert_eq!(reason, Some(ReasonCode::ReceiveMaximumExceeded));
 }
 
+/// The same violation, but the client behaves like a real one: it answers every PUBREC with a
+/// PUBREL while the broker is already closing. The DISCONNECT 0x93 queued behind the PUBRECs must
+/// still reach it (5.0 §4.13), which needs a lingering close: a socket closed with the client's
+/// PUBRELs unread, or written to after the close, resets the connection and the client loses
+/// everything it had not read yet. (The Paho interoperability suite's flow-control test does this.)
+#[test]
+fn v5_disconnect_reaches_a_client_that_keeps_writing() {
+    let b = broker(&["--receive-maximum", "3"]);
+    let mut raw = b.client("still-talking", Version::V5);
+    for pid in 1..=4u16 {
+        let mut p = Publish::new("q2/x", "m");
+        p.qos = QoS::ExactlyOnce;
+        p.packet_id = pid;
+        raw.send(&Packet::Publish(p));
+    }
+    // Let the broker decide and start closing before we answer anything.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut reason = None;
+    while let Some(p) = raw.recv() {
+        match p {
+            Packet::PubRec(r) => {
+                // A client whose write fails (broken pipe, reset) takes the connection for dead
+                // and never reads on to the DISCONNECT: the write must succeed.
+                let rel = Packet::PubRel(mqtt::Ack::new(r.packet_id)).to_vec(Version::V5);
+                if let Err(e) = raw.s.write_all(&rel.expect("encodable")) {
+                    panic!(
+                        "PUBREL {} refused before the DISCONNECT was read: {e}",
+                        r.packet_id
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Packet::Disconnect(d) => reason = Some(d.reason),
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(reason, Some(ReasonCode::ReceiveMaximumExceeded));
+}
+
 #[test]
 fn keep_alive_is_enforced_at_one_and_a_half_times() {
     let mut b = broker(&[]);

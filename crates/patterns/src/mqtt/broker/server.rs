@@ -489,6 +489,9 @@ async fn goodbye(hub: &Hub, conn: &Conn, stream: &mut TcpStream, close: Close) {
         }
         let _ = mqtt::encode(&Packet::Disconnect(d), version, &mut goodbye);
         let _ = tokio::time::timeout(Duration::from_secs(1), write_all(stream, &goodbye, hub)).await;
+        if !matches!(close.reason, ReasonCode::ServerShuttingDown) {
+            linger(stream).await;
+        }
     }
     let routine = matches!(
         close.reason,
@@ -497,6 +500,26 @@ async fn goodbye(hub: &Hub, conn: &Conn, stream: &mut TcpStream, close: Close) {
     if !close.by_client && close.reason.byte() >= 0x80 && !routine {
         tracing::warn!(client = %conn.client_id, reason = %close.reason, "disconnecting the client: {}", close.why);
     }
+}
+
+/// How long a closing connection keeps reading (and discarding) what the client still sends.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// A lingering close, so the DISCONNECT just written reaches the client (5.0 §4.13: the reason
+/// code is how a client learns why it was cut off). What to notice: closing a socket that still
+/// has unread input makes the kernel answer with RST instead of FIN, and a client that then writes
+/// (say, the PUBRELs for the PUBRECs queued ahead of our DISCONNECT) gets "broken pipe" or
+/// "connection reset" and loses whatever it had not read yet, our DISCONNECT included. So: send FIN
+/// (shutdown of our write half), read and drop the client's bytes until it closes too or LINGER
+/// passes, then close.
+async fn linger(stream: &mut TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = stream.shutdown().await;
+    let mut sink = [0u8; 4096];
+    let _ = tokio::time::timeout(LINGER, async {
+        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
 }
 
 enum ReadErr {
