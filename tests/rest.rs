@@ -5,29 +5,20 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::util::{self, local, python, spawn_sister, wait_for_tcp, Proc};
+use crate::util::{self, python, Proc};
 
 const T: Duration = Duration::from_secs(30);
 
 fn sister_server() -> (Proc, u16) {
-    let port = util::free_tcp_port();
-    let mut p = spawn_sister(
-        "sister rest server",
-        &["rest", "server", "--bind", &format!("127.0.0.1:{port}")],
-    );
-    p.wait_for_line("listening", T);
-    (p, port)
+    util::sister_server("rest")
 }
 
 fn flask_server() -> (Proc, u16) {
-    let port = util::free_tcp_port();
-    let script = util::repo().join("tests/peers/course/rest_server.py");
-    let p = Proc::spawn(
+    util::python_server(
         "course Flask server",
-        python(Some("flask"), &[script.to_str().unwrap(), &port.to_string()]),
-    );
-    wait_for_tcp(local(port), T);
-    (p, port)
+        "flask",
+        "tests/peers/course/rest_server.py",
+    )
 }
 
 /// Run `rest_probe.py` (requests) against `port` for `paths`; one JSON object per path.

@@ -6,29 +6,20 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::util::{self, local, python, spawn_sister, wait_for_tcp, Proc};
+use crate::util::{self, local, python, Proc};
 
 const T: Duration = Duration::from_secs(30);
 
 fn sister_server() -> (Proc, u16) {
-    let port = util::free_tcp_port();
-    let mut p = spawn_sister(
-        "sister rpc server",
-        &["rpc", "server", "--bind", &format!("127.0.0.1:{port}")],
-    );
-    p.wait_for_line("listening", T);
-    (p, port)
+    util::sister_server("rpc")
 }
 
 fn course_server() -> (Proc, u16) {
-    let port = util::free_tcp_port();
-    let script = util::repo().join("tests/peers/course/rpc_server.py");
-    let p = Proc::spawn(
+    util::python_server(
         "course json-rpc server",
-        python(Some("jsonrpc"), &[script.to_str().unwrap(), &port.to_string()]),
-    );
-    wait_for_tcp(local(port), T);
-    (p, port)
+        "jsonrpc",
+        "tests/peers/course/rpc_server.py",
+    )
 }
 
 /// POST each body with `requests`; (HTTP status, parsed JSON body or Null when empty).

@@ -5,29 +5,20 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::util::{self, local, python, spawn_sister, wait_for_tcp, Proc};
+use crate::util::{self, python, Proc};
 
 const T: Duration = Duration::from_secs(30);
 
 fn sister_server() -> (Proc, u16) {
-    let port = util::free_tcp_port();
-    let mut p = spawn_sister(
-        "sister soap server",
-        &["soap", "server", "--bind", &format!("127.0.0.1:{port}")],
-    );
-    p.wait_for_line("listening", T);
-    (p, port)
+    util::sister_server("soap")
 }
 
 fn spyne_server() -> (Proc, u16) {
-    let port = util::free_tcp_port();
-    let script = util::repo().join("tests/peers/course/soap_server.py");
-    let p = Proc::spawn(
+    util::python_server(
         "course spyne server",
-        python(Some("spyne"), &[script.to_str().unwrap(), &port.to_string()]),
-    );
-    wait_for_tcp(local(port), T);
-    (p, port)
+        "spyne",
+        "tests/peers/course/soap_server.py",
+    )
 }
 
 fn soap_probe(args: &[&str]) -> Vec<Value> {

@@ -288,3 +288,27 @@ pub fn run_with_input(
 pub fn run_sister(args: &[&str], timeout: Duration) -> (std::process::ExitStatus, String, String) {
     run_with_input(sister(args), "", timeout)
 }
+
+/// Start `sister <pattern> server --bind 127.0.0.1:<free port>` and wait until it listens.
+pub fn sister_server(pattern: &str) -> (Proc, u16) {
+    let port = free_tcp_port();
+    let mut p = spawn_sister(
+        &format!("sister {pattern} server"),
+        &[pattern, "server", "--bind", &format!("127.0.0.1:{port}")],
+    );
+    p.wait_for_line("listening", Duration::from_secs(30));
+    (p, port)
+}
+
+/// Start a Python peer server `script` (relative to the repository) that takes its port as its only
+/// argument and needs `module`, and wait until it accepts connections.
+pub fn python_server(name: &str, module: &str, script: &str) -> (Proc, u16) {
+    let port = free_tcp_port();
+    let script = repo().join(script);
+    let p = Proc::spawn(
+        name,
+        python(Some(module), &[script.to_str().unwrap(), &port.to_string()]),
+    );
+    wait_for_tcp(local(port), Duration::from_secs(30));
+    (p, port)
+}
