@@ -490,7 +490,9 @@ async fn goodbye(hub: &Hub, conn: &Conn, stream: &mut TcpStream, close: Close) {
         let _ = mqtt::encode(&Packet::Disconnect(d), version, &mut goodbye);
         let _ = tokio::time::timeout(Duration::from_secs(1), write_all(stream, &goodbye, hub)).await;
         if !matches!(close.reason, ReasonCode::ServerShuttingDown) {
-            linger(stream).await;
+            // Boxed: linger's 4 KiB read buffer would otherwise live inside every idle connection's
+            // future (see `a_connection_task_stays_small`), though only a closing connection needs it.
+            Box::pin(linger(stream)).await;
         }
     }
     let routine = matches!(
