@@ -123,10 +123,12 @@ pub async fn run(listener: TcpListener, opts: BrokerOptions, shutdown: Signal) -
         listener,
         opts.limits.clone(),
         shutdown,
-        move |stream, peer, sd| {
+        move |stream, _peer, sd| {
             let hub = h.clone();
             async move {
-                let span = tracing::info_span!("conn", %peer, client = tracing::field::Empty);
+                // `serve` already logs inside `conn{peer=…}`; this span adds the MQTT client id once
+                // CONNECT has named it, so every later line says which client it is about.
+                let span = tracing::info_span!("mqtt-client", id = tracing::field::Empty);
                 connection(hub, stream, sd).instrument(span).await
             }
         },
@@ -427,7 +429,7 @@ async fn handshake(hub: &Hub, stream: &mut TcpStream, shutdown: &mut Signal) -> 
                 Some(s) => s.client_id.clone(),
                 None => connect.client_id.as_str().into(),
             };
-            tracing::Span::current().record("client", &*client);
+            tracing::Span::current().record("id", &*client);
             (sid, (keep_alive, client))
         }
     };
