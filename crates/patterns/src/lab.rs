@@ -55,6 +55,21 @@ impl Checks {
         }
     }
 
+    /// Record that a server task (spawned by the scenario, then told to shut down) stopped cleanly.
+    pub fn expect_stopped<E: Display>(
+        &self,
+        server: &str,
+        joined: Result<Result<(), E>, tokio::task::JoinError>,
+    ) {
+        match joined {
+            Ok(Ok(())) => {
+                self.expect(true, format!("{server} stops on shutdown"));
+            }
+            Ok(Err(e)) => self.fail(format!("{server} failed: {e}")),
+            Err(e) => self.fail(format!("{server} task: {e}")),
+        }
+    }
+
     /// Every expectation recorded so far, in order, with whether it held.
     pub fn results(&self) -> Vec<(String, bool)> {
         self.lock().clone()

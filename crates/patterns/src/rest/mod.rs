@@ -82,13 +82,7 @@ pub async fn lab(checks: &Checks) {
     }
 
     trigger.trigger();
-    match server.await {
-        Ok(Ok(())) => {
-            checks.expect(true, "REST server stops on shutdown");
-        }
-        Ok(Err(e)) => checks.fail(format!("REST server failed: {e}")),
-        Err(e) => checks.fail(format!("REST server task: {e}")),
-    }
+    checks.expect_stopped("REST server", server.await);
 }
 
 #[cfg(test)]

@@ -104,13 +104,7 @@ pub async fn lab(checks: &Checks) {
     }
 
     trigger.trigger();
-    match server.await {
-        Ok(Ok(())) => {
-            checks.expect(true, "JSON-RPC server stops on shutdown");
-        }
-        Ok(Err(e)) => checks.fail(format!("JSON-RPC server failed: {e}")),
-        Err(e) => checks.fail(format!("JSON-RPC server task: {e}")),
-    }
+    checks.expect_stopped("JSON-RPC server", server.await);
 }
 
 #[cfg(test)]

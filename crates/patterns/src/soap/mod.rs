@@ -93,13 +93,7 @@ pub async fn lab(checks: &Checks) {
     }
 
     trigger.trigger();
-    match server.await {
-        Ok(Ok(())) => {
-            checks.expect(true, "SOAP server stops on shutdown");
-        }
-        Ok(Err(e)) => checks.fail(format!("SOAP server failed: {e}")),
-        Err(e) => checks.fail(format!("SOAP server task: {e}")),
-    }
+    checks.expect_stopped("SOAP server", server.await);
 }
 
 #[cfg(test)]
