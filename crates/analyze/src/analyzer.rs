@@ -11,6 +11,7 @@ use wire::net::{self, IpRepr, Link, Network, Transport};
 
 use crate::dissect::{Hints, Note, Session};
 use crate::flow::{di, owned, Conv, FollowChunk, Owned, DIRS};
+use crate::reassembly::Chunk;
 use crate::report::{self, *};
 
 /// What can stop an analysis before it produces anything.
@@ -159,7 +160,8 @@ const DUPLICATE_WINDOW_NS: i64 = 5_000_000;
 const MAX_RECENT: usize = 65_536;
 
 struct HostAcc {
-    macs: BTreeSet<String>,
+    /// Source MAC addresses (as bytes: formatted once, for the report; the byte order is the text's).
+    macs: BTreeSet<[u8; 6]>,
     packets_sent: u64,
     packets_received: u64,
     bytes_sent: u64,
@@ -282,7 +284,7 @@ impl Analyzer {
         }
         let frame_len = u64::from(p.orig_len);
         let src_mac = match &d.link {
-            Link::Ethernet(e) => Some(e.src.to_string()),
+            Link::Ethernet(e) => Some(e.src.0),
             _ => None,
         };
         match &d.network {
@@ -367,9 +369,9 @@ impl Analyzer {
             if !(udp || !new_syn || !closed) {
                 // A new connection on a reused 4-tuple: the old one is over.
                 let max = self.allowance(i);
-                let before = self.convs[i].messages.len();
+                let before = self.convs[i].messages.kept.len();
                 self.convs[i].finish(t, max);
-                self.kept_total += self.convs[i].messages.len() - before;
+                self.kept_total += self.convs[i].messages.kept.len() - before;
             } else {
                 return i;
             }
@@ -427,15 +429,17 @@ impl Analyzer {
         }
         let i = self.conversation(src, dst, false, syn_only, client_is_src, (ns, t));
         let max = self.allowance(i);
-        let before = self.convs[i].messages.len();
+        let before = self.convs[i].messages.kept.len();
         self.tcp_segment(i, src, tcp, payload, frame_len, t, max);
-        self.kept_total += self.convs[i].messages.len() - before;
+        self.kept_total += self.convs[i].messages.kept.len() - before;
     }
 
     /// Messages conversation `i` may still keep: its own limit, and what is left of the total.
     fn allowance(&self, i: usize) -> usize {
         let left = self.options.max_messages_total.saturating_sub(self.kept_total);
-        self.options.max_messages.min(self.convs[i].messages.len() + left)
+        self.options
+            .max_messages
+            .min(self.convs[i].messages.kept.len() + left)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -481,12 +485,22 @@ impl Analyzer {
         }
         if !payload.is_empty() {
             conv.mark('D', dir);
-            let mut chunks = Vec::new();
-            let kind = conv.dirs[di(dir)]
-                .reasm
-                .segment(tcp.seq, payload, &mut |c| chunks.push(owned(c)));
+            // The reassembler is taken out of the conversation while it hands the bytes on, so they go
+            // to the dissector as slices of the packet (or of its own buffer), not copies. A hole
+            // (rare) is noted only after the segment's classification, as the history letters go in
+            // that order: from the first gap on, the chunks wait (copied) until then.
+            let mut reasm = std::mem::take(&mut conv.dirs[di(dir)].reasm);
+            let mut after_gap = Vec::new();
+            let kind = reasm.segment(tcp.seq, payload, &mut |c| match c {
+                Chunk::Data { offset, bytes } if after_gap.is_empty() => {
+                    conv.dirs[di(dir)].payload_bytes += bytes.len() as u64;
+                    conv.deliver(dir, t, offset, bytes, max)
+                }
+                c => after_gap.push(owned(c)),
+            });
+            conv.dirs[di(dir)].reasm = reasm;
             conv.classify(dir, kind, t);
-            for c in chunks {
+            for c in after_gap {
                 match c {
                     Owned::Data(off, b) => {
                         conv.dirs[di(dir)].payload_bytes += b.len() as u64;
@@ -517,7 +531,7 @@ impl Analyzer {
     fn udp(&mut self, src: SocketAddr, dst: SocketAddr, payload: &[u8], frame_len: u64, ns: i64, t: f64) {
         let i = self.conversation(src, dst, true, false, None, (ns, t));
         let max = self.allowance(i);
-        let before = self.convs[i].messages.len();
+        let before = self.convs[i].messages.kept.len();
         let conv = &mut self.convs[i];
         conv.last = conv.last.max(t);
         let dir = conv.direction_of(src);
@@ -529,7 +543,7 @@ impl Analyzer {
         if !payload.is_empty() {
             conv.deliver(dir, t, offset, payload, max);
         }
-        self.kept_total += self.convs[i].messages.len() - before;
+        self.kept_total += self.convs[i].messages.kept.len() - before;
     }
 
     /// The end of the input: build the report.
@@ -537,9 +551,9 @@ impl Analyzer {
         let end_t = self.rel(self.max_ns.max(self.first_ns.unwrap_or(0)));
         for i in 0..self.convs.len() {
             let max = self.allowance(i);
-            let before = self.convs[i].messages.len();
+            let before = self.convs[i].messages.kept.len();
             self.convs[i].finish(end_t, max);
-            self.kept_total += self.convs[i].messages.len() - before;
+            self.kept_total += self.convs[i].messages.kept.len() - before;
         }
         let mut summary = self.summary;
         summary.link_types = self
@@ -693,7 +707,7 @@ fn build_conversation(c: &mut Conv, anomalies: &mut Vec<Anomaly>) -> Conversatio
         packets: c.dirs[i].packets,
         bytes: c.dirs[i].bytes,
         payload_bytes: c.dirs[i].payload_bytes,
-        messages: c.dirs[i].messages,
+        messages: c.messages.per_direction[i],
     };
     let lifecycle = if c.udp {
         None
@@ -828,7 +842,7 @@ fn build_conversation(c: &mut Conv, anomalies: &mut Vec<Anomaly>) -> Conversatio
             }),
         }
     }
-    for m in &c.messages {
+    for m in &c.messages.kept {
         if m.summary.starts_with("malformed") {
             anomalies.push(Anomaly {
                 kind: AnomalyKind::Malformed,
@@ -839,7 +853,7 @@ fn build_conversation(c: &mut Conv, anomalies: &mut Vec<Anomaly>) -> Conversatio
             });
         }
     }
-    let protocol = conversation_protocol(&c.messages);
+    let protocol = conversation_protocol(&c.messages.kept);
     // In an echo or upcall conversation the client's lines are that service's requests.
     let request_label = |m: &crate::dissect::Msg| {
         if m.protocol == "text"
@@ -848,11 +862,11 @@ fn build_conversation(c: &mut Conv, anomalies: &mut Vec<Anomaly>) -> Conversatio
         {
             protocol.clone()
         } else {
-            m.protocol.clone()
+            m.protocol.to_string()
         }
     };
     // Moved, not copied, into the report: the conversation is done with them.
-    let messages: Vec<Message> = std::mem::take(&mut c.messages)
+    let messages: Vec<Message> = std::mem::take(&mut c.messages.kept)
         .into_iter()
         .map(|m| Message {
             t: m.t,
@@ -881,7 +895,7 @@ fn build_conversation(c: &mut Conv, anomalies: &mut Vec<Anomaly>) -> Conversatio
         server_to_client: stats(1),
         lifecycle,
         messages,
-        messages_omitted: c.messages_omitted,
+        messages_omitted: c.messages.omitted,
     }
 }
 
@@ -1071,7 +1085,7 @@ fn build_hosts(acc: &BTreeMap<IpAddr, HostAcc>, convs: &[Conversation]) -> Vec<H
                     .unwrap_or_default(),
                 notes: notes.get(&a).cloned().unwrap_or_default(),
                 addr: a,
-                macs: h.macs.iter().cloned().collect(),
+                macs: h.macs.iter().map(|&m| wire::net::Mac(m).to_string()).collect(),
                 packets_sent: h.packets_sent,
                 packets_received: h.packets_received,
                 bytes_sent: h.bytes_sent,
@@ -1079,58 +1093,6 @@ fn build_hosts(acc: &BTreeMap<IpAddr, HostAcc>, convs: &[Conversation]) -> Vec<H
             }
         })
         .collect()
-}
-
-/// The key an application message is counted under in the activity lines.
-pub(crate) fn activity_key(m: &crate::dissect::Msg) -> Option<(String, String)> {
-    let f = |k: &str| m.fields.get(k).cloned();
-    match m.protocol.as_str() {
-        "JSON-RPC" => f("rpc_method").map(|meth| ("JSON-RPC".into(), format!("call of {meth}"))),
-        "SOAP" => f("operation")
-            .filter(|op| !op.ends_with("Response"))
-            .map(|op| ("SOAP".into(), format!("call of {op}"))),
-        "HTTP" => f("method").map(|meth| {
-            let path = f("path").unwrap_or_default();
-            let path = path.split('?').next().unwrap_or("").to_string();
-            ("HTTP".into(), format!("{meth} {path}"))
-        }),
-        "MQTT" => {
-            let kind = f("type")?;
-            match (f("topic"), f("filters")) {
-                (Some(topic), _) if kind == "PUBLISH" => Some(("MQTT".into(), format!("PUBLISH to {topic}"))),
-                (_, Some(filters)) if kind == "SUBSCRIBE" => {
-                    Some(("MQTT".into(), format!("SUBSCRIBE to {filters}")))
-                }
-                _ => Some(("MQTT".into(), kind)),
-            }
-        }
-        "echo" => Some(("echo".into(), "Echo: reply".into())),
-        "upcall" => Some(("upcall".into(), "Upcall event".into())),
-        "Lamport" => Some(("Lamport".into(), "Lamport message".into())),
-        "UDP text" | "text" | "JSON" | "sister-frame" if m.direction == Direction::ClientToServer => {
-            Some((m.protocol.clone(), "message".into()))
-        }
-        "ZMTP" => match f("type")?.as_str() {
-            // The handshake (greeting, READY) is in every connection: not activity.
-            "GREETING" | "READY" => None,
-            "MESSAGE" => Some((
-                "ZMTP".into(),
-                format!("{} message", f("socket_type").unwrap_or_default())
-                    .trim()
-                    .to_string(),
-            )),
-            other => Some((
-                "ZMTP".into(),
-                format!(
-                    "{other} {}",
-                    f("topic").map(|t| format!("'{t}'")).unwrap_or_default()
-                )
-                .trim()
-                .to_string(),
-            )),
-        },
-        _ => None,
-    }
 }
 
 fn build_activity(convs: &[Conv], reports: &[Conversation]) -> Vec<Activity> {
@@ -1146,27 +1108,31 @@ fn build_activity(convs: &[Conv], reports: &[Conversation]) -> Vec<Activity> {
     }
     let mut groups: BTreeMap<(String, String), G> = BTreeMap::new();
     for (c, report) in convs.iter().zip(reports) {
-        for ((protocol, key, dir), n) in &c.activity {
+        let counts =
+            c.messages.activity.iter().flat_map(|(&(protocol, dir), keys)| {
+                keys.iter().map(move |(key, n)| (protocol, key, dir, n))
+            });
+        for (protocol, key, dir, n) in counts {
             // The client's lines in an echo/upcall conversation are its requests.
             let (protocol, key) =
-                if protocol == "text" && *dir == 0 && matches!(report.protocol.as_str(), "echo" | "upcall") {
-                    (&report.protocol, &"request".to_string())
+                if protocol == "text" && dir == 0 && matches!(report.protocol.as_str(), "echo" | "upcall") {
+                    (report.protocol.as_str(), "request")
                 } else {
-                    (protocol, key)
+                    (protocol, key.as_str())
                 };
-            let (from, to) = if *dir == 0 {
+            let (from, to) = if dir == 0 {
                 (c.client, c.server)
             } else {
                 (c.server, c.client)
             };
             let g = groups
-                .entry((protocol.clone(), key.clone()))
+                .entry((protocol.to_string(), key.to_string()))
                 .or_insert_with(|| G {
                     order: c.id,
                     ..G::default()
                 });
             // MQTT: a PUBLISH from the broker is a forward to a subscriber, counted with the original.
-            if protocol == "MQTT" && *dir == 1 && key.starts_with("PUBLISH") {
+            if protocol == "MQTT" && dir == 1 && key.starts_with("PUBLISH") {
                 g.forwarded_to.insert(to.ip().to_string());
                 g.forwarded += n;
                 continue;
@@ -1174,7 +1140,7 @@ fn build_activity(convs: &[Conv], reports: &[Conversation]) -> Vec<Activity> {
             g.count += n;
             g.from.insert(from.ip().to_string());
             // The service's port says something; a client's ephemeral port does not.
-            g.to.insert(if *dir == 0 {
+            g.to.insert(if dir == 0 {
                 to.to_string()
             } else {
                 to.ip().to_string()
@@ -1235,13 +1201,13 @@ impl Analyzer {
         let mut out = Vec::new();
         cursors.resize(self.convs.len(), 0);
         for (c, seen) in self.convs.iter().zip(cursors.iter_mut()) {
-            if c.messages.len() > *seen {
+            if c.messages.kept.len() > *seen {
                 out.extend(
-                    c.messages[*seen..]
+                    c.messages.kept[*seen..]
                         .iter()
                         .map(|m| (c.id, c.client, c.server, m.clone())),
                 );
-                *seen = c.messages.len();
+                *seen = c.messages.kept.len();
             }
         }
         out

@@ -7,7 +7,7 @@ use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
-use crate::dissect::{Msg, Note, Session};
+use crate::dissect::{Messages, Note, Session};
 use crate::reassembly::{Reassembler, SegmentKind};
 use crate::report::{Closing, Direction, Opening, Side};
 
@@ -27,7 +27,6 @@ pub struct DirState {
     pub packets: u64,
     pub bytes: u64,
     pub payload_bytes: u64,
-    pub messages: u64,
     pub reasm: Reassembler,
     /// Time of the first SYN (without ACK), SYN+ACK, FIN, RST sent this way.
     pub syn: Option<f64>,
@@ -65,10 +64,8 @@ pub struct Conv {
     pub first_ns: i64,
     pub dirs: [DirState; 2],
     pub session: Session,
-    pub messages: Vec<Msg>,
-    pub messages_omitted: u64,
-    /// Messages per (protocol, activity key, direction index), for the activity lines.
-    pub activity: BTreeMap<(String, String, u8), u64>,
+    /// The dissector's messages: the first ones in full, all of them counted (with the activity keys).
+    pub messages: Messages,
     pub notes: Vec<Note>,
     /// Zeek history letters in order, with the direction that produced them.
     pub history: Vec<(char, Direction)>,
@@ -112,9 +109,7 @@ impl Conv {
             first_ns: ns,
             dirs: [DirState::default(), DirState::default()],
             session,
-            messages: Vec::new(),
-            messages_omitted: 0,
-            activity: BTreeMap::new(),
+            messages: Messages::default(),
             notes: Vec::new(),
             history: Vec::new(),
             follow: None,
@@ -186,9 +181,8 @@ impl Conv {
                 });
             }
         }
-        let mut out = Vec::new();
-        self.session.data(dir, t, offset, bytes, &mut out);
-        self.take(out, max_messages);
+        self.messages.limit = max_messages;
+        self.session.data(dir, t, offset, bytes, &mut self.messages);
     }
 
     /// A hole of `len` bytes at `offset` in `dir`.
@@ -207,9 +201,8 @@ impl Conv {
                 gap: len,
             });
         }
-        let mut out = Vec::new();
-        self.session.gap(dir, &mut out);
-        self.take(out, max_messages);
+        self.messages.limit = max_messages;
+        self.session.gap(dir, &mut self.messages);
     }
 
     /// This direction ended (FIN with nothing missing before it).
@@ -218,27 +211,8 @@ impl Conv {
             return;
         }
         self.dirs[di(dir)].ended = true;
-        let mut out = Vec::new();
-        self.session.end(dir, t, &mut out);
-        self.take(out, max_messages);
-    }
-
-    pub fn take(&mut self, out: Vec<Msg>, max_messages: usize) {
-        for m in out {
-            self.dirs[di(m.direction)].messages += 1;
-            // Counted for the activity lines from every message, also those beyond the report's limit.
-            if let Some((protocol, key)) = crate::analyzer::activity_key(&m) {
-                *self
-                    .activity
-                    .entry((protocol, key, di(m.direction) as u8))
-                    .or_default() += 1;
-            }
-            if self.messages.len() < max_messages {
-                self.messages.push(m);
-            } else {
-                self.messages_omitted += 1;
-            }
-        }
+        self.messages.limit = max_messages;
+        self.session.end(dir, t, &mut self.messages);
     }
 
     /// The end of the capture (or the connection was closed): flush everything.
@@ -262,11 +236,13 @@ impl Conv {
                 self.end(dir, t, max_messages);
             }
         }
-        let mut out = Vec::new();
         let mut notes = Vec::new();
-        self.session
-            .finish(self.last.max(t_end.min(self.last)), &mut out, &mut notes);
-        self.take(out, max_messages);
+        self.messages.limit = max_messages;
+        self.session.finish(
+            self.last.max(t_end.min(self.last)),
+            &mut self.messages,
+            &mut notes,
+        );
         self.notes.extend(notes);
         for d in &mut self.dirs {
             if let Some(f) = d.stream_file.as_mut() {

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::{json_line, preview, Dissector, Msg, Note};
+use super::{json_line, preview, Dissector, Messages, Msg, Note};
 use crate::report::Direction;
 
 /// Most bytes of headers held per direction before giving up on the stream.
@@ -90,7 +90,7 @@ impl Http {
         }
     }
 
-    fn parse(&mut self, dir: Direction, t: f64, out: &mut Vec<Msg>) {
+    fn parse(&mut self, dir: Direction, t: f64, out: &mut Messages) {
         loop {
             let half = &mut self.halves[idx(dir)];
             if half.broken {
@@ -170,7 +170,7 @@ impl Http {
         }
     }
 
-    fn emit(&mut self, dir: Direction, t: f64, out: &mut Vec<Msg>) {
+    fn emit(&mut self, dir: Direction, t: f64, out: &mut Messages) {
         let half = &mut self.halves[idx(dir)];
         let Some(head) = half.head.take() else { return };
         let body = std::mem::take(&mut half.body);
@@ -248,7 +248,7 @@ fn malformed(dir: Direction, t: f64, offset: u64, what: &str) -> Msg {
     Msg {
         t,
         direction: dir,
-        protocol: "HTTP".into(),
+        protocol: "HTTP",
         summary: format!("malformed: {what}"),
         fields,
         offset,
@@ -375,7 +375,7 @@ fn describe(
         }
     };
     if protocol.is_empty() {
-        protocol = "HTTP".into();
+        protocol = "HTTP";
     }
     Msg {
         t,
@@ -393,9 +393,9 @@ fn describe_body(
     head: &Head,
     body: &[u8],
     fields: &mut BTreeMap<String, String>,
-) -> (String, Option<String>) {
+) -> (&'static str, Option<String>) {
     if body.is_empty() {
-        return (String::new(), None);
+        return ("", None);
     }
     let text = String::from_utf8_lossy(body);
     let trimmed = text.trim_start();
@@ -403,27 +403,24 @@ fn describe_body(
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(trimmed) {
             fields.insert("json".into(), json_line(&v, 500));
             if let Some(s) = super::jsonrpc::describe(&v, fields) {
-                return ("JSON-RPC".into(), Some(s));
+                return ("JSON-RPC", Some(s));
             }
-            return (String::new(), Some(json_line(&v, 100)));
+            return ("", Some(json_line(&v, 100)));
         }
     }
     if trimmed.starts_with('<') {
         if let Some(s) = super::soap::describe(body, head.is_request, fields) {
-            return ("SOAP".into(), Some(s));
+            return ("SOAP", Some(s));
         }
         if trimmed.contains("definitions") && trimmed.contains("wsdl") {
-            return (
-                "SOAP".into(),
-                Some(format!("WSDL document ({} bytes)", body.len())),
-            );
+            return ("SOAP", Some(format!("WSDL document ({} bytes)", body.len())));
         }
     }
-    (String::new(), Some(preview(body, 60)))
+    ("", Some(preview(body, 60)))
 }
 
 impl Dissector for Http {
-    fn data(&mut self, dir: Direction, t: f64, offset: u64, bytes: &[u8], out: &mut Vec<Msg>) {
+    fn data(&mut self, dir: Direction, t: f64, offset: u64, bytes: &[u8], out: &mut Messages) {
         let half = &mut self.halves[idx(dir)];
         if half.broken {
             return;
@@ -442,7 +439,7 @@ impl Dissector for Http {
         half.buf.clear();
     }
 
-    fn end(&mut self, dir: Direction, t: f64, out: &mut Vec<Msg>) {
+    fn end(&mut self, dir: Direction, t: f64, out: &mut Messages) {
         let half = &mut self.halves[idx(dir)];
         if matches!(half.framing, BodyFraming::UntilClose) && half.head.is_some() {
             // The close delimits the body (RFC 9112 §6.3 rule 8).
@@ -450,7 +447,7 @@ impl Dissector for Http {
         }
     }
 
-    fn finish(&mut self, t: f64, out: &mut Vec<Msg>, notes: &mut Vec<Note>) {
+    fn finish(&mut self, t: f64, out: &mut Messages, notes: &mut Vec<Note>) {
         for dir in [Direction::ClientToServer, Direction::ServerToClient] {
             let half = &self.halves[idx(dir)];
             if half.head.is_some() {
@@ -480,7 +477,7 @@ mod tests {
 
     fn run(segments: &[(Direction, &[u8])], fin_server: bool) -> (Vec<Msg>, Vec<Note>) {
         let mut h = Http::new();
-        let mut out = Vec::new();
+        let mut out = Messages::default();
         let mut offsets = [0u64; 2];
         for (i, (dir, b)) in segments.iter().enumerate() {
             h.data(*dir, i as f64, offsets[idx(*dir)], b, &mut out);
@@ -491,7 +488,7 @@ mod tests {
         }
         let mut notes = Vec::new();
         h.finish(100.0, &mut out, &mut notes);
-        (out, notes)
+        (out.kept, notes)
     }
 
     #[test]

@@ -8,7 +8,13 @@
 //! comes next (an HTTP status line, an MQTT packet on the MQTT port).
 //!
 //! Every dissector takes contiguous bytes of one direction as they become available and emits
-//! [`Msg`]s; none may panic or hold more than a bounded buffer, whatever the bytes.
+//! [`Msg`]s into the conversation's [`Messages`]; none may panic or hold more than a bounded buffer,
+//! whatever the bytes.
+//!
+//! The report keeps the first messages of a conversation in full and only *counts* the rest (a 1 GB
+//! capture holds millions of messages). Writing a message's summary and fields costs more than decoding
+//! it, so a dissector asks [`Messages::wants_detail`] first; when the answer is no, it reports just what
+//! the counts need with [`Messages::count`]: the direction and the activity key.
 
 pub mod http;
 pub mod jsonrpc;
@@ -18,6 +24,7 @@ pub mod text;
 pub mod zmtp;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use crate::report::Direction;
 
@@ -26,11 +33,158 @@ use crate::report::Direction;
 pub struct Msg {
     pub t: f64,
     pub direction: Direction,
-    pub protocol: String,
+    pub protocol: &'static str,
     pub summary: String,
     pub fields: BTreeMap<String, String>,
     pub offset: u64,
     pub len: u64,
+}
+
+/// What the dissectors found in one conversation: the first messages in full, all of them counted.
+#[derive(Debug)]
+pub struct Messages {
+    /// The messages kept in full, in the order they completed.
+    pub kept: Vec<Msg>,
+    /// How many messages may be kept (the analyzer sets it before each delivery: the conversation's
+    /// share of `Options::max_messages` and `max_messages_total`).
+    pub limit: usize,
+    /// Messages per direction (client→server, server→client), kept or only counted.
+    pub per_direction: [u64; 2],
+    /// Messages counted but not kept.
+    pub omitted: u64,
+    /// Messages per (protocol, direction index) and activity key, for the report's activity lines.
+    pub activity: BTreeMap<(&'static str, u8), BTreeMap<String, u64>>,
+    /// Where [`Messages::count`] writes an activity key (reused: counting allocates nothing for a key
+    /// already seen).
+    key: String,
+}
+
+impl Default for Messages {
+    fn default() -> Self {
+        Messages::new(usize::MAX)
+    }
+}
+
+impl Messages {
+    pub fn new(limit: usize) -> Self {
+        Messages {
+            kept: Vec::new(),
+            limit,
+            per_direction: [0; 2],
+            omitted: 0,
+            activity: BTreeMap::new(),
+            key: String::new(),
+        }
+    }
+
+    /// True when the next message will be kept in the report: only then are its summary and fields
+    /// worth writing.
+    pub fn wants_detail(&self) -> bool {
+        self.kept.len() < self.limit
+    }
+
+    /// A message in full: kept if there is room, counted in any case.
+    pub fn push(&mut self, m: Msg) {
+        let dir = dir_index(m.direction);
+        self.per_direction[dir as usize] += 1;
+        if let Some((protocol, key)) = activity_key(&m) {
+            *self
+                .activity
+                .entry((protocol, dir))
+                .or_default()
+                .entry(key)
+                .or_default() += 1;
+        }
+        if self.wants_detail() {
+            self.kept.push(m);
+        } else {
+            self.omitted += 1;
+        }
+    }
+
+    /// A message that is only counted (when [`Messages::wants_detail`] said no): its direction, and
+    /// the activity key [`activity_key`] would give the full message (`None`: not activity).
+    pub fn count(
+        &mut self,
+        direction: Direction,
+        protocol: &'static str,
+        key: Option<std::fmt::Arguments<'_>>,
+    ) {
+        let dir = dir_index(direction);
+        self.per_direction[dir as usize] += 1;
+        self.omitted += 1;
+        let Some(key) = key else { return };
+        self.key.clear();
+        let _ = self.key.write_fmt(key);
+        let keys = self.activity.entry((protocol, dir)).or_default();
+        match keys.get_mut(self.key.as_str()) {
+            Some(n) => *n += 1,
+            None => {
+                keys.insert(self.key.clone(), 1);
+            }
+        }
+    }
+}
+
+fn dir_index(d: Direction) -> u8 {
+    match d {
+        Direction::ClientToServer => 0,
+        Direction::ServerToClient => 1,
+    }
+}
+
+/// The key an application message is counted under in the activity lines (`PUBLISH to sister/temp`,
+/// `GET /add`), with its protocol; `None` for messages that are not activity (handshakes, malformed).
+/// A dissector that only counts a message ([`Messages::count`]) must give the same key.
+pub fn activity_key(m: &Msg) -> Option<(&'static str, String)> {
+    let f = |k: &str| m.fields.get(k).cloned();
+    match m.protocol {
+        "JSON-RPC" => f("rpc_method").map(|meth| ("JSON-RPC", format!("call of {meth}"))),
+        "SOAP" => f("operation")
+            .filter(|op| !op.ends_with("Response"))
+            .map(|op| ("SOAP", format!("call of {op}"))),
+        "HTTP" => f("method").map(|meth| {
+            let path = f("path").unwrap_or_default();
+            let path = path.split('?').next().unwrap_or("").to_string();
+            ("HTTP", format!("{meth} {path}"))
+        }),
+        "MQTT" => {
+            let kind = f("type")?;
+            match (f("topic"), f("filters")) {
+                (Some(topic), _) if kind == "PUBLISH" => Some(("MQTT", format!("PUBLISH to {topic}"))),
+                (_, Some(filters)) if kind == "SUBSCRIBE" => {
+                    Some(("MQTT", format!("SUBSCRIBE to {filters}")))
+                }
+                _ => Some(("MQTT", kind)),
+            }
+        }
+        "echo" => Some(("echo", "Echo: reply".into())),
+        "upcall" => Some(("upcall", "Upcall event".into())),
+        "Lamport" => Some(("Lamport", "Lamport message".into())),
+        "UDP text" | "text" | "JSON" | "sister-frame" if m.direction == Direction::ClientToServer => {
+            Some((m.protocol, "message".into()))
+        }
+        "ZMTP" => match f("type")?.as_str() {
+            // The handshake (greeting, READY) is in every connection: not activity.
+            "GREETING" | "READY" => None,
+            "MESSAGE" => Some((
+                "ZMTP",
+                format!("{} message", f("socket_type").unwrap_or_default())
+                    .trim()
+                    .to_string(),
+            )),
+            other => Some((
+                "ZMTP",
+                format!(
+                    "{other} {}",
+                    f("topic").map(|t| format!("'{t}'")).unwrap_or_default()
+                )
+                .trim()
+                .to_string(),
+            )),
+        },
+        _ => None,
+    }
 }
 
 /// What a dissector also reports besides messages.
@@ -47,13 +201,13 @@ pub trait Dissector {
     /// Contiguous bytes of one direction, starting at stream `offset`, the last of them seen at `t`.
     /// `boundary` is true when the bytes are exactly one TCP segment or one UDP datagram (the course's
     /// raw-text protocols treat one `recv` as one message).
-    fn data(&mut self, dir: Direction, t: f64, offset: u64, bytes: &[u8], out: &mut Vec<Msg>);
+    fn data(&mut self, dir: Direction, t: f64, offset: u64, bytes: &[u8], out: &mut Messages);
     /// Bytes of this direction were lost: resynchronise or give up.
     fn gap(&mut self, dir: Direction);
     /// This direction ended (FIN) at `t`: messages delimited by the close are complete now.
-    fn end(&mut self, dir: Direction, t: f64, out: &mut Vec<Msg>);
+    fn end(&mut self, dir: Direction, t: f64, out: &mut Messages);
     /// The capture ended: flush, and say what was left unanswered.
-    fn finish(&mut self, t: f64, out: &mut Vec<Msg>, notes: &mut Vec<Note>);
+    fn finish(&mut self, t: f64, out: &mut Messages, notes: &mut Vec<Note>);
 }
 
 /// Hints for choosing a dissector.
@@ -85,7 +239,7 @@ impl Session {
         }
     }
 
-    pub fn data(&mut self, dir: Direction, t: f64, offset: u64, bytes: &[u8], out: &mut Vec<Msg>) {
+    pub fn data(&mut self, dir: Direction, t: f64, offset: u64, bytes: &[u8], out: &mut Messages) {
         if let Some(d) = self.chosen.as_mut() {
             d.data(dir, t, offset, bytes, out);
             return;
@@ -110,7 +264,7 @@ impl Session {
         }
     }
 
-    fn force(&mut self, out: &mut Vec<Msg>) {
+    fn force(&mut self, out: &mut Messages) {
         if self.chosen.is_none() && !self.held.is_empty() {
             let mut d: Box<dyn Dissector + Send> = Box::new(text::Text::new(self.hints));
             for (dir, t, offset, bytes) in self.held.drain(..) {
@@ -120,21 +274,21 @@ impl Session {
         }
     }
 
-    pub fn gap(&mut self, dir: Direction, out: &mut Vec<Msg>) {
+    pub fn gap(&mut self, dir: Direction, out: &mut Messages) {
         self.force(out);
         if let Some(d) = self.chosen.as_mut() {
             d.gap(dir);
         }
     }
 
-    pub fn end(&mut self, dir: Direction, t: f64, out: &mut Vec<Msg>) {
+    pub fn end(&mut self, dir: Direction, t: f64, out: &mut Messages) {
         self.force(out);
         if let Some(d) = self.chosen.as_mut() {
             d.end(dir, t, out);
         }
     }
 
-    pub fn finish(&mut self, t: f64, out: &mut Vec<Msg>, notes: &mut Vec<Note>) {
+    pub fn finish(&mut self, t: f64, out: &mut Messages, notes: &mut Vec<Note>) {
         self.force(out);
         if let Some(d) = self.chosen.as_mut() {
             d.finish(t, out, notes);
@@ -229,5 +383,91 @@ pub fn json_line(v: &serde_json::Value, max: usize) -> String {
         format!("{cut}…")
     } else {
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use capture::synth::*;
+
+    /// Feed both directions of a conversation, one piece at a time, to a fresh session.
+    fn run(port: u16, pieces: &[(Direction, Vec<u8>)], limit: usize) -> Messages {
+        let mut s = Session::new(Hints {
+            server_port: port,
+            udp: false,
+        });
+        let mut out = Messages::new(limit);
+        let mut offsets = [0u64; 2];
+        for (i, (dir, bytes)) in pieces.iter().enumerate() {
+            let d = dir_index(*dir) as usize;
+            s.data(*dir, i as f64, offsets[d], bytes, &mut out);
+            offsets[d] += bytes.len() as u64;
+        }
+        let mut notes = Vec::new();
+        s.finish(99.0, &mut out, &mut notes);
+        out
+    }
+
+    #[test]
+    fn counting_only_gives_the_counts_of_keeping_in_full() {
+        use Direction::{ClientToServer as C, ServerToClient as S};
+        let mut req = vec![0x01, 0x00];
+        req.extend(zmtp_message(b"Hello"));
+        let conversations: [(u16, Vec<(Direction, Vec<u8>)>); 4] = [
+            (
+                1883,
+                vec![
+                    (C, mqtt_connect("paho-1")),
+                    (S, mqtt_connack()),
+                    (
+                        C,
+                        [mqtt_subscribe(1, "sister/#"), mqtt_subscribe(2, "a/b")].concat(),
+                    ),
+                    (S, mqtt_suback(1)),
+                    (C, mqtt_publish("sister/temp", b"Suhu: 28\xc2\xb0C").repeat(3)),
+                    (S, mqtt_publish("sister/temp", b"\x00\x01 binary")),
+                    (C, mqtt_disconnect()),
+                ],
+            ),
+            (
+                5555,
+                vec![
+                    (C, zmtp_greeting(false)),
+                    (S, zmtp_greeting(true)),
+                    (C, zmtp_ready("REQ")),
+                    (S, zmtp_ready("REP")),
+                    (C, [req.clone(), req.clone()].concat()),
+                    (S, [vec![0x01, 0x00], zmtp_message(b"World")].concat()),
+                ],
+            ),
+            (
+                5556,
+                vec![
+                    (C, zmtp_greeting(false)),
+                    (S, zmtp_greeting(true)),
+                    (C, zmtp_ready("SUB")),
+                    (S, zmtp_ready("PUB")),
+                    (C, zmtp_message(b"\x01WAKTU")),
+                    (S, [zmtp_message(b"WAKTU 12:00"), zmtp_message(b"")].concat()),
+                ],
+            ),
+            (
+                5151,
+                vec![
+                    (C, b"GET /add?a=1&b=2 HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()),
+                    (S, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}".to_vec()),
+                ],
+            ),
+        ];
+        for (port, pieces) in &conversations {
+            let full = run(*port, pieces, usize::MAX);
+            let counted = run(*port, pieces, 0);
+            assert!(!full.kept.is_empty() && counted.kept.is_empty());
+            assert_eq!(full.omitted, 0);
+            assert_eq!(counted.omitted, full.kept.len() as u64, "port {port}");
+            assert_eq!(counted.per_direction, full.per_direction, "port {port}");
+            assert_eq!(counted.activity, full.activity, "port {port}");
+        }
     }
 }

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use wire::mqtt::{self, Packet, QoS, Version};
 
-use super::{preview, Dissector, Msg, Note};
+use super::{preview, Dissector, Messages, Msg, Note};
 use crate::report::Direction;
 
 /// The largest MQTT packet held while waiting for its last byte (bigger ones are reported and skipped).
@@ -48,6 +48,21 @@ pub struct Mqtt {
 impl Default for Mqtt {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// A SUBSCRIBE's filters as the report shows them: `sister/temp (qos 0), sister/# (qos 1)`.
+struct Filters<'a>(&'a wire::mqtt::Subscribe);
+
+impl std::fmt::Display for Filters<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, x) in self.0.subscriptions.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{} (qos {})", x.filter, x.options.qos as u8)?;
+        }
+        Ok(())
     }
 }
 
@@ -110,13 +125,97 @@ impl Mqtt {
         }
     }
 
-    fn packet(&mut self, dir: Direction, t: f64, offset: u64, len: usize, p: Packet, out: &mut Vec<Msg>) {
-        let mut f = BTreeMap::new();
+    /// Decode the whole packets at the start of `input` (which starts at stream offset
+    /// `halves[dir].offset`); returns how many bytes were used (all of them when the rest is dropped).
+    fn packets(&mut self, dir: Direction, t: f64, input: &[u8], out: &mut Messages) -> usize {
+        let mut used = 0;
+        loop {
+            let rest = &input[used..];
+            if rest.is_empty() {
+                return used;
+            }
+            let h = &mut self.halves[idx(dir)];
+            let total = match mqtt::check(rest) {
+                Ok(n) => n,
+                Err(mqtt::Error::Incomplete { needed }) => {
+                    if let Some(n) = needed {
+                        if rest.len() + n > MAX_PACKET {
+                            let start = h.offset;
+                            let have = rest.len() as u64;
+                            h.skip = n as u64;
+                            out.push(malformed(
+                                dir,
+                                t,
+                                start,
+                                &format!("MQTT packet of {} bytes, too large to keep", have + n as u64),
+                            ));
+                            return input.len();
+                        }
+                    }
+                    return used;
+                }
+                Err(e) => {
+                    h.broken = true;
+                    out.push(malformed(dir, t, h.offset, &e.to_string()));
+                    return input.len();
+                }
+            };
+            let start = h.offset;
+            h.offset += total as u64;
+            match self.decode(&rest[..total]) {
+                Ok(p) => self.packet(dir, t, start, total, p, out),
+                Err(e) => out.push(malformed(dir, t, start, &e)),
+            }
+            used += total;
+        }
+    }
+
+    /// What every packet changes, whether it is kept or only counted: the version (from the CONNECT)
+    /// and the requests waiting for their answer.
+    fn track(&mut self, t: f64, p: &Packet) {
+        match p {
+            Packet::Connect(c) => {
+                self.version = Some(c.version);
+                self.pending.push_back(("CONNECT", 0, t, p.to_string()));
+            }
+            Packet::ConnAck(_) => self.answer("CONNECT", 0),
+            Packet::Publish(pb) if pb.qos != QoS::AtMostOnce => {
+                self.pending
+                    .push_back(("PUBLISH", pb.packet_id, t, p.to_string()));
+            }
+            Packet::PubAck(a) | Packet::PubRec(a) => self.answer("PUBLISH", a.packet_id),
+            Packet::Subscribe(s) => self
+                .pending
+                .push_back(("SUBSCRIBE", s.packet_id, t, p.to_string())),
+            Packet::SubAck(s) => self.answer("SUBSCRIBE", s.packet_id),
+            Packet::Unsubscribe(u) => self
+                .pending
+                .push_back(("UNSUBSCRIBE", u.packet_id, t, p.to_string())),
+            Packet::UnsubAck(u) => self.answer("UNSUBSCRIBE", u.packet_id),
+            Packet::PingReq => self.pending.push_back(("PINGREQ", 0, t, "PINGREQ".into())),
+            Packet::PingResp => self.answer("PINGREQ", 0),
+            _ => {}
+        }
+    }
+
+    fn packet(&mut self, dir: Direction, t: f64, offset: u64, len: usize, p: Packet, out: &mut Messages) {
+        self.track(t, &p);
         let kind = p.packet_type().name();
+        if !out.wants_detail() {
+            // Only counted: the activity key `activity_key` would read from the fields below.
+            match &p {
+                Packet::Publish(pb) => out.count(dir, "MQTT", Some(format_args!("PUBLISH to {}", pb.topic))),
+                Packet::Subscribe(s) => {
+                    out.count(dir, "MQTT", Some(format_args!("SUBSCRIBE to {}", Filters(s))))
+                }
+                _ => out.count(dir, "MQTT", Some(format_args!("{kind}"))),
+            }
+            return;
+        }
+        let mut f = BTreeMap::new();
         f.insert("type".to_string(), kind.to_string());
         match &p {
             Packet::Connect(c) => {
-                self.version = Some(c.version);
                 f.insert("version".into(), format!("{:?}", c.version));
                 f.insert("client_id".into(), c.client_id.clone());
                 f.insert("keep_alive".into(), c.keep_alive.to_string());
@@ -127,12 +226,10 @@ impl Mqtt {
                 if let Some(w) = &c.will {
                     f.insert("will_topic".into(), w.topic.clone());
                 }
-                self.pending.push_back(("CONNECT", 0, t, p.to_string()));
             }
             Packet::ConnAck(c) => {
                 f.insert("session_present".into(), c.session_present.to_string());
                 f.insert("code".into(), c.code.to_string());
-                self.answer("CONNECT", 0);
             }
             Packet::Publish(pb) => {
                 f.insert("topic".into(), pb.topic.clone());
@@ -142,8 +239,6 @@ impl Mqtt {
                 f.insert("payload_bytes".into(), pb.payload.len().to_string());
                 if pb.qos != QoS::AtMostOnce {
                     f.insert("packet_id".into(), pb.packet_id.to_string());
-                    self.pending
-                        .push_back(("PUBLISH", pb.packet_id, t, p.to_string()));
                 }
                 if pb.dup {
                     f.insert("dup".into(), "true".into());
@@ -152,39 +247,24 @@ impl Mqtt {
             Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubComp(a) | Packet::PubRel(a) => {
                 f.insert("packet_id".into(), a.packet_id.to_string());
                 f.insert("reason".into(), a.reason.to_string());
-                if matches!(p, Packet::PubAck(_) | Packet::PubRec(_)) {
-                    self.answer("PUBLISH", a.packet_id);
-                }
             }
             Packet::Subscribe(s) => {
                 f.insert("packet_id".into(), s.packet_id.to_string());
-                let filters: Vec<String> = s
-                    .subscriptions
-                    .iter()
-                    .map(|x| format!("{} (qos {})", x.filter, x.options.qos as u8))
-                    .collect();
-                f.insert("filters".into(), filters.join(", "));
-                self.pending
-                    .push_back(("SUBSCRIBE", s.packet_id, t, p.to_string()));
+                f.insert("filters".into(), Filters(s).to_string());
             }
             Packet::SubAck(s) => {
                 f.insert("packet_id".into(), s.packet_id.to_string());
                 let codes: Vec<String> = s.codes.iter().map(|c| c.to_string()).collect();
                 f.insert("codes".into(), codes.join(", "));
-                self.answer("SUBSCRIBE", s.packet_id);
             }
             Packet::Unsubscribe(u) => {
                 f.insert("packet_id".into(), u.packet_id.to_string());
                 f.insert("filters".into(), u.filters.join(", "));
-                self.pending
-                    .push_back(("UNSUBSCRIBE", u.packet_id, t, p.to_string()));
             }
             Packet::UnsubAck(u) => {
                 f.insert("packet_id".into(), u.packet_id.to_string());
-                self.answer("UNSUBSCRIBE", u.packet_id);
             }
-            Packet::PingReq => self.pending.push_back(("PINGREQ", 0, t, "PINGREQ".into())),
-            Packet::PingResp => self.answer("PINGREQ", 0),
+            Packet::PingReq | Packet::PingResp => {}
             Packet::Disconnect(d) => {
                 f.insert("reason".into(), d.reason.to_string());
             }
@@ -206,7 +286,7 @@ impl Mqtt {
         out.push(Msg {
             t,
             direction: dir,
-            protocol: "MQTT".into(),
+            protocol: "MQTT",
             summary,
             fields: f,
             offset,
@@ -226,65 +306,32 @@ impl Mqtt {
 }
 
 impl Dissector for Mqtt {
-    fn data(&mut self, dir: Direction, t: f64, offset: u64, bytes: &[u8], out: &mut Vec<Msg>) {
+    fn data(&mut self, dir: Direction, t: f64, offset: u64, bytes: &[u8], out: &mut Messages) {
+        let h = &mut self.halves[idx(dir)];
+        if h.broken {
+            return;
+        }
         let mut bytes = bytes;
         let mut offset = offset;
-        {
-            let h = &mut self.halves[idx(dir)];
-            if h.broken {
-                return;
-            }
-            if h.skip > 0 {
-                let n = (h.skip as usize).min(bytes.len());
-                h.skip -= n as u64;
-                bytes = &bytes[n..];
-                offset += n as u64;
-            }
-            if h.buf.is_empty() {
-                h.offset = offset;
-            }
-            h.buf.extend_from_slice(bytes);
+        if h.skip > 0 {
+            let n = (h.skip as usize).min(bytes.len());
+            h.skip -= n as u64;
+            bytes = &bytes[n..];
+            offset += n as u64;
         }
-        loop {
-            let h = &mut self.halves[idx(dir)];
-            if h.buf.is_empty() {
-                return;
-            }
-            let total = match mqtt::check(&h.buf) {
-                Ok(n) => n,
-                Err(mqtt::Error::Incomplete { needed }) => {
-                    if let Some(n) = needed {
-                        if h.buf.len() + n > MAX_PACKET {
-                            let start = h.offset;
-                            let have = h.buf.len() as u64;
-                            h.skip = n as u64;
-                            h.buf.clear();
-                            out.push(malformed(
-                                dir,
-                                t,
-                                start,
-                                &format!("MQTT packet of {} bytes, too large to keep", have + n as u64),
-                            ));
-                        }
-                    }
-                    return;
-                }
-                Err(e) => {
-                    h.broken = true;
-                    let start = h.offset;
-                    h.buf.clear();
-                    out.push(malformed(dir, t, start, &e.to_string()));
-                    return;
-                }
-            };
-            let packet_bytes: Vec<u8> = h.buf.drain(..total).collect();
-            let start = h.offset;
-            h.offset += total as u64;
-            match self.decode(&packet_bytes) {
-                Ok(p) => self.packet(dir, t, start, total, p, out),
-                Err(e) => out.push(malformed(dir, t, start, &e)),
-            }
+        // Whole packets are decoded straight from the segment when nothing waits in the buffer (the
+        // usual case); only the start of an unfinished packet is copied, to wait for the rest.
+        let mut held = std::mem::take(&mut h.buf);
+        if held.is_empty() {
+            h.offset = offset;
+            let used = self.packets(dir, t, bytes, out);
+            held.extend_from_slice(&bytes[used..]);
+        } else {
+            held.extend_from_slice(bytes);
+            let used = self.packets(dir, t, &held, out);
+            held.drain(..used);
         }
+        self.halves[idx(dir)].buf = held;
     }
 
     fn gap(&mut self, dir: Direction) {
@@ -294,9 +341,9 @@ impl Dissector for Mqtt {
         h.buf.clear();
     }
 
-    fn end(&mut self, _dir: Direction, _t: f64, _out: &mut Vec<Msg>) {}
+    fn end(&mut self, _dir: Direction, _t: f64, _out: &mut Messages) {}
 
-    fn finish(&mut self, t_end: f64, _out: &mut Vec<Msg>, notes: &mut Vec<Note>) {
+    fn finish(&mut self, t_end: f64, _out: &mut Messages, notes: &mut Vec<Note>) {
         for (_, _, t, summary) in self.pending.drain(..) {
             notes.push(Note::Unanswered {
                 t,
@@ -324,7 +371,7 @@ fn malformed(dir: Direction, t: f64, offset: u64, what: &str) -> Msg {
     Msg {
         t,
         direction: dir,
-        protocol: "MQTT".into(),
+        protocol: "MQTT",
         summary: format!("malformed: {what}"),
         fields,
         offset,
@@ -348,18 +395,18 @@ mod tests {
             Version::V3_1_1,
         );
         let mut m = Mqtt::new();
-        let mut out = Vec::new();
+        let mut out = Messages::default();
         m.data(Direction::ClientToServer, 1.0, 0, &publish[..3], &mut out);
-        assert!(out.is_empty());
+        assert!(out.kept.is_empty());
         m.data(Direction::ClientToServer, 2.0, 3, &publish[3..], &mut out);
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].summary, "PUBLISH sister/temp 'Suhu: 28°C'");
-        assert_eq!(out[0].fields["topic"], "sister/temp");
+        assert_eq!(out.kept.len(), 1);
+        assert_eq!(out.kept[0].summary, "PUBLISH sister/temp 'Suhu: 28°C'");
+        assert_eq!(out.kept[0].fields["topic"], "sister/temp");
         assert_eq!(
-            (out[0].t, out[0].offset, out[0].len),
+            (out.kept[0].t, out.kept[0].offset, out.kept[0].len),
             (2.0, 0, publish.len() as u64)
         );
-        assert!(out[0].fields["version"].contains("guessed"));
+        assert!(out.kept[0].fields["version"].contains("guessed"));
         assert!(looks_like_mqtt(&publish));
         assert!(!is_connect(&publish));
     }
@@ -367,7 +414,7 @@ mod tests {
     #[test]
     fn unanswered_pingreq_and_garbage() {
         let mut m = Mqtt::new();
-        let mut out = Vec::new();
+        let mut out = Messages::default();
         m.data(
             Direction::ClientToServer,
             1.0,
@@ -378,15 +425,15 @@ mod tests {
         m.data(Direction::ServerToClient, 1.5, 0, &[0xd0, 0x00], &mut out);
         let mut notes = Vec::new();
         m.finish(3.0, &mut out, &mut notes);
-        assert_eq!(out.len(), 3);
+        assert_eq!(out.kept.len(), 3);
         assert_eq!(notes.len(), 1, "one PINGREQ answered, one not: {notes:?}");
         let mut m = Mqtt::new();
-        let mut out = Vec::new();
+        let mut out = Messages::default();
         m.data(Direction::ClientToServer, 1.0, 0, &[0x00, 0x00, 0x01], &mut out);
-        assert!(out[0].summary.starts_with("malformed"));
+        assert!(out.kept[0].summary.starts_with("malformed"));
         // An absurd length is not held.
         let mut m = Mqtt::new();
-        let mut out = Vec::new();
+        let mut out = Messages::default();
         m.data(
             Direction::ClientToServer,
             1.0,

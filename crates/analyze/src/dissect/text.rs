@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{preview, Dissector, Hints, Msg, Note};
+use super::{preview, Dissector, Hints, Messages, Msg, Note};
 use crate::report::Direction;
 
 pub struct Text {
@@ -25,7 +25,7 @@ impl Text {
 }
 
 /// Name and describe one raw message.
-pub fn classify(bytes: &[u8], dir: Direction, udp: bool) -> (String, String, BTreeMap<String, String>) {
+pub fn classify(bytes: &[u8], dir: Direction, udp: bool) -> (&'static str, String, BTreeMap<String, String>) {
     let mut fields = BTreeMap::new();
     let text = std::str::from_utf8(bytes).ok();
     if let Some(s) = text {
@@ -37,31 +37,23 @@ pub fn classify(bytes: &[u8], dir: Direction, udp: bool) -> (String, String, BTr
                     fields.insert("message".into(), m.message.clone());
                     fields.insert("balance".into(), m.balance.to_string());
                     fields.insert("timestamp".into(), m.timestamp.to_string());
-                    return ("Lamport".into(), m.to_string(), fields);
+                    return ("Lamport", m.to_string(), fields);
                 }
             }
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(trimmed) {
                 fields.insert("json".into(), super::json_line(&v, 200));
-                return (
-                    if udp { "UDP text" } else { "JSON" }.into(),
-                    preview(bytes, 80),
-                    fields,
-                );
+                return (if udp { "UDP text" } else { "JSON" }, preview(bytes, 80), fields);
             }
         }
         if dir == Direction::ServerToClient {
             if let Some(rest) = s.strip_prefix("Echo: ") {
                 fields.insert("echoed".into(), rest.to_string());
-                return (
-                    "echo".into(),
-                    format!("Echo: {}", preview(rest.as_bytes(), 80)),
-                    fields,
-                );
+                return ("echo", format!("Echo: {}", preview(rest.as_bytes(), 80)), fields);
             }
             if let Some(rest) = s.strip_prefix("Upcall event: ") {
                 fields.insert("event".into(), rest.to_string());
                 return (
-                    "upcall".into(),
+                    "upcall",
                     format!("Upcall event: {}", preview(rest.as_bytes(), 80)),
                     fields,
                 );
@@ -72,11 +64,7 @@ pub fn classify(bytes: &[u8], dir: Direction, udp: bool) -> (String, String, BTr
         if let Ok((payload, used)) = wire::frame::decode(bytes, wire::frame::DEFAULT_MAX_PAYLOAD) {
             if used == bytes.len() {
                 fields.insert("length".into(), payload.len().to_string());
-                return (
-                    "sister-frame".into(),
-                    format!("frame {}", preview(payload, 80)),
-                    fields,
-                );
+                return ("sister-frame", format!("frame {}", preview(payload, 80)), fields);
             }
         }
     }
@@ -90,11 +78,11 @@ pub fn classify(bytes: &[u8], dir: Direction, udp: bool) -> (String, String, BTr
         "data"
     };
     fields.insert("bytes".into(), bytes.len().to_string());
-    (proto.into(), preview(bytes, 80), fields)
+    (proto, preview(bytes, 80), fields)
 }
 
 impl Dissector for Text {
-    fn data(&mut self, dir: Direction, t: f64, offset: u64, bytes: &[u8], out: &mut Vec<Msg>) {
+    fn data(&mut self, dir: Direction, t: f64, offset: u64, bytes: &[u8], out: &mut Messages) {
         if bytes.is_empty() {
             return;
         }
@@ -110,8 +98,8 @@ impl Dissector for Text {
         });
     }
     fn gap(&mut self, _dir: Direction) {}
-    fn end(&mut self, _dir: Direction, _t: f64, _out: &mut Vec<Msg>) {}
-    fn finish(&mut self, _t: f64, _out: &mut Vec<Msg>, _notes: &mut Vec<Note>) {}
+    fn end(&mut self, _dir: Direction, _t: f64, _out: &mut Messages) {}
+    fn finish(&mut self, _t: f64, _out: &mut Messages, _notes: &mut Vec<Note>) {}
 }
 
 #[cfg(test)]
@@ -121,7 +109,7 @@ mod tests {
     #[test]
     fn names_the_course_messages() {
         let (p, s, _) = classify(b"Echo: hai", Direction::ServerToClient, false);
-        assert_eq!((p.as_str(), s.as_str()), ("echo", "Echo: 'hai'"));
+        assert_eq!((p, s.as_str()), ("echo", "Echo: 'hai'"));
         let (p, _, _) = classify(
             b"Upcall event: Processing \\haiii",
             Direction::ServerToClient,
@@ -134,14 +122,14 @@ mod tests {
             false,
         );
         assert_eq!(
-            (p.as_str(), s.as_str()),
+            (p, s.as_str()),
             ("Lamport", "\"Add $100\" balance=1100 timestamp=1")
         );
         assert_eq!(f["timestamp"], "1");
         let (p, _, _) = classify(b"\x01\0\0\0\x02hi", Direction::ClientToServer, false);
         assert_eq!(p, "sister-frame");
         let (p, s, _) = classify(&[0, 1, 2, 0xff], Direction::ClientToServer, false);
-        assert_eq!((p.as_str(), s.as_str()), ("data", "00 01 02 ff"));
+        assert_eq!((p, s.as_str()), ("data", "00 01 02 ff"));
         assert_eq!(
             classify(b"Pesan UDP ke-0", Direction::ClientToServer, true).0,
             "UDP text"

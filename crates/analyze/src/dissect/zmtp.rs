@@ -7,11 +7,11 @@
 //! delimiter frame plus the body). A SUB's subscriptions are a SUBSCRIBE command (3.1) or a message
 //! whose first byte is 1 (3.0). The course's PUSH sends Python-pickled integers ([`wire::pickle`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use wire::zmtp::{Command, Item, StreamDecoder, Subscription};
 
-use super::{preview, Dissector, Msg, Note};
+use super::{preview, Dissector, Messages, Msg, Note};
 use crate::report::Direction;
 
 /// Most bytes of one ZMTP frame held (bigger frames end the dissection of that direction).
@@ -50,8 +50,8 @@ impl Default for Half {
 #[derive(Default)]
 pub struct Zmtp {
     halves: [Half; 2],
-    /// REQ requests waiting for their reply (time, summary).
-    waiting: Vec<(f64, String)>,
+    /// REQ requests waiting for their reply: (time, frames). Summarised only if never answered.
+    waiting: VecDeque<(f64, Vec<Vec<u8>>)>,
 }
 
 /// True when `b` can be the start of a ZMTP 3 greeting: `ff`, 8 padding bytes, `7f` (RFC 23 §Greeting).
@@ -64,114 +64,23 @@ impl Zmtp {
         Self::default()
     }
 
-    fn socket_type(&self, dir: Direction) -> Option<String> {
-        self.halves[idx(dir)]
-            .decoder
-            .socket_type()
-            .map(|s| s.as_str().to_string())
-    }
-
-    fn message(&mut self, dir: Direction, t: f64, out: &mut Vec<Msg>) {
-        let h = &mut self.halves[idx(dir)];
-        let parts = std::mem::take(&mut h.parts);
-        let start = h.parts_start;
-        let len: u64 = parts.iter().map(|p| p.len() as u64 + 2).sum();
-        let sock = self.socket_type(dir);
-        let mut f = BTreeMap::new();
-        f.insert("frames".to_string(), parts.len().to_string());
-        if let Some(s) = &sock {
-            f.insert("socket_type".into(), s.clone());
-        }
-        // A SUB (or XSUB) speaking ZMTP 3.0 subscribes with a message whose first byte is 1.
-        if matches!(sock.as_deref(), Some("SUB" | "XSUB")) && parts.len() == 1 {
-            if let Some(sub) = Subscription::decode(&parts[0]) {
-                let (kind, topic) = match sub {
-                    Subscription::Subscribe(t) => ("SUBSCRIBE", t),
-                    Subscription::Cancel(t) => ("CANCEL", t),
-                };
-                f.insert("type".into(), kind.into());
-                f.insert("topic".into(), wire::text::show(topic));
-                out.push(msg(
-                    dir,
-                    t,
-                    start,
-                    len,
-                    format!("{kind} {} (ZMTP 3.0 form)", preview(topic, 40)),
-                    f,
-                ));
-                return;
-            }
-        }
-        let shown: Vec<String> = parts
-            .iter()
-            .map(|p| {
-                if sock.as_deref() == Some("PUSH") {
-                    if let Ok(n) = wire::pickle::decode_int(p) {
-                        return format!("pickle({n})");
-                    }
-                }
-                preview(p, 60)
-            })
-            .collect();
-        f.insert("type".into(), "MESSAGE".into());
-        f.insert("parts".into(), shown.join(" | "));
-        let who = sock.map(|s| format!("{s} ")).unwrap_or_default();
-        let summary = format!("{who}message [{}]", shown.join(" | "));
-        match f.get("socket_type").map(String::as_str) {
-            Some("REQ") => self.waiting.push((t, summary.clone())),
-            Some("REP") if !self.waiting.is_empty() => {
-                self.waiting.remove(0);
-            }
-            _ => {}
-        }
-        out.push(msg(dir, t, start, len, summary, f));
-    }
-}
-
-fn msg(
-    dir: Direction,
-    t: f64,
-    offset: u64,
-    len: u64,
-    summary: String,
-    fields: BTreeMap<String, String>,
-) -> Msg {
-    Msg {
-        t,
-        direction: dir,
-        protocol: "ZMTP".into(),
-        summary,
-        fields,
-        offset,
-        len,
-    }
-}
-
-impl Dissector for Zmtp {
-    fn data(&mut self, dir: Direction, t: f64, offset: u64, bytes: &[u8], out: &mut Vec<Msg>) {
-        {
-            let h = &mut self.halves[idx(dir)];
-            if h.broken {
-                return;
-            }
-            if h.buf.is_empty() {
-                h.offset = offset;
-            }
-            h.buf.extend_from_slice(bytes);
-        }
+    /// Decode the greeting parts and frames at the start of `input` (which starts at stream offset
+    /// `halves[dir].offset`); returns how many bytes were used (all of them when the rest is dropped).
+    fn items(&mut self, dir: Direction, t: f64, input: &[u8], out: &mut Messages) -> usize {
+        let mut used = 0;
         loop {
             let h = &mut self.halves[idx(dir)];
             let start = h.offset;
-            let (item_msg, used, part) = match h.decoder.decode(&h.buf) {
-                Ok((item, used)) => match (item.to_string(), item) {
-                    (line, Item::Greeting(g)) => {
+            let (item_msg, n, part) = match h.decoder.decode(&input[used..]) {
+                Ok((item, n)) => match &item {
+                    Item::Greeting(g) => {
                         let mut f = BTreeMap::new();
                         f.insert("type".to_string(), "GREETING".to_string());
                         f.insert("version".into(), format!("{}.{}", g.version.0, g.version.1));
                         f.insert("mechanism".into(), g.mechanism.as_str().to_string());
-                        (Some(msg(dir, t, start, used as u64, line, f)), used, None)
+                        (Some(msg(dir, t, start, n as u64, item.to_string(), f)), n, None)
                     }
-                    (line, Item::Frame(fr)) => match fr.command() {
+                    Item::Frame(fr) => match fr.command() {
                         Some(cmd) => {
                             let mut f = BTreeMap::new();
                             let name = match &cmd {
@@ -196,23 +105,23 @@ impl Dissector for Zmtp {
                                 Err(e) => format!("malformed command: {e}"),
                             };
                             f.insert("type".into(), name);
-                            (Some(msg(dir, t, start, used as u64, line, f)), used, None)
+                            (Some(msg(dir, t, start, n as u64, item.to_string(), f)), n, None)
                         }
-                        None => (None, used, Some((fr.body.to_vec(), fr.more()))),
+                        // A message frame: its body is kept until the message's last frame.
+                        None => (None, n, Some((fr.body.to_vec(), fr.more()))),
                     },
                 },
-                Err(e) if e.is_incomplete() => return,
+                Err(e) if e.is_incomplete() => return used,
                 Err(e) => {
                     h.broken = true;
-                    h.buf.clear();
                     let mut f = BTreeMap::new();
                     f.insert("error".to_string(), e.to_string());
                     out.push(msg(dir, t, start, 0, format!("malformed: {e}"), f));
-                    return;
+                    return input.len();
                 }
             };
-            h.buf.drain(..used);
-            h.offset += used as u64;
+            used += n;
+            h.offset += n as u64;
             if let Some(m) = item_msg {
                 out.push(m);
             }
@@ -230,6 +139,126 @@ impl Dissector for Zmtp {
         }
     }
 
+    fn message(&mut self, dir: Direction, t: f64, out: &mut Messages) {
+        let h = &mut self.halves[idx(dir)];
+        let parts = std::mem::take(&mut h.parts);
+        let start = h.parts_start;
+        let len: u64 = parts.iter().map(|p| p.len() as u64 + 2).sum();
+        let sock = h.decoder.socket_type().map(|s| s.as_str());
+        // A SUB (or XSUB) speaking ZMTP 3.0 subscribes with a message whose first byte is 1.
+        let subscription = match sock {
+            Some("SUB" | "XSUB") if parts.len() == 1 => Subscription::decode(&parts[0]),
+            _ => None,
+        };
+        if let Some(sub) = subscription {
+            let (kind, topic) = match sub {
+                Subscription::Subscribe(t) => ("SUBSCRIBE", t),
+                Subscription::Cancel(t) => ("CANCEL", t),
+            };
+            let shown = wire::text::show(topic);
+            if !out.wants_detail() {
+                out.count(dir, "ZMTP", Some(format_args!("{kind} '{shown}'")));
+                return;
+            }
+            let mut f = BTreeMap::new();
+            f.insert("frames".to_string(), parts.len().to_string());
+            if let Some(s) = sock {
+                f.insert("socket_type".into(), s.to_string());
+            }
+            f.insert("type".into(), kind.into());
+            f.insert("topic".into(), shown);
+            let summary = format!("{kind} {} (ZMTP 3.0 form)", preview(topic, 40));
+            out.push(msg(dir, t, start, len, summary, f));
+            return;
+        }
+        let detail = out.wants_detail();
+        if detail {
+            let mut f = BTreeMap::new();
+            f.insert("frames".to_string(), parts.len().to_string());
+            if let Some(s) = sock {
+                f.insert("socket_type".into(), s.to_string());
+            }
+            let (shown, summary) = describe(sock, &parts);
+            f.insert("type".into(), "MESSAGE".into());
+            f.insert("parts".into(), shown);
+            out.push(msg(dir, t, start, len, summary, f));
+        } else {
+            // The key `activity_key` reads from the fields: `REQ message`, or `message` without a type.
+            match sock.unwrap_or_default().trim_start() {
+                "" => out.count(dir, "ZMTP", Some(format_args!("message"))),
+                sock => out.count(dir, "ZMTP", Some(format_args!("{sock} message"))),
+            }
+        }
+        match sock {
+            Some("REQ") => self.waiting.push_back((t, parts)),
+            Some("REP") => {
+                self.waiting.pop_front();
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A message's frames as the report shows them (`'' | 'Hello'`), and its summary
+/// (`REQ message ['' | 'Hello']`). The course's PUSH sends pickled integers.
+fn describe(sock: Option<&str>, parts: &[Vec<u8>]) -> (String, String) {
+    let shown: Vec<String> = parts
+        .iter()
+        .map(|p| {
+            if sock == Some("PUSH") {
+                if let Ok(n) = wire::pickle::decode_int(p) {
+                    return format!("pickle({n})");
+                }
+            }
+            preview(p, 60)
+        })
+        .collect();
+    let shown = shown.join(" | ");
+    let who = sock.map(|s| format!("{s} ")).unwrap_or_default();
+    let summary = format!("{who}message [{shown}]");
+    (shown, summary)
+}
+
+fn msg(
+    dir: Direction,
+    t: f64,
+    offset: u64,
+    len: u64,
+    summary: String,
+    fields: BTreeMap<String, String>,
+) -> Msg {
+    Msg {
+        t,
+        direction: dir,
+        protocol: "ZMTP",
+        summary,
+        fields,
+        offset,
+        len,
+    }
+}
+
+impl Dissector for Zmtp {
+    fn data(&mut self, dir: Direction, t: f64, offset: u64, bytes: &[u8], out: &mut Messages) {
+        let h = &mut self.halves[idx(dir)];
+        if h.broken {
+            return;
+        }
+        // Whole frames are decoded straight from the segment when nothing waits in the buffer (the
+        // usual case); only the start of an unfinished frame is copied, to wait for the rest.
+        let mut held = std::mem::take(&mut h.buf);
+        if held.is_empty() {
+            h.offset = offset;
+            let used = self.items(dir, t, bytes, out);
+            held.extend_from_slice(&bytes[used..]);
+        } else {
+            held.extend_from_slice(bytes);
+            let used = self.items(dir, t, &held, out);
+            held.drain(..used);
+        }
+        self.halves[idx(dir)].buf = held;
+    }
+
     fn gap(&mut self, dir: Direction) {
         // ZMTP has no markers to find a frame again after a hole.
         let h = &mut self.halves[idx(dir)];
@@ -237,10 +266,11 @@ impl Dissector for Zmtp {
         h.buf.clear();
     }
 
-    fn end(&mut self, _dir: Direction, _t: f64, _out: &mut Vec<Msg>) {}
+    fn end(&mut self, _dir: Direction, _t: f64, _out: &mut Messages) {}
 
-    fn finish(&mut self, _t: f64, _out: &mut Vec<Msg>, notes: &mut Vec<Note>) {
-        for (t, what) in self.waiting.drain(..) {
+    fn finish(&mut self, _t: f64, _out: &mut Messages, notes: &mut Vec<Note>) {
+        for (t, parts) in self.waiting.drain(..) {
+            let (_, what) = describe(Some("REQ"), &parts);
             notes.push(Note::Unanswered {
                 t,
                 what: format!("ZMTP REQ {what}"),
@@ -259,16 +289,16 @@ mod tests {
         req.extend_from_slice(b"\x04\x19\x05READY\x0bSocket-Type\x00\x00\x00\x03REQ");
         req.extend_from_slice(b"\x01\x00\x00\x05Hello");
         let mut z = Zmtp::new();
-        let mut out = Vec::new();
+        let mut out = Messages::default();
         let mut off = 0;
         for piece in [&req[..10], &req[10..11], &req[11..64], &req[64..]] {
             z.data(Direction::ClientToServer, 1.0, off, piece, &mut out);
             off += piece.len() as u64;
         }
-        let summaries: Vec<&str> = out.iter().map(|m| m.summary.as_str()).collect();
+        let summaries: Vec<&str> = out.kept.iter().map(|m| m.summary.as_str()).collect();
         assert_eq!(summaries.len(), 3, "{summaries:?}");
         assert!(summaries[0].starts_with("GREETING ZMTP 3.1"), "{summaries:?}");
-        assert_eq!(out[1].fields["socket_type"], "REQ");
+        assert_eq!(out.kept[1].fields["socket_type"], "REQ");
         assert_eq!(summaries[2], "REQ message ['' | 'Hello']");
         let mut notes = Vec::new();
         z.finish(2.0, &mut out, &mut notes);
