@@ -111,3 +111,37 @@ fn bad_language_and_names_file_are_explained() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn text_and_json_name_the_hosts_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = dir.path().join("names.txt");
+    std::fs::write(&names, "172.18.0.2 mqtt-broker\n172.18.0.4 mqtt-sub\n").unwrap();
+    let run = |format: &str| {
+        let out = sister(&["analyze", "--format", format, "--no-docker", "--names"])
+            .arg(&names)
+            .arg(pcap("mqtt__ArsyaDin__MQTT.pcap"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = run("text");
+    assert!(text.contains("\n  mqtt-broker (172.18.0.2) "), "{text}");
+    assert!(
+        text.contains(" TCP mqtt-sub (172.18.0.4:49285) → mqtt-broker (172.18.0.2:1883)  MQTT"),
+        "{text}"
+    );
+    // A host without a name stays an address.
+    assert!(text.contains("\n  172.18.0.3 "), "{text}");
+
+    let json: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    let name_of = |addr: &str| {
+        let hosts = json["hosts"].as_array().unwrap();
+        let h = hosts.iter().find(|h| h["addr"] == addr).unwrap();
+        h.get("name").cloned()
+    };
+    assert_eq!(name_of("172.18.0.2"), Some("mqtt-broker".into()));
+    assert_eq!(name_of("172.18.0.4"), Some("mqtt-sub".into()));
+    assert_eq!(name_of("172.18.0.3"), None, "no name: no field");
+}

@@ -71,10 +71,17 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         follow: args.follow.clone(),
         ..analyze::Options::default()
     };
-    let analysis = with_progress_bar(&args.files, |progress| {
+    let mut analysis = with_progress_bar(&args.files, |progress| {
         analyze::analyze_files_with_progress(&args.files, &options, progress)
     })
     .context("cannot analyze the capture")?;
+    let names = if args.follow.is_none() {
+        host_names(&args, &analysis.report)?
+    } else {
+        analyze::render::Names::new()
+    };
+    // The text and JSON reports name the hosts through the report (`hosts[].name`).
+    names.name_hosts(&mut analysis.report);
     let mut stdout = std::io::stdout().lock();
     if let Some(sel) = &args.follow {
         let Some((conv, chunks)) = &analysis.followed else {
@@ -89,7 +96,11 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         match args.format {
             Format::Text => stdout.write_all(analyze::text::render(&analysis.report).as_bytes())?,
             Format::Svg | Format::Md => {
-                let opts = render_options(&args, &analysis.report)?;
+                let opts = analyze::render::Options {
+                    lang: args.lang,
+                    names,
+                    title: None,
+                };
                 let out = render(&analysis.report, &opts, args.format, args.output.as_deref())?;
                 if args.output.is_none() {
                     stdout.write_all(out.as_bytes())?;
@@ -119,10 +130,10 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
 /// A container's name is used only when the capture saw the container's MAC address on that IP (or saw
 /// no MAC at all, as in a cooked capture): an old capture must not get the names of whatever containers
 /// run today on the same addresses.
-fn render_options(
+fn host_names(
     args: &AnalyzeArgs,
     report: &analyze::report::Report,
-) -> anyhow::Result<analyze::render::Options> {
+) -> anyhow::Result<analyze::render::Names> {
     let mut names = analyze::render::Names::new();
     if !args.no_docker {
         if let Ok(nets) = capture::docker::networks() {
@@ -149,11 +160,7 @@ fn render_options(
         let file = analyze::render::Names::parse(&text).with_context(|| format!("in {}", path.display()))?;
         names.extend(file);
     }
-    Ok(analyze::render::Options {
-        lang: args.lang,
-        names,
-        title: None,
-    })
+    Ok(names)
 }
 
 /// Render SVG or Markdown; with `output`, write the file(s) and return what was written.

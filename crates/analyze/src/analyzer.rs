@@ -1085,6 +1085,7 @@ fn build_hosts(acc: &BTreeMap<IpAddr, HostAcc>, convs: &[Conversation]) -> Vec<H
                     .unwrap_or_default(),
                 notes: notes.get(&a).cloned().unwrap_or_default(),
                 addr: a,
+                name: None,
                 macs: h.macs.iter().map(|&m| wire::net::Mac(m).to_string()).collect(),
                 packets_sent: h.packets_sent,
                 packets_received: h.packets_received,

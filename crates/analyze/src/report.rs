@@ -90,6 +90,11 @@ pub enum Role {
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
 pub struct Host {
     pub addr: String,
+    /// The host's name when one is known: the Docker container or compose service behind the address
+    /// (`sister analyze` asks `docker network inspect`, and uses a container's name only if the capture
+    /// saw that container's MAC address), or the name a `--names` file gives it. Absent when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// MAC addresses seen for it (Ethernet captures).
     pub macs: Vec<String>,
     /// Roles from behaviour (who listened, accepted, published...), never from the address.

@@ -45,8 +45,39 @@ pub fn anomaly_name(k: AnomalyKind) -> &'static str {
     }
 }
 
-/// Render the whole report.
+/// The names of the report's hosts (`hosts[].name`), to label addresses as `mqtt-sub (172.18.0.4)`.
+struct Labels<'a>(std::collections::BTreeMap<&'a str, &'a str>);
+
+impl<'a> Labels<'a> {
+    fn new(r: &'a Report) -> Self {
+        Labels(
+            r.hosts
+                .iter()
+                .filter_map(|h| Some((h.addr.as_str(), h.name.as_deref()?)))
+                .collect(),
+        )
+    }
+
+    /// `mqtt-sub (172.18.0.4)`, or the address alone when it has no name.
+    fn host(&self, addr: &str) -> String {
+        match self.0.get(addr) {
+            Some(name) => format!("{name} ({addr})"),
+            None => addr.to_string(),
+        }
+    }
+
+    /// `mqtt-sub (172.18.0.4:49285)`, or `172.18.0.4:49285`.
+    fn endpoint(&self, e: &Endpoint) -> String {
+        match self.0.get(e.addr.as_str()) {
+            Some(name) => format!("{name} ({}:{})", e.addr, e.port),
+            None => format!("{}:{}", e.addr, e.port),
+        }
+    }
+}
+
+/// Render the whole report. Hosts with a name (`hosts[].name`) are shown as `mqtt-sub (172.18.0.4)`.
 pub fn render(r: &Report) -> String {
+    let labels = Labels::new(r);
     let mut o = String::new();
     let c = &r.capture;
     let _ = writeln!(o, "Capture: {}", c.files.join(", "));
@@ -86,7 +117,7 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(
             o,
             "  {:<16} {:<24} sent {} pkts / {} B, received {} pkts / {} B",
-            h.addr,
+            labels.host(&h.addr),
             if roles.is_empty() {
                 "-".to_string()
             } else {
@@ -118,8 +149,12 @@ pub fn render(r: &Report) -> String {
         };
         let _ = writeln!(
             o,
-            "  #{} {t} {}:{} → {}:{}  {proto}  {:.3}–{:.3} s",
-            cv.id, cv.client.addr, cv.client.port, cv.server.addr, cv.server.port, cv.start, cv.end
+            "  #{} {t} {} → {}  {proto}  {:.3}–{:.3} s",
+            cv.id,
+            labels.endpoint(&cv.client),
+            labels.endpoint(&cv.server),
+            cv.start,
+            cv.end
         );
         let d = |s: &DirectionStats| {
             format!(
@@ -184,4 +219,50 @@ pub fn render(r: &Report) -> String {
         }
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(addr: &str, name: Option<&str>) -> Host {
+        Host {
+            addr: addr.into(),
+            name: name.map(str::to_string),
+            macs: vec![],
+            roles: vec![Role::Client],
+            notes: vec![],
+            packets_sent: 1,
+            packets_received: 1,
+            bytes_sent: 60,
+            bytes_received: 60,
+        }
+    }
+
+    #[test]
+    fn hosts_with_a_name_are_labelled() {
+        let r = Report {
+            format_version: FORMAT_VERSION,
+            capture: CaptureSummary::default(),
+            hosts: vec![host("172.18.0.2", Some("mqtt-broker")), host("172.18.0.4", None)],
+            conversations: vec![],
+            activity: vec![],
+            anomalies: vec![],
+            other_traffic: vec![],
+            problems: vec![],
+        };
+        let text = render(&r);
+        assert!(text.contains("\n  mqtt-broker (172.18.0.2) client "), "{text}");
+        assert!(text.contains("\n  172.18.0.4       client "), "{text}");
+        let labels = Labels::new(&r);
+        let e = |addr: &str, port| Endpoint {
+            addr: addr.into(),
+            port,
+        };
+        assert_eq!(
+            labels.endpoint(&e("172.18.0.2", 1883)),
+            "mqtt-broker (172.18.0.2:1883)"
+        );
+        assert_eq!(labels.endpoint(&e("172.18.0.4", 49285)), "172.18.0.4:49285");
+    }
 }

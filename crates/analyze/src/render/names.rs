@@ -1,5 +1,8 @@
 //! Names for the hosts of a capture: `mqtt-sub (172.18.0.4)` reads better than `172.18.0.4`.
 //!
+//! The SVG and Markdown renderings take them as an option; the text and JSON reports get them through
+//! [`Names::name_hosts`] (the report's optional `hosts[].name`).
+//!
 //! Two sources, the later one winning: the containers Docker knows (`docker network inspect`: the
 //! compose service or container name of each IP, gathered by the binary through `capture::docker`),
 //! and a `--names FILE` the student writes, one `IP NAME` per line, as in `/etc/hosts`:
@@ -78,6 +81,14 @@ impl Names {
         match self.name(addr) {
             Some(n) => format!("{n} ({addr})"),
             None => addr.to_string(),
+        }
+    }
+
+    /// Write the names into the report's hosts ([`crate::report::Host::name`]), for the text and JSON
+    /// reports.
+    pub fn name_hosts(&self, report: &mut crate::report::Report) {
+        for h in &mut report.hosts {
+            h.name = self.name(&h.addr).map(str::to_string);
         }
     }
 
