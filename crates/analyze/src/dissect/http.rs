@@ -176,6 +176,16 @@ impl Http {
         let body = std::mem::take(&mut half.body);
         let body_len = half.body_len;
         let len = head.head_len + body_len;
+        // A response the report only counts is never activity (see `activity_key`), unless it is a
+        // SOAP fault, so only an XML body needs reading; a JSON body (REST, JSON-RPC) is not parsed.
+        if !head.is_request
+            && !out.wants_detail()
+            && !String::from_utf8_lossy(&body).trim_start().starts_with('<')
+        {
+            self.pending.pop_front();
+            out.count(dir, "HTTP", None);
+            return;
+        }
         let msg = describe(&head, &body, body_len, &mut self.pending, t, dir);
         out.push(Msg {
             len,
