@@ -28,7 +28,7 @@
 //! and a block longer than [`MAX_BLOCK`] is refused as absurd instead of allocated.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
@@ -118,8 +118,9 @@ const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
 /// A streaming reader over pcap or pcapng.
 ///
 /// Memory use is one buffer as large as the largest block read so far (bounded by [`MAX_BLOCK`]) plus the
-/// interface table; the file is never loaded whole.
-pub struct Reader<R: Read> {
+/// interface table and the input's own buffer ([`ReadAhead`]: 4 MiB at most); the file is never loaded
+/// whole. A classic pcap record that lies whole in the input's buffer is lent from there, not copied.
+pub struct Reader<R: BufRead> {
     input: R,
     format: Format,
     /// The current section's byte order (pcapng) or the file's (pcap).
@@ -132,6 +133,8 @@ pub struct Reader<R: Read> {
     packets: u64,
     /// A pcapng SHB already read while looking for the format (the first block is consumed in `new`).
     done: bool,
+    /// Bytes of the input's buffer the last packet was lent (consumed when the next one is read).
+    lent: usize,
 }
 
 impl Reader<ReadAhead> {
@@ -205,12 +208,9 @@ impl ReadAhead {
     }
 }
 
-impl Read for ReadAhead {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if self.pos == self.block.len() {
-            if self.ended {
-                return Ok(0);
-            }
+impl BufRead for ReadAhead {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos == self.block.len() && !self.ended {
             match self.full.recv() {
                 Ok(Ok(next)) => {
                     let done = std::mem::replace(&mut self.block, next);
@@ -222,15 +222,23 @@ impl Read for ReadAhead {
                     return Err(e);
                 }
                 // The thread is done: the end of the file.
-                Err(_) => {
-                    self.ended = true;
-                    return Ok(0);
-                }
+                Err(_) => self.ended = true,
             }
         }
-        let n = out.len().min(self.block.len() - self.pos);
-        out[..n].copy_from_slice(&self.block[self.pos..self.pos + n]);
-        self.pos += n;
+        Ok(&self.block[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.block.len());
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = out.len().min(available.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
         Ok(n)
     }
 }
@@ -274,7 +282,7 @@ fn read_full(
     Ok(true)
 }
 
-impl<R: Read> Reader<R> {
+impl<R: BufRead> Reader<R> {
     /// Start reading: the first bytes say which format it is.
     pub fn new(mut input: R) -> Result<Self, ReadError> {
         let mut magic = [0u8; 4];
@@ -303,6 +311,7 @@ impl<R: Read> Reader<R> {
             skipped_blocks: 0,
             packets: 0,
             done: false,
+            lent: 0,
         };
         match magic {
             [0x0a, 0x0d, 0x0d, 0x0a] => {
@@ -383,6 +392,7 @@ impl<R: Read> Reader<R> {
         if self.done {
             return Ok(None);
         }
+        self.input.consume(std::mem::take(&mut self.lent));
         let result = match self.format {
             Format::Pcap { .. } => self.next_pcap(),
             Format::PcapNg { .. } => self.next_pcapng(),
@@ -390,10 +400,16 @@ impl<R: Read> Reader<R> {
         match result {
             Ok(Some((ts, linktype, range, orig_len, interface))) => {
                 self.packets += 1;
+                let data = if self.lent > 0 {
+                    // Still the same buffer `lend` looked at: nothing is read here.
+                    &self.input.fill_buf()?[range]
+                } else {
+                    &self.buf[range]
+                };
                 Ok(Some(Packet {
                     ts,
                     linktype,
-                    data: &self.buf[range],
+                    data,
                     orig_len,
                     interface,
                 }))
@@ -419,6 +435,19 @@ impl<R: Read> Reader<R> {
         }
         self.offset += len as u64;
         Ok(())
+    }
+
+    /// Like [`Self::fill`], but when the input's buffer already holds the `len` bytes (the usual case:
+    /// [`ReadAhead`] holds 1 MiB), lend them instead of copying: `self.lent` says how many, and they are
+    /// consumed when the next packet is read. Returns the range of the bytes in whichever buffer.
+    fn fill_or_lend(&mut self, len: usize, what: &'static str) -> Result<std::ops::Range<usize>, ReadError> {
+        if len > 0 && self.input.fill_buf()?.len() >= len {
+            self.lent = len;
+            self.offset += len as u64;
+        } else {
+            self.fill(len, what)?;
+        }
+        Ok(0..len)
     }
 
     #[allow(clippy::type_complexity)]
@@ -450,8 +479,8 @@ impl<R: Read> Reader<R> {
             Timestamp::from_parts(i64::from(secs), frac.min(999_999).saturating_mul(1000))
         };
         let linktype = iface.linktype;
-        self.fill(caplen as usize, "a packet's bytes")?;
-        Ok(Some((ts, linktype, 0..caplen as usize, orig_len, 0)))
+        let range = self.fill_or_lend(caplen as usize, "a packet's bytes")?;
+        Ok(Some((ts, linktype, range, orig_len, 0)))
     }
 
     /// Read the rest of a Section Header Block (its type was already consumed).
@@ -771,6 +800,35 @@ mod tests {
         let err = r.next_packet().unwrap_err();
         assert!(err.is_truncation(), "{err}");
         assert!(err.to_string().contains("byte 40"), "{err}");
+    }
+
+    #[test]
+    fn packets_are_lent_from_the_input_buffer_or_copied_alike() {
+        let records: Vec<(u32, u32, Vec<u8>)> = (0..50u32)
+            .map(|i| (i, 0, (0..(i * 7) % 40).map(|b| b as u8 ^ i as u8).collect()))
+            .collect();
+        let refs: Vec<(u32, u32, &[u8])> = records.iter().map(|(s, u, d)| (*s, *u, &d[..])).collect();
+        let f = pcap_le(false, &refs);
+        fn read_all(mut r: Reader<impl BufRead>, len: usize) -> Vec<(Timestamp, Vec<u8>)> {
+            let mut got = Vec::new();
+            while let Some(p) = r.next_packet().unwrap() {
+                got.push((p.ts, p.data.to_vec()));
+            }
+            assert_eq!(r.offset(), len as u64);
+            got
+        }
+        // A slice lends every packet; a 13-byte buffer splits most records (copied), a 64-byte one
+        // mixes both ways, and ReadAhead lends them from its blocks.
+        let lent = read_all(Reader::new(&f[..]).unwrap(), f.len());
+        assert_eq!(lent.len(), 50);
+        for capacity in [13, 64] {
+            let tiny = io::BufReader::with_capacity(capacity, &f[..]);
+            let copied = read_all(Reader::new(tiny).unwrap(), f.len());
+            assert!(copied == lent, "buffer of {capacity} bytes");
+        }
+        let ahead = ReadAhead::new(io::Cursor::new(f.clone()));
+        let ahead = read_all(Reader::new(ahead).unwrap(), f.len());
+        assert!(ahead == lent);
     }
 
     #[test]

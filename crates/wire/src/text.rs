@@ -12,20 +12,33 @@
 /// assert_eq!(wire::text::show(b"two\nlines"), "two\\nlines");
 /// ```
 pub fn show(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\\' => out.push('\\'),
-                c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-                c => out.push(c),
+        let valid = chunk.valid();
+        // Runs of characters that need no escape are copied whole (the analyzer shows megabytes of
+        // payload); only control characters are written one by one.
+        let mut run = 0;
+        for (i, c) in valid.char_indices() {
+            let escape = match c {
+                ' '..='~' => continue,
+                '\n' => "\\n",
+                '\r' => "\\r",
+                '\t' => "\\t",
+                c if c.is_control() => "",
+                _ => continue,
+            };
+            out.push_str(&valid[run..i]);
+            run = i + c.len_utf8();
+            if escape.is_empty() {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            } else {
+                out.push_str(escape);
             }
         }
+        out.push_str(&valid[run..]);
         for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
+            let _ = write!(out, "\\x{b:02x}");
         }
     }
     out
@@ -64,5 +77,9 @@ mod tests {
         assert_eq!(show(b"\xc3"), "\\xc3"); // half of a two-byte character
         assert_eq!(show(b"\x00\x01"), "\\u{0}\\u{1}");
         assert_eq!(show(b""), "");
+        assert_eq!(
+            show(b"a\\b\tc\x7f\xc2\x85 \xe2\x82\xac"),
+            "a\\b\\tc\\u{7f}\\u{85} \u{20ac}"
+        );
     }
 }

@@ -361,7 +361,10 @@ pub fn preview(bytes: &[u8], max: usize) -> String {
         .filter(|&&b| b == b'\n' || b == b'\r' || b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80)
         .count();
     if !bytes.is_empty() && (wire::text::is_utf8(bytes) || printable * 10 >= bytes.len() * 9) {
-        let shown = wire::text::show(bytes);
+        // Only the first `max` characters are shown: enough bytes for `max + 1` of them are shown (a
+        // character comes from at most 4 bytes; a cut character at the end is past them), not a
+        // 2000-byte body.
+        let shown = wire::text::show(&bytes[..bytes.len().min(4 * (max + 2))]);
         if shown.chars().count() > max {
             let cut: String = shown.chars().take(max).collect();
             format!("'{cut}…'")
@@ -407,6 +410,33 @@ mod tests {
         let mut notes = Vec::new();
         s.finish(99.0, &mut out, &mut notes);
         out
+    }
+
+    #[test]
+    fn preview_of_a_long_body_is_the_cut_of_all_of_it_shown() {
+        let cut_of_all = |bytes: &[u8], max: usize| {
+            let shown = wire::text::show(bytes);
+            if shown.chars().count() > max {
+                format!("'{}…'", shown.chars().take(max).collect::<String>())
+            } else {
+                format!("'{shown}'")
+            }
+        };
+        let mut bodies = vec![
+            "€".repeat(100).into_bytes(),
+            "x".repeat(1000).into_bytes(),
+            "line\r\n".repeat(100).into_bytes(),
+            [b"W".repeat(2000), vec![0xff]].concat(),
+        ];
+        // A multi-byte character cut at every possible place near the prefix's end.
+        for pad in 0..8 {
+            bodies.push([b"a".repeat(pad), "°€😀".repeat(200).into_bytes()].concat());
+        }
+        for body in &bodies {
+            for max in [1, 40, 60, 80] {
+                assert_eq!(preview(body, max), cut_of_all(body, max), "max {max}");
+            }
+        }
     }
 
     #[test]
