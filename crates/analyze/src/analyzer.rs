@@ -151,6 +151,31 @@ pub fn analyze_files_with_progress<P: AsRef<Path>>(
     })
 }
 
+/// A conversation's key in the table: both endpoints, the lower first (either direction finds it), and
+/// UDP or TCP, packed into one array of bytes: hashing it is one call, where hashing the `SocketAddr`s
+/// field by field cost a tenth of the analyzer's time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct ConvKey([u8; 39]);
+
+impl ConvKey {
+    fn new(a: SocketAddr, b: SocketAddr, udp: bool) -> ConvKey {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        let mut key = [0u8; 39];
+        for (at, e) in [(0, lo), (19, hi)] {
+            // A tag keeps 1.2.3.4 apart from the IPv6 address ::ffff:1.2.3.4.
+            let (tag, ip) = match e.ip() {
+                IpAddr::V4(v4) => (4, v4.to_ipv6_mapped().octets()),
+                IpAddr::V6(v6) => (6, v6.octets()),
+            };
+            key[at] = tag;
+            key[at + 1..at + 17].copy_from_slice(&ip);
+            key[at + 17..at + 19].copy_from_slice(&e.port().to_be_bytes());
+        }
+        key[38] = u8::from(udp);
+        ConvKey(key)
+    }
+}
+
 /// Where a copy of a packet was seen: capture interface, SLL2 ifindex, SLL packet type.
 type Vantage = (u32, Option<u32>, Option<u16>);
 
@@ -184,7 +209,7 @@ pub struct Analyzer {
     /// The same packets in arrival order, for forgetting them.
     recent_order: VecDeque<(i64, u64)>,
     /// Conversations by canonical 4-tuple (lower endpoint first) → index in `convs`.
-    index: HashMap<(SocketAddr, SocketAddr, bool), usize>,
+    index: HashMap<ConvKey, usize>,
     convs: Vec<Conv>,
     /// Stream file names given so far (`--streams`).
     stream_names: std::collections::HashSet<String>,
@@ -357,11 +382,7 @@ impl Analyzer {
         client_is_src: Option<bool>,
         (ns, t): (i64, f64),
     ) -> usize {
-        let key = if src <= dst {
-            (src, dst, udp)
-        } else {
-            (dst, src, udp)
-        };
+        let key = ConvKey::new(src, dst, udp);
         if let Some(&i) = self.index.get(&key) {
             let c = &self.convs[i];
             let closed = c.dirs.iter().any(|d| d.rst.is_some())

@@ -178,10 +178,7 @@ impl Http {
         let len = head.head_len + body_len;
         // A response the report only counts is never activity (see `activity_key`), unless it is a
         // SOAP fault, so only an XML body needs reading; a JSON body (REST, JSON-RPC) is not parsed.
-        if !head.is_request
-            && !out.wants_detail()
-            && !String::from_utf8_lossy(&body).trim_start().starts_with('<')
-        {
+        if !head.is_request && !out.wants_detail() && !starts_like_xml(&body) {
             self.pending.pop_front();
             out.count(dir, "HTTP", None);
             return;
@@ -192,6 +189,20 @@ impl Http {
             offset: head.offset,
             ..msg
         });
+    }
+}
+
+/// True when the body, read as text, starts with `<` after any white space (as `describe_body` reads
+/// it: perhaps SOAP). Looks at the first bytes only, unless the body starts with non-ASCII.
+fn starts_like_xml(body: &[u8]) -> bool {
+    // ASCII white space as `char::is_whitespace` has it (with the vertical tab).
+    let first = body
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'));
+    match first.map(|i| body[i]) {
+        None => false,
+        Some(b) if b.is_ascii() => b == b'<',
+        Some(_) => String::from_utf8_lossy(body).trim_start().starts_with('<'),
     }
 }
 
@@ -484,6 +495,26 @@ impl Dissector for Http {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn xml_bodies_are_told_from_the_first_bytes() {
+        for body in [
+            &b"<soap:Envelope/>"[..],
+            b" \r\n\t\x0b<a/>",
+            "\u{a0}\u{3000}<a/>".as_bytes(),
+        ] {
+            assert!(starts_like_xml(body), "{body:?}");
+        }
+        for body in [
+            &b"{\"a\": 1}"[..],
+            b"",
+            b"   ",
+            b"\xff<a/>",
+            "\u{a0}x<".as_bytes(),
+        ] {
+            assert!(!starts_like_xml(body), "{body:?}");
+        }
+    }
 
     fn run(segments: &[(Direction, &[u8])], fin_server: bool) -> (Vec<Msg>, Vec<Note>) {
         let mut h = Http::new();
