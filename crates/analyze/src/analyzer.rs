@@ -215,7 +215,10 @@ pub struct Analyzer {
     stream_names: std::collections::HashSet<String>,
     /// Endpoints seen accepting connections (SYN+ACK sent): a hint for mid-stream conversations.
     listeners: BTreeSet<SocketAddr>,
-    hosts: BTreeMap<IpAddr, HostAcc>,
+    /// Per host: its counters, and where they are by address (conversations keep their two hosts'
+    /// places, so a TCP or UDP packet needs no lookup by address).
+    hosts: Vec<HostAcc>,
+    host_index: BTreeMap<IpAddr, usize>,
     other: BTreeMap<(String, String), (u64, f64)>,
     undecoded: BTreeMap<String, u64>,
     truncated_first: Option<f64>,
@@ -240,7 +243,8 @@ impl Analyzer {
             convs: Vec::new(),
             listeners: BTreeSet::new(),
             stream_names: std::collections::HashSet::new(),
-            hosts: BTreeMap::new(),
+            hosts: Vec::new(),
+            host_index: BTreeMap::new(),
             other: BTreeMap::new(),
             undecoded: BTreeMap::new(),
             truncated_first: None,
@@ -318,7 +322,21 @@ impl Analyzer {
             }
             Network::Ip(ip) => {
                 let (src, dst) = (ip.src(), ip.dst());
-                let h = self.host(src);
+                // TCP and UDP packets (nearly all) find their hosts through their conversation.
+                let (from, to) = match &d.transport {
+                    Transport::Tcp(tcp) => {
+                        let i = self.tcp(ip, tcp, d.payload, frame_len, ns, t);
+                        self.convs[i].host_slots_from(src)
+                    }
+                    Transport::Udp(udp) => {
+                        let s = SocketAddr::new(src, udp.src_port);
+                        let dd = SocketAddr::new(dst, udp.dst_port);
+                        let i = self.udp(s, dd, d.payload, frame_len, ns, t);
+                        self.convs[i].host_slots_from(src)
+                    }
+                    _ => (self.host_slot(src), self.host_slot(dst)),
+                };
+                let h = &mut self.hosts[from];
                 h.packets_sent += 1;
                 h.bytes_sent += frame_len;
                 if let Some(m) = src_mac {
@@ -326,16 +344,10 @@ impl Analyzer {
                         h.macs.insert(m);
                     }
                 }
-                let h = self.host(dst);
+                let h = &mut self.hosts[to];
                 h.packets_received += 1;
                 h.bytes_received += frame_len;
                 match &d.transport {
-                    Transport::Tcp(tcp) => self.tcp(ip, tcp, d.payload, frame_len, ns, t),
-                    Transport::Udp(udp) => {
-                        let s = SocketAddr::new(src, udp.src_port);
-                        let dd = SocketAddr::new(dst, udp.dst_port);
-                        self.udp(s, dd, d.payload, frame_len, ns, t)
-                    }
                     Transport::Icmp(i) => {
                         let proto = if i.v6 { "ICMPv6" } else { "ICMP" };
                         self.other_traffic(proto, format!("{} {src} → {dst}", i.name()), t);
@@ -348,7 +360,7 @@ impl Analyzer {
                         };
                         self.other_traffic(&net::ip::protocol::name(*n), what, t);
                     }
-                    Transport::None => {}
+                    Transport::Tcp(_) | Transport::Udp(_) | Transport::None => {}
                 }
             }
             Network::Other(et) if d.error.is_none() => {
@@ -358,13 +370,18 @@ impl Analyzer {
         }
     }
 
-    fn host(&mut self, addr: IpAddr) -> &mut HostAcc {
-        self.hosts.entry(addr).or_insert_with(|| HostAcc {
-            macs: BTreeSet::new(),
-            packets_sent: 0,
-            packets_received: 0,
-            bytes_sent: 0,
-            bytes_received: 0,
+    /// Where the host's counters are in `hosts` (a new host gets a place).
+    fn host_slot(&mut self, addr: IpAddr) -> usize {
+        let hosts = &mut self.hosts;
+        *self.host_index.entry(addr).or_insert_with(|| {
+            hosts.push(HostAcc {
+                macs: BTreeSet::new(),
+                packets_sent: 0,
+                packets_received: 0,
+                bytes_sent: 0,
+                bytes_received: 0,
+            });
+            hosts.len() - 1
         })
     }
 
@@ -417,6 +434,7 @@ impl Analyzer {
             udp,
         });
         let mut conv = Conv::new(id, udp, client, server, t, ns, session);
+        conv.host_slots = [self.host_slot(client.ip()), self.host_slot(server.ip())];
         if let Some(dir) = &self.options.stream_dir {
             if !udp {
                 conv.open_stream_files(dir, &mut self.stream_names);
@@ -433,7 +451,16 @@ impl Analyzer {
         i
     }
 
-    fn tcp(&mut self, ip: &IpRepr, tcp: &net::TcpRepr, payload: &[u8], frame_len: u64, ns: i64, t: f64) {
+    /// A TCP segment; returns its conversation.
+    fn tcp(
+        &mut self,
+        ip: &IpRepr,
+        tcp: &net::TcpRepr,
+        payload: &[u8],
+        frame_len: u64,
+        ns: i64,
+        t: f64,
+    ) -> usize {
         let src = SocketAddr::new(ip.src(), tcp.src_port);
         let dst = SocketAddr::new(ip.dst(), tcp.dst_port);
         let f = tcp.flags;
@@ -453,6 +480,7 @@ impl Analyzer {
         let before = self.convs[i].messages.kept.len();
         self.tcp_segment(i, src, tcp, payload, frame_len, t, max);
         self.kept_total += self.convs[i].messages.kept.len() - before;
+        i
     }
 
     /// Messages conversation `i` may still keep: its own limit, and what is left of the total.
@@ -549,7 +577,16 @@ impl Analyzer {
         }
     }
 
-    fn udp(&mut self, src: SocketAddr, dst: SocketAddr, payload: &[u8], frame_len: u64, ns: i64, t: f64) {
+    /// A UDP datagram; returns its conversation.
+    fn udp(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: &[u8],
+        frame_len: u64,
+        ns: i64,
+        t: f64,
+    ) -> usize {
         let i = self.conversation(src, dst, true, false, None, (ns, t));
         let max = self.allowance(i);
         let before = self.convs[i].messages.kept.len();
@@ -565,6 +602,7 @@ impl Analyzer {
             conv.deliver(dir, t, offset, payload, max);
         }
         self.kept_total += self.convs[i].messages.kept.len() - before;
+        i
     }
 
     /// The end of the input: build the report.
@@ -615,7 +653,8 @@ impl Analyzer {
         }
         anomalies.sort_by(|a, b| a.t.total_cmp(&b.t).then(a.kind.cmp(&b.kind)));
 
-        let hosts = build_hosts(&self.hosts, &conversations);
+        let by_address = self.host_index.iter().map(|(addr, &i)| (addr, &self.hosts[i]));
+        let hosts = build_hosts(by_address, &conversations);
         let activity = build_activity(&self.convs, &conversations);
         let mut other: Vec<OtherTraffic> = self
             .other
@@ -977,7 +1016,10 @@ fn lifecycle_sentence(
     }
 }
 
-fn build_hosts(acc: &BTreeMap<IpAddr, HostAcc>, convs: &[Conversation]) -> Vec<Host> {
+fn build_hosts<'a>(
+    acc: impl Iterator<Item = (&'a IpAddr, &'a HostAcc)>,
+    convs: &[Conversation],
+) -> Vec<Host> {
     let mut roles: BTreeMap<String, BTreeSet<Role>> = BTreeMap::new();
     let mut notes: BTreeMap<String, Vec<String>> = BTreeMap::new();
     // Servers: endpoints that accepted (handshake / data answered) — grouped per (server, protocol).
@@ -1096,25 +1138,24 @@ fn build_hosts(acc: &BTreeMap<IpAddr, HostAcc>, convs: &[Conversation]) -> Vec<H
             senders.iter().cloned().collect::<Vec<_>>().join(", ")
         ));
     }
-    acc.iter()
-        .map(|(addr, h)| {
-            let a = addr.to_string();
-            Host {
-                roles: roles
-                    .get(&a)
-                    .map(|r| r.iter().copied().collect())
-                    .unwrap_or_default(),
-                notes: notes.get(&a).cloned().unwrap_or_default(),
-                addr: a,
-                name: None,
-                macs: h.macs.iter().map(|&m| wire::net::Mac(m).to_string()).collect(),
-                packets_sent: h.packets_sent,
-                packets_received: h.packets_received,
-                bytes_sent: h.bytes_sent,
-                bytes_received: h.bytes_received,
-            }
-        })
-        .collect()
+    acc.map(|(addr, h)| {
+        let a = addr.to_string();
+        Host {
+            roles: roles
+                .get(&a)
+                .map(|r| r.iter().copied().collect())
+                .unwrap_or_default(),
+            notes: notes.get(&a).cloned().unwrap_or_default(),
+            addr: a,
+            name: None,
+            macs: h.macs.iter().map(|&m| wire::net::Mac(m).to_string()).collect(),
+            packets_sent: h.packets_sent,
+            packets_received: h.packets_received,
+            bytes_sent: h.bytes_sent,
+            bytes_received: h.bytes_received,
+        }
+    })
+    .collect()
 }
 
 fn build_activity(convs: &[Conv], reports: &[Conversation]) -> Vec<Activity> {

@@ -73,6 +73,8 @@ pub struct Conv {
     pub follow: Option<Vec<FollowChunk>>,
     pub follow_bytes: usize,
     pub finished: bool,
+    /// Where the client's and the server's counters are in the analyzer's host table.
+    pub host_slots: [usize; 2],
 }
 
 /// One piece of a followed conversation.
@@ -115,6 +117,7 @@ impl Conv {
             follow: None,
             follow_bytes: 0,
             finished: false,
+            host_slots: [0; 2],
         }
     }
 
@@ -123,6 +126,16 @@ impl Conv {
             Direction::ClientToServer
         } else {
             Direction::ServerToClient
+        }
+    }
+
+    /// The host table places of (sender, receiver) of a packet from `src`.
+    pub fn host_slots_from(&self, src: IpAddr) -> (usize, usize) {
+        let [client, server] = self.host_slots;
+        if src == self.client.ip() {
+            (client, server)
+        } else {
+            (server, client)
         }
     }
 

@@ -24,7 +24,8 @@
 //!
 //! Bounds: at most 4 MiB per direction waits behind a hole in a TCP stream, 64 KiB of HTTP headers,
 //! 256 KiB of a body kept for summarising, one MQTT packet / ZMTP frame of 8 MiB; the report keeps 1000
-//! messages per conversation and 20,000 in all (every message is still counted).
+//! messages per conversation and 20,000 in all (every message is still counted; past the limit the
+//! dissectors only count, see [`dissect::Messages`], which is what makes a 1 GB capture fast).
 //!
 //! Tests: unit tests here (`cargo test -p sister-analyze`), and `tests/analyze.rs` in the repository's
 //! test binary, which runs `sister analyze` on the 13 real captures of `testdata/pcaps` and compares it
