@@ -82,9 +82,11 @@ impl LiveDecoder {
         lines
     }
 
-    /// The capture stopped: the report of everything seen.
+    /// The capture stopped: the report of everything seen, its hosts named as the lines were.
     pub fn finish(self) -> Report {
-        self.analyzer.finish().0
+        let mut report = self.analyzer.finish().0;
+        self.names.name_hosts(&mut report);
+        report
     }
 }
 
@@ -115,5 +117,7 @@ mod tests {
         assert!(text.contains("TCP [FIN, ACK]"), "{text}");
         let report = dec.finish();
         assert_eq!(report.conversations.len(), 1);
+        let server = report.hosts.iter().find(|h| h.addr == "172.18.0.2").unwrap();
+        assert_eq!(server.name.as_deref(), Some("reqresp-server"));
     }
 }
