@@ -444,7 +444,9 @@ mod tests {
         use Direction::{ClientToServer as C, ServerToClient as S};
         let mut req = vec![0x01, 0x00];
         req.extend(zmtp_message(b"Hello"));
-        let conversations: [(u16, Vec<(Direction, Vec<u8>)>); 4] = [
+        // (server port, what each side sent, piece by piece)
+        type Conversation = (u16, Vec<(Direction, Vec<u8>)>);
+        let conversations: [Conversation; 4] = [
             (
                 1883,
                 vec![
