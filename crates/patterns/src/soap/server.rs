@@ -131,7 +131,7 @@ fn call(req: &Request) -> Response {
             tracing::info!("{call} -> {value}");
             xml(
                 200,
-                soap::encode_document(super::service::TNS, &response, &[(&result, &value)]),
+                soap::encode_document(super::service::TNS, response, &[(result, &value)]),
             )
         }
         Err(f) => {
