@@ -345,20 +345,29 @@ pub fn decode_requests(body: &[u8]) -> Result<Incoming, Response> {
                 "an empty batch: a batch must hold at least one request (spec §6)",
             ),
         )),
-        Value::Array(items) => Ok(Incoming::Batch(items.iter().map(request_from).collect())),
-        other => Ok(Incoming::Single(request_from(&other))),
+        Value::Array(items) => Ok(Incoming::Batch(items.into_iter().map(request_of).collect())),
+        other => Ok(Incoming::Single(request_of(other))),
     }
 }
 
 /// Check one JSON value against the rules of a Request object (spec §4).
 pub fn request_from(v: &Value) -> Entry {
+    request_of(v.clone())
+}
+
+/// [`request_from`] on a value of its own, whose method and params it takes instead of copying them
+/// (the server's path: one request per HTTP request).
+fn request_of(v: Value) -> Entry {
     let invalid =
         |id: Id, why: String| Err(Response::error(id, ErrorObject::new(codes::INVALID_REQUEST, why)));
-    let Value::Object(obj) = v else {
-        return invalid(
-            Id::Null,
-            format!("a request is a JSON object, this is {}", json_kind(v)),
-        );
+    let mut obj = match v {
+        Value::Object(obj) => obj,
+        other => {
+            return invalid(
+                Id::Null,
+                format!("a request is a JSON object, this is {}", json_kind(&other)),
+            )
+        }
     };
     // The id first: if it is itself valid, the error answer can carry it, which helps a batch client
     // tell which entry was wrong. An id of another type cannot be echoed, so the answer gets null (§5).
@@ -388,26 +397,26 @@ pub fn request_from(v: &Value) -> Entry {
             )
         }
     }
-    let method = match obj.get("method") {
-        Some(Value::String(m)) => m.clone(),
+    let method = match obj.remove("method") {
+        Some(Value::String(m)) => m,
         Some(other) => {
             return invalid(
                 echo,
-                format!("\"method\" must be a string, not {}", json_kind(other)),
+                format!("\"method\" must be a string, not {}", json_kind(&other)),
             )
         }
         None => return invalid(echo, "\"method\" is missing".into()),
     };
-    let params = match obj.get("params") {
+    let params = match obj.remove("params") {
         None => None,
-        Some(Value::Array(a)) => Some(Params::ByPosition(a.clone())),
-        Some(Value::Object(m)) => Some(Params::ByName(m.clone())),
+        Some(Value::Array(a)) => Some(Params::ByPosition(a)),
+        Some(Value::Object(m)) => Some(Params::ByName(m)),
         Some(other) => {
             return invalid(
                 echo,
                 format!(
                     "\"params\" must be an array or an object, not {}",
-                    json_kind(other)
+                    json_kind(&other)
                 ),
             )
         }
