@@ -673,6 +673,45 @@ fn push_number(out: &mut Vec<u8>, mut n: usize) {
     out.extend_from_slice(&digits[i..]);
 }
 
+/// The fuzz target's body (`fuzz/fuzz_targets/http_request.rs`), also run by the tests: `data` is what
+/// a client sends, cut into reads at each 0xfe byte, through one decoder with small limits. Panics only
+/// if a rule of the decoder is broken (a request past the limits).
+#[doc(hidden)]
+pub fn exercise(data: &[u8]) {
+    let limits = Limits {
+        max_head: 512,
+        max_body: 256,
+    };
+    let mut decoder = Decoder::new(limits);
+    let mut buf = BytesMut::new();
+    for read in data.split(|&b| b == 0xfe) {
+        buf.extend_from_slice(read);
+        loop {
+            match decoder.decode(&mut buf) {
+                Ok(Progress::Request(req)) => {
+                    assert!(req.body.len() <= limits.max_body);
+                    let _ = (req.method(), req.path(), req.query(), req.header("host"));
+                    let mut out = Vec::new();
+                    let how = Answering {
+                        version: req.version,
+                        keep_alive: req.keep_alive,
+                        head_only: false,
+                        date: "",
+                    };
+                    encode_response(
+                        &mut out,
+                        &Response::new(200, "text/plain", req.body.to_vec()),
+                        how,
+                    );
+                }
+                Ok(Progress::Continue) => {}
+                Ok(Progress::Incomplete) => break,
+                Err(_) => return,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -843,6 +882,48 @@ mod tests {
             d.decode(&mut BytesMut::from(&many[..])).unwrap_err(),
             Refusal::TooManyHeaders
         );
+    }
+
+    /// The fuzz seeds, every cut of them and deterministic mutations, without nightly.
+    #[test]
+    fn seeds_truncations_and_mutations_never_panic() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/fuzz/http_request");
+        let mut seeds = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            seeds.push(std::fs::read(entry.unwrap().path()).unwrap());
+        }
+        assert!(!seeds.is_empty());
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for seed in &seeds {
+            for cut in 0..seed.len() {
+                exercise(&seed[..cut]);
+            }
+            for _ in 0..2000 {
+                let mut m = seed.clone();
+                for _ in 0..1 + next() % 4 {
+                    let at = (next() as usize) % m.len();
+                    match next() % 3 {
+                        0 => m[at] = next() as u8,
+                        1 => {
+                            m.insert(at, [b'\r', b'\n', 0xfe, b'0', b':'][(next() % 5) as usize]);
+                        }
+                        _ => {
+                            m.remove(at);
+                        }
+                    }
+                    if m.is_empty() {
+                        break;
+                    }
+                }
+                exercise(&m);
+            }
+        }
     }
 
     #[test]
