@@ -5,8 +5,9 @@
 //!   resolvable, server not up yet: `--wait`);
 //! - [`shutdown`]: Ctrl+C / SIGTERM as a signal every task can watch;
 //! - [`lab`]: what each pattern gives `sister lab` (a scenario and its checks);
-//! - [`http`]: an axum router on that skeleton, and a one-call-per-connection HTTP client (REST,
-//!   JSON-RPC and SOAP share both); [`calc`]: their calculator, 64-bit and overflow-checked;
+//! - [`http`]: an axum router on that skeleton (REST), sister's own HTTP/1.1 loop on it (JSON-RPC,
+//!   SOAP), and a one-call-per-connection HTTP client (all three); [`calc`]: their calculator, 64-bit
+//!   and overflow-checked;
 //! - [`server`]: the skeleton every TCP server uses: one task per connection, a connection limit,
 //!   graceful shutdown with a grace period;
 //! - [`messages`]: messages over a TCP byte stream, sister-framed or the course's raw convention, detected

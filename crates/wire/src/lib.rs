@@ -24,6 +24,8 @@
 //! - [`zmtp`]: ZeroMQ's wire protocol, ZMTP 3.0/3.1 (greeting, NULL handshake, frames, commands);
 //! - [`pickle`]: the small subset of Python pickles the course's PUSH/PULL sends (integers).
 //! - [`lamport`]: the course's Lamport-clock JSON message (`message`, `balance`, `timestamp`).
+//! - [`http`]: HTTP/1.1 requests as a server reads them (framing, keep-alive, 100-continue, limits) and
+//!   its answers, under the JSON-RPC and SOAP servers;
 //! - [`jsonrpc`]: JSON-RPC 2.0 requests, responses, batches and the server's rules, on serde_json;
 //! - [`xml`]: a small bounded XML tree (no DTD, no entity expansion) under [`soap`] and [`wsdl`];
 //! - [`soap`]: SOAP 1.1 envelopes and faults, document/literal;
@@ -31,6 +33,7 @@
 
 pub mod error;
 pub mod frame;
+pub mod http;
 pub mod jsonrpc;
 pub mod lamport;
 pub mod mqtt;

@@ -244,6 +244,14 @@ fn open_envelope(input: &[u8], limits: &Limits) -> Result<Element, Fault> {
 /// Each argument must be a simple element (text only): this is document/literal with simple types, as
 /// the calculator's WSDL describes.
 pub fn decode_call(input: &[u8], limits: &Limits) -> Result<Call, Fault> {
+    match plain_call(input, limits) {
+        Some(call) => Ok(call),
+        None => call_from_tree(input, limits),
+    }
+}
+
+/// [`decode_call`] the general way: the whole document as a tree, then every rule.
+fn call_from_tree(input: &[u8], limits: &Limits) -> Result<Call, Fault> {
     let body = open_envelope(input, limits)?;
     let mut entries = body.children.into_iter();
     let Some(op) = entries.next() else {
@@ -270,6 +278,128 @@ pub fn decode_call(input: &[u8], limits: &Limits) -> Result<Call, Fault> {
         operation: op.local,
         args,
     })
+}
+
+/// The common case, quickly: a call shaped as zeep sends it (an Envelope holding only a Body, the Body
+/// one operation element, each argument a text-only element, no attributes other than namespace
+/// declarations, no entities, comments or CDATA), read from the XML events without building a tree
+/// (a server reads one per request, and building the tree was most of its work). `None` for anything
+/// else: [`decode_call`] then reads the document the general way, which applies every rule and says what
+/// is wrong. So this changes no answer, only the time to reach it (`tests::quick_and_general_agree`).
+fn plain_call(input: &[u8], limits: &Limits) -> Option<Call> {
+    use quick_xml::events::Event;
+    if input.len() > limits.max_bytes {
+        return None;
+    }
+    let text = std::str::from_utf8(input).ok()?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = quick_xml::Reader::from_str(text);
+    reader.config_mut().check_end_names = true;
+    // Namespace declarations in scope: (depth of the declaring element, prefix, URI), borrowed from the
+    // document; `""` is the default namespace.
+    let mut scopes: Vec<(usize, &str, &str)> = Vec::new();
+    let mut depth = 0usize;
+    let mut elements = 0usize;
+    let mut seen_root = false;
+    let mut body_done = false;
+    let mut op: Option<(Option<&str>, &str)> = None;
+    let mut args: Vec<(String, Option<String>)> = Vec::new();
+    let mut arg_name: Option<&str> = None;
+    let mut arg_text: Option<String> = None;
+    loop {
+        match reader.read_event().ok()? {
+            Event::Decl(_) => {}
+            Event::Text(t) => {
+                if depth == 4 {
+                    // An argument's value; a second piece of text would need joining: the general way.
+                    if arg_text.is_some() {
+                        return None;
+                    }
+                    arg_text = Some(t.xml10_content().ok()?.into_owned());
+                } else if depth == 0 && !t.iter().all(u8::is_ascii_whitespace) {
+                    return None;
+                }
+            }
+            Event::Start(start) => {
+                depth += 1;
+                elements += 1;
+                if depth > 4 || depth > limits.max_depth || elements > limits.max_elements {
+                    return None;
+                }
+                for attr in start.attributes() {
+                    let attr = attr.ok()?;
+                    let key = within(text, attr.key.as_ref())?;
+                    let value = within(text, &attr.value)?;
+                    let prefix = match key.strip_prefix("xmlns") {
+                        Some("") => "",
+                        Some(p) => p
+                            .strip_prefix(':')
+                            .filter(|p| !p.is_empty() && !value.is_empty())?,
+                        None => return None,
+                    };
+                    if value.contains('&') {
+                        return None;
+                    }
+                    scopes.push((depth, prefix, value));
+                }
+                let name = within(text, start.name().as_ref())?;
+                let (prefix, local) = match name.split_once(':') {
+                    Some((p, l)) => (p, l),
+                    None => ("", name),
+                };
+                if prefix == "xml" || prefix == "xmlns" {
+                    return None;
+                }
+                let ns = match scopes.iter().rev().find(|(_, p, _)| *p == prefix) {
+                    Some((_, _, uri)) if !uri.is_empty() => Some(*uri),
+                    Some(_) => None,
+                    None if prefix.is_empty() => None,
+                    None => return None,
+                };
+                match depth {
+                    1 if !seen_root && ns == Some(ENVELOPE_NS) && local == "Envelope" => seen_root = true,
+                    2 if !body_done && ns == Some(ENVELOPE_NS) && local == "Body" => {}
+                    3 if op.is_none() => op = Some((ns, local)),
+                    4 => {
+                        arg_name = Some(local);
+                        arg_text = None;
+                    }
+                    _ => return None,
+                }
+            }
+            Event::End(_) => {
+                match depth {
+                    4 => {
+                        let name = arg_name.take()?;
+                        args.push((name.to_string(), Some(arg_text.take().unwrap_or_default())));
+                    }
+                    2 => body_done = true,
+                    _ => {}
+                }
+                scopes.retain(|(d, _, _)| *d < depth);
+                depth = depth.checked_sub(1)?;
+            }
+            Event::Eof => break,
+            _ => return None,
+        }
+    }
+    let (ns, operation) = op?;
+    if depth != 0 || !body_done {
+        return None;
+    }
+    Some(Call {
+        ns: ns.map(str::to_string),
+        operation: operation.to_string(),
+        args,
+    })
+}
+
+/// `part` as the slice of `text` it was read from (quick-xml hands out borrowed slices of the input);
+/// `None` when it is not one (an attribute value quick-xml had to rewrite).
+fn within<'a>(text: &'a str, part: &[u8]) -> Option<&'a str> {
+    let start = (part.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+    text.get(start..start.checked_add(part.len())?)
+        .filter(|s| s.as_bytes() == part)
 }
 
 /// Decode a response envelope: the response element, or the Fault the server sent.
@@ -412,6 +542,87 @@ mod tests {
 
     /// What spyne 2.14 answers (see LAB.md).
     const SPYNE_ADD_RESPONSE: &str = "<?xml version='1.0' encoding='UTF-8'?>\n<soap11env:Envelope xmlns:soap11env=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:tns=\"spyne.examples.calculator\"><soap11env:Body><tns:addResponse><tns:addResult>15</tns:addResult></tns:addResponse></soap11env:Body></soap11env:Envelope>";
+
+    /// Whatever the quick reading of a call accepts, the tree reading reads the same way; what it
+    /// leaves goes the tree way anyway. Over hand-picked shapes, every cut of zeep's call, and
+    /// deterministic mutations of it.
+    #[test]
+    fn quick_and_general_agree() {
+        let limits = Limits::default();
+        let env = |body: &str| {
+            format!("<?xml version='1.0'?>\n<s:Envelope xmlns:s=\"{ENVELOPE_NS}\"><s:Body>{body}</s:Body></s:Envelope>")
+        };
+        let mut docs: Vec<String> = vec![
+            ZEEP_ADD.to_string(),
+            format!("\u{feff}{ZEEP_ADD}"),
+            env("<add xmlns=\"urn:t\"><a> 10 </a><b/></add>"),
+            env("\n  <t:add xmlns:t=\"urn:t\">\n    <t:a>1</t:a>\n    <b>2</b>\n  </t:add>\n"),
+            env("<add><a>1</a></add>"),
+            env("<add xmlns=\"urn:t\"><a xmlns=\"\">1</a></add>"),
+            env("<t:add xmlns:t=\"urn:t\"><t:a xsi:nil=\"true\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"/></t:add>"),
+            env("<t:add xmlns:t=\"urn:t\"><t:a>1&amp;2</t:a></t:add>"),
+            env("<t:add xmlns:t=\"urn:t\"><t:a><![CDATA[1]]></t:a></t:add>"),
+            env("<t:add xmlns:t=\"urn:t\"><t:a>1<!-- c -->2</t:a></t:add>"),
+            env("<t:add xmlns:t=\"urn:t\"/><t:sub xmlns:t=\"urn:t\"/>"),
+            env(""),
+            env("<t:add xmlns:t=\"urn:t\"><t:a><t:x>1</t:x></t:a></t:add>"),
+            env("<x:add><a>1</a></x:add>"),
+            env("<t:add xmlns:t=\"\"><a>1</a></t:add>"),
+            env("<t:add xmlns:t=\"urn:t\" t:x=\"1\"><a>1</a></t:add>"),
+            env("text<t:add xmlns:t=\"urn:t\">more<a>1</a>text</t:add>"),
+            format!("<s:Envelope xmlns:s=\"{ENVELOPE_NS}\"><s:Header/><s:Body><add/></s:Body></s:Envelope>"),
+            format!("<s:Envelope xmlns:s=\"{ENVELOPE_NS_12}\"><s:Body><add/></s:Body></s:Envelope>"),
+            format!("<s:Envelope xmlns:s=\"{ENVELOPE_NS}\"><s:Body><add/></s:Body><s:Body/></s:Envelope>"),
+            format!("{ZEEP_ADD}<again/>"),
+            format!("{ZEEP_ADD} junk"),
+            format!("<!DOCTYPE x>{ZEEP_ADD}"),
+            "<Envelope/>".into(),
+        ];
+        for cut in 0..ZEEP_ADD.len() {
+            docs.push(ZEEP_ADD[..cut].to_string());
+        }
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut mutated = Vec::new();
+        for _ in 0..3000 {
+            let mut m = ZEEP_ADD.as_bytes().to_vec();
+            for _ in 0..1 + next() % 3 {
+                let at = (next() as usize) % m.len();
+                let pick: &[u8] = b"<>/:=\"' &;xa!?";
+                let b = pick[(next() as usize) % pick.len()];
+                match next() % 3 {
+                    0 => m[at] = b,
+                    1 => m.insert(at, b),
+                    _ => {
+                        m.remove(at);
+                    }
+                }
+            }
+            mutated.push(m);
+        }
+        let mut quick_read = 0;
+        for doc in docs
+            .iter()
+            .map(|d| d.as_bytes())
+            .chain(mutated.iter().map(Vec::as_slice))
+        {
+            if let Some(quick) = plain_call(doc, &limits) {
+                quick_read += 1;
+                let general = call_from_tree(doc, &limits);
+                assert_eq!(Ok(&quick), general.as_ref(), "{}", String::from_utf8_lossy(doc));
+            }
+        }
+        assert!(plain_call(ZEEP_ADD.as_bytes(), &limits).is_some());
+        assert!(
+            quick_read > 10,
+            "the quick path reads the usual shapes ({quick_read})"
+        );
+    }
 
     #[test]
     fn decodes_zeeps_call() {

@@ -16,6 +16,7 @@
 //! - **Never a panic**: every malformed input is an [`XmlError`].
 
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 use quick_xml::events::{BytesStart, Event};
@@ -163,9 +164,16 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<Element, XmlError> {
     config.expand_empty_elements = true;
     config.check_end_names = true;
 
-    let mut stack: Vec<Element> = Vec::new();
+    // Sized for a SOAP call up front (a handful of levels and declarations) rather than grown a step
+    // at a time: a server parses one document per request.
+    let mut stack: Vec<Element> = Vec::with_capacity(8);
     let mut root: Option<Element> = None;
-    let mut scopes = Scopes::default();
+    let mut scopes = Scopes {
+        bindings: Vec::with_capacity(8),
+        prefixes: String::with_capacity(64),
+        declared: Vec::with_capacity(8),
+        interned: Vec::with_capacity(4),
+    };
     let mut elements = 0usize;
     loop {
         let at = reader.buffer_position();
@@ -260,10 +268,13 @@ pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 /// Namespace declarations in scope (Namespaces in XML §6): each `xmlns:p="uri"` (or `xmlns="uri"`, the
 /// default namespace) holds from its element to that element's end tag; an inner declaration of the same
 /// prefix hides an outer one. Resolving a name looks for its prefix from the innermost declaration out.
-#[derive(Default)]
 struct Scopes {
-    /// (prefix, namespace) in declaration order; `""` is the default namespace, `None` undeclares it.
-    bindings: Vec<(Box<str>, Option<Arc<str>>)>,
+    /// (prefix, namespace) in declaration order; the prefix is a range of `prefixes`, `""` is the
+    /// default namespace, `None` undeclares it.
+    bindings: Vec<(Range<usize>, Option<Arc<str>>)>,
+    /// The declared prefixes one after another (one buffer rather than a string per declaration: this
+    /// runs for every SOAP call a server reads).
+    prefixes: String,
     /// How many bindings each open element declared, to drop them at its end tag.
     declared: Vec<usize>,
     /// Each namespace URI of the document once, shared by every element in it.
@@ -286,7 +297,9 @@ impl Scopes {
     }
 
     fn declare(&mut self, prefix: &str, uri: Option<Arc<str>>) {
-        self.bindings.push((prefix.into(), uri));
+        let start = self.prefixes.len();
+        self.prefixes.push_str(prefix);
+        self.bindings.push((start..self.prefixes.len(), uri));
         if let Some(n) = self.declared.last_mut() {
             *n += 1;
         }
@@ -296,6 +309,8 @@ impl Scopes {
         let n = self.declared.pop().unwrap_or(0);
         let keep = self.bindings.len().saturating_sub(n);
         self.bindings.truncate(keep);
+        self.prefixes
+            .truncate(self.bindings.last().map_or(0, |(p, _)| p.end));
     }
 
     /// The namespace of `prefix` (`None`: no prefix). Unprefixed attributes have no namespace, so
@@ -307,7 +322,12 @@ impl Scopes {
             None if default => "",
             None => return Ok(None),
         };
-        match self.bindings.iter().rev().find(|(bp, _)| &**bp == p) {
+        match self
+            .bindings
+            .iter()
+            .rev()
+            .find(|(bp, _)| &self.prefixes[bp.clone()] == p)
+        {
             Some((_, uri)) => Ok(uri.clone()),
             None if p.is_empty() => Ok(None),
             None => Err(XmlError::UnknownPrefix(p.to_string())),

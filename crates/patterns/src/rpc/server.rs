@@ -1,4 +1,5 @@
-//! `sister rpc server`: JSON-RPC 2.0 over HTTP POST, on axum; the spec's rules are in
+//! `sister rpc server`: JSON-RPC 2.0 over HTTP POST, on sister's own HTTP/1.1 loop
+//! ([`crate::http::server`]); the spec's rules are in
 //! [`wire::jsonrpc::answer`], the methods in [`super::methods`].
 //!
 //! HTTP is only the carrier here: every body that arrives as `POST /` gets `200` with a JSON-RPC
@@ -10,17 +11,12 @@
 //! closes the connection to mark the end of the answer. sister's answers carry a Content-Length and keep
 //! the connection open; the course's `requests` client reads both.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::Router;
 use serde_json::Value;
 use tokio::net::TcpListener;
+use wire::http::{Refusal, Request, Response};
 use wire::jsonrpc::{self, codes, ErrorObject, Id};
 
+use crate::http::server::Service;
 use crate::server::Limits;
 use crate::shutdown::Signal;
 
@@ -30,40 +26,50 @@ pub const PORT: u16 = 4000;
 /// Largest request body the server reads.
 pub const MAX_BODY: usize = 1024 * 1024;
 
-/// The router, on its own so tests and the benchmark can serve it anywhere.
-pub fn router() -> Router {
-    Router::new()
-        .route("/", post(handle).fallback(not_post))
-        .fallback(not_found)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-}
+/// The JSON-RPC endpoint as an HTTP service: `POST /` only.
+pub struct RpcService;
 
 /// Serve until `shutdown`.
 pub async fn run(listener: TcpListener, limits: Limits, shutdown: Signal) -> std::io::Result<()> {
-    crate::http::serve(listener, limits, shutdown, router()).await
-}
-
-fn json(status: StatusCode, body: Vec<u8>) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-async fn handle(body: Result<Bytes, BytesRejection>) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(rejection) => {
-            tracing::warn!("request body refused: {rejection}");
-            let answer = jsonrpc::Response::error(
-                Id::Null,
-                ErrorObject::new(
-                    codes::INVALID_REQUEST,
-                    format!("the request body could not be read: {rejection}"),
-                ),
-            );
-            return json(rejection.status(), answer.encode());
-        }
+    let http = wire::http::Limits {
+        max_body: MAX_BODY,
+        ..wire::http::Limits::default()
     };
-    tracing::debug!(body = %wire::text::show(&body), "POST /");
-    let answer = jsonrpc::respond(&body, |req| {
+    crate::http::server::serve(listener, limits, shutdown, http, RpcService).await
+}
+
+const JSON: &str = "application/json";
+
+impl Service for RpcService {
+    fn call(&self, req: &Request) -> Response {
+        if req.path() != "/" {
+            return invalid(404, "this server answers JSON-RPC at POST / only");
+        }
+        if req.method() != "POST" {
+            return invalid(405, "JSON-RPC requests are sent with POST / and a JSON body")
+                .with_header("allow", "POST");
+        }
+        handle(&req.body)
+    }
+
+    /// Refused at the HTTP level (a body over [`MAX_BODY`], broken framing): the status says so, and the
+    /// body is still a JSON-RPC error, so a JSON-RPC client can show why.
+    fn refused(&self, why: &Refusal) -> Response {
+        tracing::warn!("request refused: {why}");
+        let answer = jsonrpc::Response::error(
+            Id::Null,
+            ErrorObject::new(
+                codes::INVALID_REQUEST,
+                format!("the request could not be read: {why}"),
+            ),
+        );
+        Response::new(why.status(), JSON, answer.encode())
+    }
+}
+
+fn handle(body: &[u8]) -> Response {
+    tracing::debug!(body = %wire::text::show(body), "POST /");
+    let answer = jsonrpc::respond(body, |req| {
         let outcome = super::methods::call(req);
         match &outcome {
             Ok(v) => tracing::info!("{req} -> {v}"),
@@ -80,41 +86,23 @@ async fn handle(body: Result<Bytes, BytesRejection>) -> Response {
         }
     }
     match answer.encode() {
-        Some(out) => json(StatusCode::OK, out),
+        Some(out) => Response::new(200, JSON, out),
         None => {
             tracing::info!("notifications only: nothing to answer (204 No Content)");
-            StatusCode::NO_CONTENT.into_response()
+            Response::empty(204)
         }
     }
 }
 
-async fn not_post() -> Response {
+/// An HTTP-level mistake answered with `status` and a JSON-RPC Invalid Request error saying what to do.
+fn invalid(status: u16, what: &str) -> Response {
     let answer = jsonrpc::Response::error(
         Id::Null,
         ErrorObject::with_message(
             codes::INVALID_REQUEST,
             "Invalid Request",
-            Some(Value::String(
-                "JSON-RPC requests are sent with POST / and a JSON body".into(),
-            )),
+            Some(Value::String(what.into())),
         ),
     );
-    let mut r = json(StatusCode::METHOD_NOT_ALLOWED, answer.encode());
-    r.headers_mut()
-        .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
-    r
-}
-
-async fn not_found() -> Response {
-    let answer = jsonrpc::Response::error(
-        Id::Null,
-        ErrorObject::with_message(
-            codes::INVALID_REQUEST,
-            "Invalid Request",
-            Some(Value::String(
-                "this server answers JSON-RPC at POST / only".into(),
-            )),
-        ),
-    );
-    json(StatusCode::NOT_FOUND, answer.encode())
+    Response::new(status, JSON, answer.encode())
 }

@@ -1,4 +1,5 @@
-//! `sister soap server`: the course's spyne calculator, on axum.
+//! `sister soap server`: the course's spyne calculator, on sister's own HTTP/1.1 loop
+//! ([`crate::http::server`]).
 //!
 //! - `GET /?wsdl` answers the WSDL ([`super::service::describe`], written by [`wire::wsdl::render`]),
 //!   whose endpoint is `http://<the Host the client used>/`, as spyne does.
@@ -8,16 +9,12 @@
 //! - Requests larger than [`MAX_BODY`] and any DOCTYPE are refused with a Client fault before any XML is
 //!   interpreted.
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::any;
-use axum::Router;
 use tokio::net::TcpListener;
+use wire::http::{Refusal, Request, Response};
 use wire::soap::{self, Fault};
 use wire::xml::Limits as XmlLimits;
 
+use crate::http::server::Service;
 use crate::server::Limits;
 use crate::shutdown::Signal;
 
@@ -30,91 +27,96 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// SOAP 1.1 over HTTP is sent as `text/xml` (SOAP 1.1 §6.1.1).
 const XML: &str = "text/xml; charset=utf-8";
 
-#[derive(Clone)]
-struct Config {
+/// The SOAP endpoint as an HTTP service: the WSDL and the calls, on any path (as spyne answers).
+pub struct SoapService {
     /// The listener's own address, for a WSDL fetched without a Host header (HTTP/1.0).
     local: String,
 }
 
-/// The router, serving the WSDL and the calls; `local` is the server's own `host:port`.
-pub fn router(local: &str) -> Router {
-    Router::new()
-        .route("/", any(endpoint))
-        .fallback(endpoint)
-        .with_state(Config {
+impl SoapService {
+    /// The service of a server listening on `local` (`host:port`).
+    pub fn new(local: &str) -> SoapService {
+        SoapService {
             local: local.to_string(),
-        })
+        }
+    }
 }
 
 /// Serve until `shutdown`.
 pub async fn run(listener: TcpListener, limits: Limits, shutdown: Signal) -> std::io::Result<()> {
     let local = listener.local_addr()?.to_string();
-    crate::http::serve(listener, limits, shutdown, router(&local)).await
+    let http = wire::http::Limits {
+        max_body: MAX_BODY,
+        ..wire::http::Limits::default()
+    };
+    crate::http::server::serve(listener, limits, shutdown, http, SoapService::new(&local)).await
 }
 
-fn xml(status: StatusCode, body: Vec<u8>) -> Response {
-    (status, [(header::CONTENT_TYPE, XML)], body).into_response()
+fn xml(status: u16, body: Vec<u8>) -> Response {
+    Response::new(status, XML, body)
 }
 
 /// Answer a Fault as SOAP 1.1 §6.2 says: HTTP 500 with the Fault in the envelope.
 fn fault(f: &Fault) -> Response {
     tracing::info!("-> 500 {f}");
-    xml(StatusCode::INTERNAL_SERVER_ERROR, soap::encode_fault(f))
+    xml(500, soap::encode_fault(f))
 }
 
 fn wants_wsdl(query: Option<&str>) -> bool {
     query.is_some_and(|q| q.split('&').any(|p| p.eq_ignore_ascii_case("wsdl")))
 }
 
-async fn endpoint(State(cfg): State<Config>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    match parts.method {
-        Method::GET | Method::HEAD if wants_wsdl(parts.uri.query()) => {
-            let host = parts
-                .headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or(&cfg.local);
-            tracing::info!("GET {} -> WSDL (endpoint http://{host}/)", parts.uri);
-            let wsdl = wire::wsdl::render(&super::service::describe(&format!("http://{host}/")));
-            xml(StatusCode::OK, wsdl.into_bytes())
+impl Service for SoapService {
+    fn call(&self, req: &Request) -> Response {
+        match req.method() {
+            "GET" | "HEAD" if wants_wsdl(req.query()) => {
+                let host = req.header("host").unwrap_or(&self.local);
+                tracing::info!("GET {} -> WSDL (endpoint http://{host}/)", req.target());
+                let wsdl = wire::wsdl::render(&super::service::describe(&format!("http://{host}/")));
+                xml(200, wsdl.into_bytes())
+            }
+            "POST" => call(req),
+            method => {
+                tracing::info!("{method} {} -> 405", req.target());
+                Response::new(
+                    405,
+                    "text/plain; charset=utf-8",
+                    "This is a SOAP 1.1 endpoint: POST envelopes here; the WSDL is at /?wsdl\n",
+                )
+                .with_header("allow", "GET, POST")
+            }
         }
-        Method::POST => call(&parts.headers, body).await,
-        method => {
-            tracing::info!("{method} {} -> 405", parts.uri);
-            (
-                StatusCode::METHOD_NOT_ALLOWED,
-                [(header::ALLOW, "GET, POST")],
-                "This is a SOAP 1.1 endpoint: POST envelopes here; the WSDL is at /?wsdl\n",
-            )
-                .into_response()
+    }
+
+    /// A body over [`MAX_BODY`] is a Client fault like any other bad message; a request whose HTTP
+    /// cannot be read gets its HTTP status.
+    fn refused(&self, why: &Refusal) -> Response {
+        match why {
+            Refusal::BodyTooLarge(limit) => fault(
+                &Fault::client(format!("the request is larger than {limit} bytes"))
+                    .with_subcode("RequestTooLong"),
+            ),
+            _ => {
+                tracing::warn!("request refused: {why}");
+                Response::new(why.status(), "text/plain; charset=utf-8", format!("{why}\n"))
+            }
         }
     }
 }
 
-async fn call(headers: &HeaderMap, body: Body) -> Response {
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
-        return fault(
-            &Fault::client(format!("the request is larger than {MAX_BODY} bytes"))
-                .with_subcode("RequestTooLong"),
-        );
-    };
+fn call(req: &Request) -> Response {
     // SOAP 1.1 §6.1.1: the SOAPAction header names the intent ("add", with the quotes). The Body's
     // element is what counts; a mismatch is logged for the student to notice.
-    let action = headers
-        .get("soapaction")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().trim_matches('"').to_string());
+    let action = req.header("soapaction").map(|v| v.trim().trim_matches('"'));
     let limits = XmlLimits {
         max_bytes: MAX_BODY,
         ..XmlLimits::default()
     };
-    let parsed = soap::decode_call(&bytes, &limits);
-    let call = match parsed {
+    let call = match soap::decode_call(&req.body, &limits) {
         Ok(c) => c,
         Err(f) => return fault(&f),
     };
-    match action.as_deref() {
+    match action {
         Some(a) if !a.is_empty() && a != call.operation => {
             tracing::warn!(
                 "SOAPAction says {a:?} but the Body calls {:?}; running the Body's",
@@ -128,8 +130,8 @@ async fn call(headers: &HeaderMap, body: Body) -> Response {
         Ok((response, result, value)) => {
             tracing::info!("{call} -> {value}");
             xml(
-                StatusCode::OK,
-                soap::encode_document(super::service::TNS, &response, &[(&result, &value)]),
+                200,
+                soap::encode_document(super::service::TNS, response, &[(result, &value)]),
             )
         }
         Err(f) => {

@@ -22,6 +22,16 @@ pub const OPERATIONS: [(&str, Op); 5] = [
     ("sum_times_difference", Op::SumTimesDifference),
 ];
 
+/// Each operation's response element and its one child, as spyne names them (`addResponse`,
+/// `addResult`), in the order of [`OPERATIONS`]: written out so that answering a call formats no names.
+const ANSWER_NAMES: [(&str, &str); 5] = [
+    ("addResponse", "addResult"),
+    ("subtractResponse", "subtractResult"),
+    ("multiplyResponse", "multiplyResult"),
+    ("divideResponse", "divideResult"),
+    ("sum_times_differenceResponse", "sum_times_differenceResult"),
+];
+
 /// The service as the WSDL describes it, with `location` as its endpoint.
 pub fn describe(location: &str) -> Service {
     Service {
@@ -48,7 +58,7 @@ pub fn describe(location: &str) -> Service {
 /// Client faults for anything wrong in the message (wrong namespace, unknown operation, a missing or
 /// non-integer argument, division by zero, a result outside 64 bits); a Server fault if the server
 /// itself failed (a panic while computing is caught and reported, never a dropped connection).
-pub fn execute(call: &Call) -> Result<(String, String, String), Fault> {
+pub fn execute(call: &Call) -> Result<(&'static str, &'static str, String), Fault> {
     guard(|| execute_inner(call))
 }
 
@@ -68,7 +78,7 @@ pub fn guard<T>(f: impl FnOnce() -> Result<T, Fault>) -> Result<T, Fault> {
     }
 }
 
-fn execute_inner(call: &Call) -> Result<(String, String, String), Fault> {
+fn execute_inner(call: &Call) -> Result<(&'static str, &'static str, String), Fault> {
     if call.ns.as_deref() != Some(TNS) {
         return Err(Fault::client(format!(
             "the Body's element {} is not in the service namespace {TNS}",
@@ -79,7 +89,7 @@ fn execute_inner(call: &Call) -> Result<(String, String, String), Fault> {
         ))
         .with_subcode("ResourceNotFound"));
     }
-    let Some((name, op)) = OPERATIONS.iter().find(|(n, _)| *n == call.operation) else {
+    let Some(index) = OPERATIONS.iter().position(|(n, _)| *n == call.operation) else {
         let known: Vec<&str> = OPERATIONS.iter().map(|(n, _)| *n).collect();
         return Err(Fault::client(format!(
             "no operation `{}`; this service has {}",
@@ -88,6 +98,7 @@ fn execute_inner(call: &Call) -> Result<(String, String, String), Fault> {
         ))
         .with_subcode("ResourceNotFound"));
     };
+    let (name, op) = &OPERATIONS[index];
     if let Some((extra, _)) = call.args.iter().find(|(n, _)| n != "a" && n != "b") {
         return Err(
             Fault::client(format!("{name} has no argument `{extra}`; it takes a and b"))
@@ -117,11 +128,8 @@ fn execute_inner(call: &Call) -> Result<(String, String, String), Fault> {
         };
         Fault::client(e.to_string()).with_subcode(sub)
     })?;
-    Ok((
-        format!("{name}Response"),
-        format!("{name}Result"),
-        result.to_string(),
-    ))
+    let (response, result_name) = ANSWER_NAMES[index];
+    Ok((response, result_name, result.to_string()))
 }
 
 #[cfg(test)]
@@ -141,9 +149,17 @@ mod tests {
     }
 
     #[test]
+    fn answer_names_follow_the_operations() {
+        for ((op, _), (response, result)) in OPERATIONS.iter().zip(ANSWER_NAMES) {
+            assert_eq!(response, format!("{op}Response"));
+            assert_eq!(result, format!("{op}Result"));
+        }
+    }
+
+    #[test]
     fn operations() {
         let r = execute(&call("add", &[("a", Some("10")), ("b", Some("5"))])).unwrap();
-        assert_eq!(r, ("addResponse".into(), "addResult".into(), "15".into()));
+        assert_eq!(r, ("addResponse", "addResult", "15".into()));
         let r = execute(&call(
             "sum_times_difference",
             &[("a", Some("20")), ("b", Some("30"))],

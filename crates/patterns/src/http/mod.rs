@@ -1,9 +1,12 @@
-//! HTTP/1.1 plumbing shared by REST, JSON-RPC and SOAP: serving an axum router on the lab's server
+//! HTTP/1.1 plumbing shared by REST, JSON-RPC and SOAP: two ways of serving on the lab's server
 //! skeleton, and a one-request-per-connection client.
 //!
 //! Serving: every connection runs on [`crate::server::serve`] (connection limit, Ctrl+C with a grace
-//! period, a `peer` field on every log line of that connection); hyper speaks HTTP/1.1 on it (keep-alive,
-//! chunked bodies, HTTP/1.0 clients) and the axum router dispatches each request.
+//! period, a `peer` field on every log line of that connection).
+//! - [`serve`]: hyper speaks HTTP/1.1 (keep-alive, chunked bodies, HTTP/1.0 clients) and an axum router
+//!   dispatches each request: the REST server, whose routes and query strings are what axum is for.
+//! - [`server::serve`]: sister's own HTTP/1.1 loop on the [`wire::http`] codec, for services that answer
+//!   a whole request at once: the JSON-RPC and SOAP servers (why: [`server`]).
 //!
 //! Calling: [`request`] opens a new TCP connection for each call, as the course's `requests` and zeep
 //! do, so a capture shows one handshake per call. It goes through [`crate::net::connect_tcp`], so a
@@ -22,8 +25,10 @@ use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
+pub mod server;
+
 use crate::net::{self, NetError};
-use crate::server::{self, Limits};
+use crate::server::Limits;
 use crate::shutdown::Signal;
 
 /// Serve `router` on `listener` until `shutdown`, one task per connection.
@@ -34,7 +39,7 @@ pub async fn serve(
     router: Router,
 ) -> io::Result<()> {
     // The skeleton already runs each connection inside a `conn{peer=...}` span.
-    server::serve(listener, limits, shutdown, move |stream, _peer, mut sd| {
+    crate::server::serve(listener, limits, shutdown, move |stream, _peer, mut sd| {
         let service = TowerToHyperService::new(router.clone());
         async move {
             tracing::debug!("connection opened");
