@@ -266,7 +266,12 @@ pub struct Session {
     /// Packet ids of QoS 2 PUBLISHes received and not yet released (PUBREL).
     incoming_qos2: Vec<u16>,
     next_pid: u16,
-    will: Option<Will>,
+    /// Keep-alive in seconds as agreed at CONNECT (0: none), and when the client's last packet came:
+    /// [`Broker::tick`] closes a connection silent for 1.5 times it (3.1.1 §3.1.2.10).
+    keep_alive: u16,
+    heard_at: Option<Instant>,
+    /// Boxed: most clients have no will, and every connected client costs a session.
+    will: Option<Box<Will>>,
     will_at: Option<Instant>,
     /// Session expiry interval, seconds; `u32::MAX` = never.
     pub expiry: u32,
@@ -293,6 +298,8 @@ impl Session {
             queued: VecDeque::new(),
             incoming_qos2: Vec::new(),
             next_pid: 1,
+            keep_alive: 0,
+            heard_at: None,
             will: None,
             will_at: None,
             expiry: 0,
@@ -587,6 +594,26 @@ impl Broker {
         }
     }
 
+    /// A disconnect the broker asked for (keep-alive timeout), for a connection whose socket is too
+    /// backed up to take its whole outbox: it is at the front, taken alone.
+    pub fn take_disconnect(&mut self, sid: usize, conn: u64) -> Option<(u8, String)> {
+        let s = self.session_mut(sid).filter(|s| s.conn == Some(conn))?;
+        if !matches!(s.outbox.front(), Some(Out::Disconnect { .. })) {
+            return None;
+        }
+        match s.outbox.pop_front() {
+            Some(Out::Disconnect { reason, text }) => Some((reason, text)),
+            _ => None,
+        }
+    }
+
+    /// A packet arrived from the client of `sid` (keep-alive, 3.1.1 §3.1.2.10).
+    pub fn heard_from(&mut self, sid: usize, now: Instant) {
+        if let Some(s) = self.session_mut(sid) {
+            s.heard_at = Some(now);
+        }
+    }
+
     /// Publisher `publisher` waits for room in session `sid`'s queues (back-pressure): it is woken
     /// (its session appears in [`Broker::take_wakes`]) when they drain.
     pub fn wait_for_room(&mut self, sid: usize, publisher: usize) {
@@ -745,7 +772,9 @@ impl Broker {
         s.expires_at = None;
         // A client that is back before its will delay has passed cancels the will (5.0 §3.1.3.2.2).
         s.will_at = None;
-        s.will = req.will;
+        s.will = req.will.map(Box::new);
+        s.keep_alive = keep_alive;
+        s.heard_at = Some(now);
         s.outbox.clear();
         s.woken = false;
         s.dropped_burst = 0;
@@ -814,7 +843,7 @@ impl Broker {
         // 5.0 §3.1.3.2.2: the will is sent when the will delay passes or the session ends, first of both.
         if s.will_at.is_some() {
             if let Some(w) = s.will.take() {
-                self.publish_will(&s.client_id, w, now);
+                self.publish_will(&s.client_id, *w, now);
             }
         }
         for (filter, _) in s.subs.drain() {
@@ -892,7 +921,7 @@ impl Broker {
             if delay == 0 || expiry == 0 {
                 let s = self.session_mut(sid).expect("checked above");
                 let w = s.will.take().expect("will checked above");
-                self.publish_will(&client, w, now);
+                self.publish_will(&client, *w, now);
             } else {
                 let s = self.session_mut(sid).expect("checked above");
                 s.will_at = Some(now + Duration::from_secs(delay as u64));
@@ -922,21 +951,37 @@ impl Broker {
         self.route(Arc::new(msg), None, now);
     }
 
-    /// Let time pass: send wills whose delay is over and end sessions whose expiry is over. Call about
-    /// once a second.
+    /// Let time pass: close connections silent for too long, send wills whose delay is over and end
+    /// sessions whose expiry is over. Call about once a second.
     pub fn tick(&mut self, now: Instant) {
         for sid in 0..self.sessions.len() {
             let Some(s) = self.sessions[sid].as_mut() else {
                 continue;
             };
             if s.conn.is_some() {
+                // 3.1.1 §3.1.2.10: one and a half times the keep-alive without a packet ends the
+                // connection. Checked here, once a second for every client, rather than by a timer in
+                // each connection's task: an idle client then costs no timer (memory per idle client).
+                let grace = Duration::from_millis(s.keep_alive as u64 * 1500);
+                if s.keep_alive > 0 && s.heard_at.is_some_and(|t| now >= t + grace) {
+                    let text = format!(
+                        "nothing received for 1.5 x keep-alive ({}s) (MQTT 3.1.1 §3.1.2.10)",
+                        s.keep_alive
+                    );
+                    s.keep_alive = 0; // asked once; the connection is closing
+                    s.outbox.push_front(Out::Disconnect {
+                        reason: rc::KEEP_ALIVE_TIMEOUT,
+                        text,
+                    });
+                    self.wake(sid);
+                }
                 continue;
             }
             if s.will_at.is_some_and(|t| t <= now) {
                 s.will_at = None;
                 let client = s.client_id.clone();
                 if let Some(w) = s.will.take() {
-                    self.publish_will(&client, w, now);
+                    self.publish_will(&client, *w, now);
                 }
             }
             let Some(s) = self.sessions[sid].as_ref() else {
