@@ -27,13 +27,14 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
 use tokio::time::Sleep;
 use wire::mqtt::{
     self, Ack, ConnAck, Disconnect, Packet, Properties, Publish, ReasonCode, RetainHandling, SubAck,
@@ -41,6 +42,7 @@ use wire::mqtt::{
 };
 
 use super::auth::Auth;
+use super::parking::{self, NotParked, Parking};
 use super::state::{
     self, Broker, ConnectOutcome, ConnectReq, Ending, Message, MsgProps, Out, PublishIn, QoS, SubOpts,
     SubReq, Violation,
@@ -76,47 +78,84 @@ impl Default for BrokerOptions {
 }
 
 /// The broker shared by all connection tasks.
-struct Hub {
+pub(super) struct Hub {
     inner: Mutex<Inner>,
     next_conn: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     /// Set (under the lock) when the broker starts shutting down; every connection is then woken.
     shutting_down: AtomicBool,
+    /// Idle clients without a task (see [`super::parking`]).
+    parking: Arc<Parking>,
+    /// Tasks of clients resumed from the parking, which `server::serve` does not know: the shutdown
+    /// waits for them too.
+    pub(super) resumed: AtomicUsize,
+    pub(super) resumed_done: Notify,
     opts: BrokerOptions,
 }
 
 struct Inner {
     broker: Broker,
-    /// The task to wake for each session (by session index): the connection id and its task's waker.
-    slots: Vec<Option<(u64, Waker)>>,
+    /// How to reach the connection of each session (by session index).
+    slots: Vec<Option<Slot>>,
     wakes: Vec<usize>,
+    parking: Arc<Parking>,
+}
+
+/// The connection of a session, as the broker reaches it.
+struct Slot {
+    conn: u64,
+    wake: Wake,
+    /// Park the connection if it is idle (set after CONNACK and once a second by the tick; taken by
+    /// the connection's next step).
+    park: bool,
+}
+
+/// How to wake a connection: its task, or (parked) the key that gives it a task again.
+enum Wake {
+    Task(Waker),
+    Parked(usize),
 }
 
 impl Inner {
+    /// Wake the connection of session `sid`, if it has one.
+    fn wake(&self, sid: usize) {
+        if let Some(Some(slot)) = self.slots.get(sid) {
+            match &slot.wake {
+                Wake::Task(waker) => waker.wake_by_ref(),
+                Wake::Parked(key) => self.parking.unpark(*key, slot.conn),
+            }
+        }
+    }
+
     /// Wake the tasks of every session whose outbox got something.
     fn flush_wakes(&mut self) {
         self.broker.take_wakes(&mut self.wakes);
-        for sid in self.wakes.drain(..) {
-            if let Some(Some((_, waker))) = self.slots.get(sid) {
-                waker.wake_by_ref();
-            }
+        let wakes = std::mem::take(&mut self.wakes);
+        for &sid in &wakes {
+            self.wake(sid);
         }
+        self.wakes = wakes;
+        self.wakes.clear();
     }
 }
 
 impl Hub {
-    fn new(opts: BrokerOptions) -> Hub {
+    fn new(opts: BrokerOptions, parking: Arc<Parking>) -> Hub {
         Hub {
             inner: Mutex::new(Inner {
                 broker: Broker::new(opts.state.clone(), opts.auth.clone(), Instant::now()),
                 slots: Vec::new(),
                 wakes: Vec::new(),
+                parking: parking.clone(),
             }),
             next_conn: AtomicU64::new(1),
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
             shutting_down: AtomicBool::new(false),
+            parking,
+            resumed: AtomicUsize::new(0),
+            resumed_done: Notify::new(),
             opts,
         }
     }
@@ -126,19 +165,42 @@ impl Hub {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Tell every connected client's task that the broker is going away.
+    /// Tell every connected client's task that the broker is going away (parked ones get a task).
     fn begin_shutdown(&self) {
         let inner = self.lock();
         self.shutting_down.store(true, Ordering::Release);
-        for (_, waker) in inner.slots.iter().flatten() {
-            waker.wake_by_ref();
+        for sid in 0..inner.slots.len() {
+            inner.wake(sid);
         }
+    }
+
+    /// Wait (at most `grace`) until the tasks of resumed clients have said goodbye.
+    async fn resumed_finished(&self, grace: Duration) {
+        let _ = tokio::time::timeout(grace, async {
+            loop {
+                let done = self.resumed_done.notified();
+                tokio::pin!(done);
+                done.as_mut().enable();
+                if self.resumed.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                done.await;
+            }
+        })
+        .await;
     }
 }
 
 /// Run the broker on `listener` until `shutdown` fires.
 pub async fn run(listener: TcpListener, opts: BrokerOptions, shutdown: Signal) -> io::Result<()> {
-    let hub = Arc::new(Hub::new(opts.clone()));
+    let (parking, poll) = Parking::new()?;
+    let parking = Arc::new(parking);
+    let hub = Arc::new(Hub::new(opts.clone(), parking.clone()));
+    parking.set_hub(&hub);
+    let p = parking.clone();
+    std::thread::Builder::new()
+        .name("mqtt-parking".into())
+        .spawn(move || parking::watch(p, poll))?;
     let ticker = tokio::spawn(tick(hub.clone(), shutdown.clone()));
     let h = hub.clone();
     let result = server::serve(
@@ -154,7 +216,12 @@ pub async fn run(listener: TcpListener, opts: BrokerOptions, shutdown: Signal) -
         },
     )
     .await;
+    // Parked clients are no tasks of `serve`: wake them all (if the tick has not yet) and wait for
+    // their goodbyes.
+    hub.begin_shutdown();
+    hub.resumed_finished(opts.limits.grace).await;
     ticker.abort();
+    parking.stop();
     result
 }
 
@@ -174,6 +241,13 @@ async fn tick(hub: Arc<Hub>, mut shutdown: Signal) {
         let now = Instant::now();
         let mut inner = hub.lock();
         inner.broker.tick(now);
+        // Every client with a task parks at its next idle moment (see `super::parking`).
+        for slot in inner.slots.iter_mut().flatten() {
+            if let Wake::Task(waker) = &slot.wake {
+                slot.park = true;
+                waker.wake_by_ref();
+            }
+        }
         if let Some(iv) = hub.opts.sys_interval {
             if last_sys.is_none_or(|t| now.duration_since(t) >= iv) {
                 last_sys = Some(now);
@@ -210,9 +284,9 @@ impl From<Violation> for Close {
     }
 }
 
-/// One client connection after CONNECT. Kept small: every idle client's task holds one.
-struct Conn {
-    id: u64,
+/// One client connection after CONNECT. Kept small: every connected client has one.
+pub(super) struct Conn {
+    pub(super) id: u64,
     sid: usize,
     client_id: Arc<str>,
     /// The client's Maximum Packet Size (5.0 §3.1.2.11.4): larger packets are not sent to it.
@@ -252,7 +326,7 @@ const WRITE_HIGH: usize = 64 * 1024;
 /// dropped whenever the connection is idle again (all written, nothing half read, not paused), so
 /// an idle client's task holds a null pointer instead of all this (memory per idle client).
 #[derive(Default)]
-struct Work {
+pub(super) struct Work {
     /// Bytes read and not yet decoded.
     rbuf: BytesMut,
     /// Bytes to write; `wbuf[..wpos]` is already written.
@@ -291,11 +365,11 @@ impl Work {
 }
 
 /// What the handshake leaves for the rest of the connection.
-struct Ready {
-    stream: TcpStream,
-    conn: Conn,
+pub(super) struct Ready {
+    pub(super) stream: TcpStream,
+    pub(super) conn: Conn,
     /// The CONNACK to write, and whatever the client sent after its CONNECT.
-    work: Box<Work>,
+    pub(super) work: Box<Work>,
 }
 
 /// One client connection: the CONNECT handshake, the session, the goodbye. The handshake and the
@@ -308,7 +382,7 @@ struct Ready {
 ///
 /// A plain `fn` returning an `async` block, and one loop rather than an `async fn` per phase: an
 /// `async fn` keeps its arguments twice in the future (once as passed, once as its locals).
-fn connection<H>(hub: Arc<Hub>, handshake: Pin<Box<H>>) -> impl Future<Output = ()>
+pub(super) fn connection<H>(hub: Arc<Hub>, handshake: Pin<Box<H>>) -> impl Future<Output = ()>
 where
     H: Future<Output = Option<Ready>>,
 {
@@ -322,20 +396,28 @@ where
             return;
         };
         let mut work = Some(work);
-        let mut waker = None;
+        // The broker wakes us with it (a resumed task tells it so in its first step).
+        let mut waker = Some(std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await);
         let close = loop {
             let w = work.get_or_insert_with(Box::default);
-            match step(&hub, &mut conn, &stream, w, waker.take()) {
-                Step::Wait => {}
+            let park = match step(&hub, &mut conn, &stream, w, waker.take()) {
+                Step::Wait { park } => park,
                 Step::Close(c) => break c,
                 Step::FlushAndClose(c) => {
                     // Boxed: the write's timer is needed only by a closing connection.
                     let _ = Box::pin(flush(&mut stream, &w.wbuf[w.wpos..], &hub)).await;
                     break c;
                 }
-            }
+            };
             if w.is_idle() {
                 work = None; // an idle client keeps no buffers
+                if park {
+                    // Idle and told to park: the task ends here, the client waits in the parking.
+                    match try_park(&hub, stream, conn) {
+                        None => return,
+                        Some((s, c)) => (stream, conn) = (s, c),
+                    }
+                }
             }
             waker = match wait(&stream, work.as_deref_mut()).await {
                 Ok(waker) => Some(waker),
@@ -483,11 +565,19 @@ async fn connect_and_ack(
         if let ConnectOutcome::Accepted { sid, .. } = &outcome {
             let sid = *sid;
             if inner.slots.len() <= sid {
-                inner.slots.resize(sid + 1, None);
+                inner.slots.resize_with(sid + 1, || None);
             }
             // A taken-over connection is woken so it notices and closes.
-            if let Some((_, old)) = inner.slots[sid].replace((id, waker)) {
-                old.wake();
+            let new = Slot {
+                conn: id,
+                wake: Wake::Task(waker),
+                park: true, // right after CONNACK, if nothing else is going on
+            };
+            if let Some(old) = inner.slots[sid].replace(new) {
+                match old.wake {
+                    Wake::Task(waker) => waker.wake(),
+                    Wake::Parked(key) => inner.parking.unpark(key, old.conn),
+                }
             }
             inner.flush_wakes();
         }
@@ -567,6 +657,51 @@ async fn connect_and_ack(
     Some((conn, work))
 }
 
+/// Park an idle connection (see [`super::parking`]): `None` if it is parked (or lost), the socket
+/// and [`Conn`] back if it has something to do after all.
+fn try_park(hub: &Hub, stream: TcpStream, conn: Conn) -> Option<(TcpStream, Conn)> {
+    let (sid, id) = (conn.sid, conn.id);
+    // Under the broker's lock, so nothing can be queued for the client between the check and the
+    // slot pointing at the parking.
+    let mut inner = hub.lock();
+    if hub.shutting_down.load(Ordering::Acquire) || !inner.broker.is_idle(sid, id) {
+        return Some((stream, conn));
+    }
+    match hub.parking.park(stream, conn) {
+        Ok(key) => {
+            if let Some(Some(slot)) = inner.slots.get_mut(sid) {
+                if slot.conn == id {
+                    slot.wake = Wake::Parked(key);
+                }
+            }
+            None
+        }
+        Err(NotParked::Kept(stream, conn)) => Some((stream, conn)),
+        Err(NotParked::Lost(conn, e)) => {
+            drop(inner);
+            lost(hub, &conn, format!("socket lost while parking: {e}"));
+            None
+        }
+    }
+}
+
+/// The socket of `conn` is gone without a goodbye: tell the broker state.
+pub(super) fn lost(hub: &Hub, conn: &Conn, why: String) {
+    let mut inner = hub.lock();
+    inner
+        .broker
+        .connection_lost(conn.sid, conn.id, Ending::Abnormal(why), Instant::now());
+    if inner
+        .slots
+        .get(conn.sid)
+        .and_then(|s| s.as_ref())
+        .is_some_and(|slot| slot.conn == conn.id)
+    {
+        inner.slots[conn.sid] = None;
+    }
+    inner.flush_wakes();
+}
+
 /// The connection ends: tell the broker state, and a 5.0 client why.
 async fn goodbye(hub: &Hub, conn: &Conn, stream: &mut TcpStream, close: Close) {
     let (sid, id, version) = (conn.sid, conn.id, conn.version);
@@ -582,7 +717,7 @@ async fn goodbye(hub: &Hub, conn: &Conn, stream: &mut TcpStream, close: Close) {
             .slots
             .get(sid)
             .and_then(|s| s.as_ref())
-            .is_some_and(|(c, _)| *c == id)
+            .is_some_and(|slot| slot.conn == id)
         {
             inner.slots[sid] = None;
         }
@@ -709,8 +844,10 @@ fn wait<'a>(
 
 /// What a [`step`] ended with.
 enum Step {
-    /// Nothing more to do until the task is woken.
-    Wait,
+    /// Nothing more to do until the task is woken; `park`: the broker asked it to park if idle.
+    Wait {
+        park: bool,
+    },
     Close(Close),
     /// Write what is queued, then close.
     FlushAndClose(Close),
@@ -729,6 +866,7 @@ fn step(hub: &Hub, conn: &mut Conn, stream: &TcpStream, w: &mut Work, waker: Opt
     let mut want_fill = true;
     let mut recheck = true;
     let mut read_done = false;
+    let mut park = false;
     let max_in = hub.opts.state.max_packet_size as usize;
     loop {
         // Move what the broker queued for us into the write buffer, unless the socket is backed up.
@@ -737,11 +875,16 @@ fn step(hub: &Hub, conn: &mut Conn, stream: &TcpStream, w: &mut Work, waker: Opt
             let room = w.wbuf.len() - w.wpos < WRITE_HIGH;
             let (owner, closing) = {
                 let mut inner = hub.lock();
-                if let Some(waker) = &waker {
-                    // The broker wakes us with the waker of our last poll (always the same for a tokio task).
-                    if let Some(Some((c, old))) = inner.slots.get_mut(conn.sid) {
-                        if *c == conn.id && !old.will_wake(waker) {
-                            *old = waker.clone();
+                if let Some(Some(slot)) = inner.slots.get_mut(conn.sid) {
+                    if slot.conn == conn.id {
+                        park |= std::mem::take(&mut slot.park);
+                        // The broker wakes us with the waker of our last poll (for a tokio task,
+                        // always the same, except after a resume from the parking).
+                        if let Some(waker) = &waker {
+                            match &slot.wake {
+                                Wake::Task(old) if old.will_wake(waker) => {}
+                                _ => slot.wake = Wake::Task(waker.clone()),
+                            }
                         }
                     }
                 }
@@ -864,7 +1007,7 @@ fn step(hub: &Hub, conn: &mut Conn, stream: &TcpStream, w: &mut Work, waker: Opt
             }
         }
         if read_done || !w.may_read() {
-            return Step::Wait;
+            return Step::Wait { park };
         }
         // Read once per wake-up (tokio's budget, in `wait`, decides when others get their turn).
         read_done = true;
@@ -1223,7 +1366,8 @@ mod tests {
     async fn a_connection_task_stays_small() {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-        let hub = Arc::new(Hub::new(BrokerOptions::default()));
+        let (parking, _poll) = Parking::new().unwrap();
+        let hub = Arc::new(Hub::new(BrokerOptions::default(), Arc::new(parking)));
         let f = connection(hub.clone(), Box::pin(handshake(hub, c, Signal::never())));
         let size = std::mem::size_of_val(&f);
         assert!(size <= 224, "the connection future grew to {size} bytes");

@@ -607,6 +607,13 @@ impl Broker {
         }
     }
 
+    /// Does connection `conn` still own session `sid`, with nothing queued for it? (Then the server
+    /// may park it: see `server::try_park`.)
+    pub fn is_idle(&self, sid: usize, conn: u64) -> bool {
+        self.session(sid)
+            .is_some_and(|s| s.conn == Some(conn) && s.outbox.is_empty())
+    }
+
     /// A packet arrived from the client of `sid` (keep-alive, 3.1.1 §3.1.2.10).
     pub fn heard_from(&mut self, sid: usize, now: Instant) {
         if let Some(s) = self.session_mut(sid) {
