@@ -288,7 +288,6 @@ impl From<Violation> for Close {
 pub(super) struct Conn {
     pub(super) id: u64,
     sid: usize,
-    client_id: Arc<str>,
     /// The client's Maximum Packet Size (5.0 §3.1.2.11.4): larger packets are not sent to it.
     max_packet_out: u32,
     /// Topic aliases the client accepts from us (5.0 §3.1.2.11.5).
@@ -583,7 +582,7 @@ async fn connect_and_ack(
         }
         outcome
     };
-    let (sid, client_id) = match outcome {
+    let sid = match outcome {
         ConnectOutcome::Refused { reason, why } => {
             tracing::warn!(client = %connect.client_id, "CONNECT refused: {why}");
             let ack = refuse(ReasonCode::from_byte(reason), &why);
@@ -631,13 +630,12 @@ async fn connect_and_ack(
             };
             // `serve` runs us inside `conn{peer=...}`; from now on it names the client too.
             tracing::Span::current().record("client", &*client);
-            (sid, client)
+            sid
         }
     };
     let conn = Conn {
         id,
         sid,
-        client_id,
         max_packet_out: props.maximum_packet_size.unwrap_or(u32::MAX),
         alias_max_out: if v5 {
             props.topic_alias_maximum.unwrap_or(0)
@@ -667,6 +665,7 @@ fn try_park(hub: &Hub, stream: TcpStream, conn: Conn) -> Option<(TcpStream, Conn
     if hub.shutting_down.load(Ordering::Acquire) || !inner.broker.is_idle(sid, id) {
         return Some((stream, conn));
     }
+    inner.broker.trim(sid);
     match hub.parking.park(stream, conn) {
         Ok(key) => {
             if let Some(Some(slot)) = inner.slots.get_mut(sid) {
@@ -707,8 +706,9 @@ async fn goodbye(hub: &Hub, conn: &Conn, stream: &mut TcpStream, close: Close) {
     let (sid, id, version) = (conn.sid, conn.id, conn.version);
     let now = Instant::now();
     let mut goodbye = Vec::new();
-    {
+    let client = {
         let mut inner = hub.lock();
+        let client = inner.broker.session(sid).map(|s| s.client_id.clone());
         if !close.by_client {
             let ending = Ending::Abnormal(close.why.clone());
             inner.broker.connection_lost(sid, id, ending, now);
@@ -722,7 +722,8 @@ async fn goodbye(hub: &Hub, conn: &Conn, stream: &mut TcpStream, close: Close) {
             inner.slots[sid] = None;
         }
         inner.flush_wakes();
-    }
+        client
+    };
     if !close.by_client && version.is_v5() {
         let mut d = Disconnect::new(close.reason);
         if conn.problem_info {
@@ -739,7 +740,8 @@ async fn goodbye(hub: &Hub, conn: &Conn, stream: &mut TcpStream, close: Close) {
         ReasonCode::ServerShuttingDown | ReasonCode::SessionTakenOver
     );
     if !close.by_client && close.reason.byte() >= 0x80 && !routine {
-        tracing::warn!(client = %conn.client_id, reason = %close.reason, "disconnecting the client: {}", close.why);
+        let client = client.as_deref().unwrap_or("?");
+        tracing::warn!(client, reason = %close.reason, "disconnecting the client: {}", close.why);
     }
 }
 

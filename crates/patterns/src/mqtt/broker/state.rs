@@ -29,7 +29,7 @@
 //! - A slow subscriber never blocks the others: each session has its own queues, and the server writes
 //!   to each socket from that connection's task.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -257,14 +257,17 @@ pub struct Session {
     pub conn: Option<u64>,
     pub v5: bool,
     pub username: Option<Arc<str>>,
-    /// Filter (as subscribed, `$share/...` included) -> options.
-    pub subs: HashMap<Arc<str>, SubOpts>,
+    /// Filter (as subscribed, `$share/...` included) -> options. A `BTreeMap`: no allocation (and
+    /// 24 bytes) for a client without subscriptions, where a `HashMap` takes 48.
+    pub subs: BTreeMap<Arc<str>, SubOpts>,
     pub outbox: VecDeque<Out>,
-    inflight: VecDeque<Inflight>,
-    window: usize,
-    queued: VecDeque<Waiting>,
+    /// The QoS 1/2 state below is [`Lazy`]: a pointer until first used (most clients of a lab never
+    /// use QoS 1/2, and every connected client has a session).
+    inflight: Lazy<VecDeque<Inflight>>,
+    window: u16,
+    queued: Lazy<VecDeque<Waiting>>,
     /// Packet ids of QoS 2 PUBLISHes received and not yet released (PUBREL).
-    incoming_qos2: Vec<u16>,
+    incoming_qos2: Lazy<Vec<u16>>,
     next_pid: u16,
     /// Keep-alive in seconds as agreed at CONNECT (0: none), and when the client's last packet came:
     /// [`Broker::tick`] closes a connection silent for 1.5 times it (3.1.1 §3.1.2.10).
@@ -277,12 +280,70 @@ pub struct Session {
     pub expiry: u32,
     expires_at: Option<Instant>,
     woken: bool,
-    dropped_burst: u64,
+    dropped_burst: u32,
     /// Since when a queue of this session has been over half full without draining.
     congested_since: Option<Instant>,
     /// Publishers (sessions) held until this session's queues drain.
-    waiters: Vec<usize>,
+    waiters: Lazy<Vec<usize>>,
 }
+
+/// A collection that costs one pointer (and no allocation) until something is put in it: reading
+/// an empty one reads a shared empty value; the first write through `DerefMut` allocates it.
+#[derive(Debug)]
+pub struct Lazy<T: 'static>(Option<Box<T>>);
+
+impl<T> Default for Lazy<T> {
+    fn default() -> Self {
+        Lazy(None)
+    }
+}
+
+/// The shared empty value a [`Lazy`] reads as before it is used.
+pub trait Empty: Default + 'static {
+    fn empty() -> &'static Self;
+}
+
+impl<T: Empty> std::ops::Deref for Lazy<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match &self.0 {
+            Some(t) => t,
+            None => T::empty(),
+        }
+    }
+}
+
+impl<T: Empty> std::ops::DerefMut for Lazy<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+impl<T: Empty> Lazy<T> {
+    /// Back to one pointer (the contents are dropped).
+    pub fn clear(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl<T: 'static + Sync> Lazy<VecDeque<T>> {
+    /// `pop_front` without allocating an empty queue first.
+    pub fn pop_front(&mut self) -> Option<T> {
+        self.0.as_mut().and_then(|q| q.pop_front())
+    }
+}
+
+macro_rules! empty {
+    ($($t:ty),*) => {$(
+        impl Empty for $t {
+            fn empty() -> &'static Self {
+                static EMPTY: $t = <$t>::new();
+                &EMPTY
+            }
+        }
+    )*};
+}
+empty!(VecDeque<Inflight>, VecDeque<Waiting>, Vec<u16>, Vec<usize>);
 
 impl Session {
     fn new(client_id: Arc<str>) -> Session {
@@ -291,12 +352,12 @@ impl Session {
             conn: None,
             v5: false,
             username: None,
-            subs: HashMap::new(),
+            subs: BTreeMap::new(),
             outbox: VecDeque::new(),
-            inflight: VecDeque::new(),
+            inflight: Lazy::default(),
             window: 1,
-            queued: VecDeque::new(),
-            incoming_qos2: Vec::new(),
+            queued: Lazy::default(),
+            incoming_qos2: Lazy::default(),
             next_pid: 1,
             keep_alive: 0,
             heard_at: None,
@@ -307,7 +368,7 @@ impl Session {
             woken: false,
             dropped_burst: 0,
             congested_since: None,
-            waiters: Vec::new(),
+            waiters: Lazy::default(),
         }
     }
 
@@ -430,8 +491,10 @@ struct Group {
 pub struct Broker {
     pub config: Config,
     pub auth: Auth,
-    /// Boxed: a `Vec` grows by doubling, and empty slots should not cost a whole session.
-    sessions: Vec<Option<Box<Session>>>,
+    /// Inline, not boxed: every connected client has a session, and a box would add a pointer and
+    /// the allocator's overhead to each (memory per idle client). The `Vec`'s spare capacity costs
+    /// no memory until used (the pages are never touched); a freed slot is reused (`free`).
+    sessions: Vec<Option<Session>>,
     free: Vec<usize>,
     by_id: HashMap<Arc<str>, usize>,
     subs: Trie<SubOpts>,
@@ -520,11 +583,11 @@ impl Broker {
     }
 
     pub fn session(&self, sid: usize) -> Option<&Session> {
-        self.sessions.get(sid).and_then(|s| s.as_deref())
+        self.sessions.get(sid).and_then(|s| s.as_ref())
     }
 
     pub fn session_mut(&mut self, sid: usize) -> Option<&mut Session> {
-        self.sessions.get_mut(sid).and_then(|s| s.as_deref_mut())
+        self.sessions.get_mut(sid).and_then(|s| s.as_mut())
     }
 
     /// The session of `client_id`, if one exists.
@@ -544,7 +607,7 @@ impl Broker {
     /// Sessions whose outbox got something since the last call: the server wakes their writers.
     pub fn take_wakes(&mut self, into: &mut Vec<usize>) {
         for &sid in &self.wakes {
-            if let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_deref_mut()) {
+            if let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_mut()) {
                 s.woken = false;
             }
         }
@@ -614,6 +677,26 @@ impl Broker {
             .is_some_and(|s| s.conn == Some(conn) && s.outbox.is_empty())
     }
 
+    /// Free the empty queues of session `sid` (its client is going idle: see `server::try_park`).
+    pub fn trim(&mut self, sid: usize) {
+        let Some(s) = self.session_mut(sid) else { return };
+        if s.outbox.is_empty() {
+            s.outbox = VecDeque::new();
+        }
+        if s.inflight.is_empty() {
+            s.inflight.clear();
+        }
+        if s.queued.is_empty() {
+            s.queued.clear();
+        }
+        if s.incoming_qos2.is_empty() {
+            s.incoming_qos2.clear();
+        }
+        if s.waiters.is_empty() {
+            s.waiters.clear();
+        }
+    }
+
     /// A packet arrived from the client of `sid` (keep-alive, 3.1.1 §3.1.2.10).
     pub fn heard_from(&mut self, sid: usize, now: Instant) {
         if let Some(s) = self.session_mut(sid) {
@@ -641,13 +724,13 @@ impl Broker {
         if s.waiters.is_empty() {
             return;
         }
-        for w in std::mem::take(&mut s.waiters) {
+        for w in std::mem::take(&mut *s.waiters) {
             self.wake(w);
         }
     }
 
     fn wake(&mut self, sid: usize) {
-        if let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_deref_mut()) {
+        if let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_mut()) {
             if !s.woken {
                 s.woken = true;
                 self.wakes.push(sid);
@@ -767,7 +850,7 @@ impl Broker {
             req.receive_maximum.min(self.config.max_inflight).max(1)
         } else {
             self.config.max_inflight.max(1)
-        } as usize;
+        };
         let s = self.sessions[sid]
             .as_mut()
             .expect("session just created or found");
@@ -827,7 +910,7 @@ impl Broker {
     }
 
     fn new_session(&mut self, client_id: Arc<str>) -> usize {
-        let s = Box::new(Session::new(client_id.clone()));
+        let s = Session::new(client_id.clone());
         let sid = match self.free.pop() {
             Some(i) => {
                 self.sessions[i] = Some(s);
@@ -853,7 +936,7 @@ impl Broker {
                 self.publish_will(&s.client_id, *w, now);
             }
         }
-        for (filter, _) in s.subs.drain() {
+        for (filter, _) in std::mem::take(&mut s.subs) {
             self.remove_sub(sid, &filter);
         }
         let lost = s.queued.len() + s.inflight.len();
@@ -1227,7 +1310,7 @@ impl Broker {
     ) -> bool {
         let max_outbox = self.config.max_outbox;
         let max_queued = self.config.max_queued;
-        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_deref_mut()) else {
+        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_mut()) else {
             return false;
         };
         if qos == QoS::AtMostOnce {
@@ -1260,7 +1343,7 @@ impl Broker {
             self.wake(sid);
             return true;
         }
-        if s.conn.is_some() && s.queued.is_empty() && s.inflight.len() < s.window {
+        if s.conn.is_some() && s.queued.is_empty() && s.inflight.len() < usize::from(s.window) {
             let pid = s.alloc_pid();
             let d = Delivery {
                 msg,
@@ -1311,7 +1394,7 @@ impl Broker {
     /// client has not drained for a second (then it is stuck, and pausing publishers for it would let
     /// one client that stopped reading slow everyone down; its queue limit applies instead).
     fn pressure(&mut self, sid: usize, now: Instant) {
-        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_deref_mut()) else {
+        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_mut()) else {
             return;
         };
         let since = *s.congested_since.get_or_insert(now);
@@ -1322,7 +1405,7 @@ impl Broker {
 
     /// Move waiting QoS 1/2 messages into the in-flight window while there is room.
     fn fill_window(&mut self, sid: usize, now: Instant) {
-        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_deref_mut()) else {
+        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_mut()) else {
             return;
         };
         if s.conn.is_none() {
@@ -1332,7 +1415,7 @@ impl Broker {
             s.congested_since = None; // it drains: a live client, not a stuck one
         }
         let mut sent = 0;
-        while s.inflight.len() < s.window {
+        while s.inflight.len() < usize::from(s.window) {
             let Some(w) = s.queued.pop_front() else { break };
             if w.msg.expired(now) {
                 continue; // 5.0 §3.3.2.3.3: an expired message is not sent
