@@ -381,6 +381,7 @@ pub(super) struct Ready {
 ///
 /// A plain `fn` returning an `async` block, and one loop rather than an `async fn` per phase: an
 /// `async fn` keeps its arguments twice in the future (once as passed, once as its locals).
+#[allow(clippy::manual_async_fn)] // on purpose, see above
 pub(super) fn connection<H>(hub: Arc<Hub>, handshake: Pin<Box<H>>) -> impl Future<Output = ()>
 where
     H: Future<Output = Option<Ready>>,

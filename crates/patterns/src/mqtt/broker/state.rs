@@ -1786,6 +1786,43 @@ mod tests {
         q.into_iter().collect()
     }
 
+    /// 3.1.1 §3.1.2.10: the tick closes a connection silent for 1.5 x its keep-alive, and a packet
+    /// from the client (`heard_from`) starts the count again.
+    #[test]
+    fn the_tick_closes_a_connection_silent_for_one_and_a_half_keep_alives() {
+        let mut b = broker();
+        let mut r = req("sleepy", true, true);
+        r.keep_alive = 2;
+        let t0 = Instant::now();
+        let sid = match b.connect(1, r, t0) {
+            ConnectOutcome::Accepted { sid, .. } => sid,
+            other => panic!("refused: {other:?}"),
+        };
+        outbox(&mut b, sid, 1);
+        b.tick(t0 + Duration::from_millis(2900));
+        assert!(
+            outbox(&mut b, sid, 1).is_empty(),
+            "closed before 1.5 x keep-alive"
+        );
+        b.heard_from(sid, t0 + Duration::from_secs(2));
+        b.tick(t0 + Duration::from_millis(4900));
+        assert!(outbox(&mut b, sid, 1).is_empty(), "a packet restarts the count");
+        b.tick(t0 + Duration::from_millis(5000));
+        let out = outbox(&mut b, sid, 1);
+        assert!(
+            matches!(
+                &out[..],
+                [Out::Disconnect {
+                    reason: rc::KEEP_ALIVE_TIMEOUT,
+                    ..
+                }]
+            ),
+            "{out:?}"
+        );
+        b.tick(t0 + Duration::from_secs(9));
+        assert!(outbox(&mut b, sid, 1).is_empty(), "asked once");
+    }
+
     fn publishes(out: &[Out]) -> Vec<(String, Vec<u8>, u8, u16, bool)> {
         out.iter()
             .filter_map(|o| match o {
