@@ -15,9 +15,11 @@
 //!   on it ([`watch`]): when a parked socket is readable (a packet, or the client closed), it resumes
 //!   that client. Edge-triggered, and epoll reports a socket that is already readable when it is
 //!   added, so nothing sent while parking is missed.
-//! - A connection parks only when the broker says so (`Slot::park`: after CONNACK, and once a second
-//!   from the tick) and only if it is idle then: nothing to write, nothing half read. A busy client
-//!   keeps its task; an idle one is parked within a second.
+//! - A connection parks only when the broker says so (`Slot::park`: right after CONNACK, and from the
+//!   once-a-second tick for a connection whose task did nothing for a whole second) and only if it is
+//!   idle then: nothing queued, nothing to write, nothing half read. A busy client keeps its task
+//!   (parking and resuming costs a few system calls, and a fresh tokio registration does not know
+//!   yet that its socket is writable, so parking a busy client at every pause would slow it down).
 //! - The broker wakes a parked client like any other (`Wake::Parked`): a message for it, a takeover,
 //!   a keep-alive timeout, the shutdown. Waking it spawns a task that picks up where it left off.
 
@@ -118,6 +120,7 @@ impl Parking {
         if key == table.parked.len() {
             table.parked.push(None);
         }
+        tracing::debug!(key, "idle: parked without a task");
         table.parked[key] = Some(Parked {
             stream,
             conn,
@@ -136,6 +139,7 @@ impl Parking {
                 _ => return,
             }
             let p = table.parked[key].take().expect("checked above");
+            tracing::debug!(key, conn = conn_id, "resumed from the parking");
             table.free.push(key);
             let _ = self.registry.deregister(&mut SourceFd(&p.stream.as_raw_fd()));
             p

@@ -106,9 +106,11 @@ struct Inner {
 struct Slot {
     conn: u64,
     wake: Wake,
-    /// Park the connection if it is idle (set after CONNACK and once a second by the tick; taken by
-    /// the connection's next step).
+    /// Park the connection if it is idle (set after CONNACK, and by the tick for a connection that
+    /// did nothing for a whole second; taken by the connection's next step).
     park: bool,
+    /// The connection's task ran since the last tick (a busy client is not asked to park).
+    busy: bool,
 }
 
 /// How to wake a connection: its task, or (parked) the key that gives it a task again.
@@ -241,9 +243,13 @@ async fn tick(hub: Arc<Hub>, mut shutdown: Signal) {
         let now = Instant::now();
         let mut inner = hub.lock();
         inner.broker.tick(now);
-        // Every client with a task parks at its next idle moment (see `super::parking`).
+        // A client whose task did nothing since the last tick is asked to park (see
+        // `super::parking`); a busy one keeps its task.
         for slot in inner.slots.iter_mut().flatten() {
             if let Wake::Task(waker) = &slot.wake {
+                if std::mem::take(&mut slot.busy) {
+                    continue;
+                }
                 slot.park = true;
                 waker.wake_by_ref();
             }
@@ -572,6 +578,7 @@ async fn connect_and_ack(
                 conn: id,
                 wake: Wake::Task(waker),
                 park: true, // right after CONNACK, if nothing else is going on
+                busy: false,
             };
             if let Some(old) = inner.slots[sid].replace(new) {
                 match old.wake {
@@ -881,6 +888,7 @@ fn step(hub: &Hub, conn: &mut Conn, stream: &TcpStream, w: &mut Work, waker: Opt
                 if let Some(Some(slot)) = inner.slots.get_mut(conn.sid) {
                     if slot.conn == conn.id {
                         park |= std::mem::take(&mut slot.park);
+                        slot.busy = true;
                         // The broker wakes us with the waker of our last poll (for a tokio task,
                         // always the same, except after a resume from the parking).
                         if let Some(waker) = &waker {
