@@ -23,7 +23,8 @@ pub struct BrokerArgs {
     /// Address and port to listen on
     #[arg(long, env = "SISTER_MQTT_BIND", default_value = "0.0.0.0:1883")]
     pub bind: String,
-    /// Connections served at once (more wait in the listen backlog)
+    /// Connections served at once (more wait in the listen backlog); idle clients parked without a
+    /// task (see crates/patterns/src/mqtt/broker/parking.rs) do not count
     #[arg(long, default_value_t = 100_000)]
     pub max_connections: usize,
     /// QoS 1/2 messages in flight per client (a 5.0 client's smaller Receive Maximum wins)

@@ -4,9 +4,11 @@
 //! - [`state`]: the protocol state without I/O: sessions, QoS 1/2 flows, retained messages, wills,
 //!   queues and their limits (the queue policy is documented there);
 //! - [`auth`]: the optional password file and topic ACL (Mosquitto-like formats);
-//! - [`server`]: the tokio side: one task per connection, batching, keep-alive, back-pressure.
+//! - [`server`]: the tokio side: one task per connection, batching, keep-alive, back-pressure;
+//! - `parking`: idle clients parked outside tokio, without a task (memory per idle client).
 
 pub mod auth;
+mod parking;
 pub mod server;
 pub mod state;
 pub mod trie;

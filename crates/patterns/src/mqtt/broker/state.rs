@@ -29,7 +29,7 @@
 //! - A slow subscriber never blocks the others: each session has its own queues, and the server writes
 //!   to each socket from that connection's task.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -257,27 +257,93 @@ pub struct Session {
     pub conn: Option<u64>,
     pub v5: bool,
     pub username: Option<Arc<str>>,
-    /// Filter (as subscribed, `$share/...` included) -> options.
-    pub subs: HashMap<Arc<str>, SubOpts>,
+    /// Filter (as subscribed, `$share/...` included) -> options. A `BTreeMap`: no allocation (and
+    /// 24 bytes) for a client without subscriptions, where a `HashMap` takes 48.
+    pub subs: BTreeMap<Arc<str>, SubOpts>,
     pub outbox: VecDeque<Out>,
-    inflight: VecDeque<Inflight>,
-    window: usize,
-    queued: VecDeque<Waiting>,
+    /// The QoS 1/2 state below is [`Lazy`]: a pointer until first used (most clients of a lab never
+    /// use QoS 1/2, and every connected client has a session).
+    inflight: Lazy<VecDeque<Inflight>>,
+    window: u16,
+    queued: Lazy<VecDeque<Waiting>>,
     /// Packet ids of QoS 2 PUBLISHes received and not yet released (PUBREL).
-    incoming_qos2: Vec<u16>,
+    incoming_qos2: Lazy<Vec<u16>>,
     next_pid: u16,
-    will: Option<Will>,
+    /// Keep-alive in seconds as agreed at CONNECT (0: none), and when the client's last packet came:
+    /// [`Broker::tick`] closes a connection silent for 1.5 times it (3.1.1 §3.1.2.10).
+    keep_alive: u16,
+    heard_at: Option<Instant>,
+    /// Boxed: most clients have no will, and every connected client costs a session.
+    will: Option<Box<Will>>,
     will_at: Option<Instant>,
     /// Session expiry interval, seconds; `u32::MAX` = never.
     pub expiry: u32,
     expires_at: Option<Instant>,
     woken: bool,
-    dropped_burst: u64,
+    dropped_burst: u32,
     /// Since when a queue of this session has been over half full without draining.
     congested_since: Option<Instant>,
     /// Publishers (sessions) held until this session's queues drain.
-    waiters: Vec<usize>,
+    waiters: Lazy<Vec<usize>>,
 }
+
+/// A collection that costs one pointer (and no allocation) until something is put in it: reading
+/// an empty one reads a shared empty value; the first write through `DerefMut` allocates it.
+#[derive(Debug)]
+pub struct Lazy<T: 'static>(Option<Box<T>>);
+
+impl<T> Default for Lazy<T> {
+    fn default() -> Self {
+        Lazy(None)
+    }
+}
+
+/// The shared empty value a [`Lazy`] reads as before it is used.
+pub trait Empty: Default + 'static {
+    fn empty() -> &'static Self;
+}
+
+impl<T: Empty> std::ops::Deref for Lazy<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match &self.0 {
+            Some(t) => t,
+            None => T::empty(),
+        }
+    }
+}
+
+impl<T: Empty> std::ops::DerefMut for Lazy<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+impl<T: Empty> Lazy<T> {
+    /// Back to one pointer (the contents are dropped).
+    pub fn clear(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl<T: 'static + Sync> Lazy<VecDeque<T>> {
+    /// `pop_front` without allocating an empty queue first.
+    pub fn pop_front(&mut self) -> Option<T> {
+        self.0.as_mut().and_then(|q| q.pop_front())
+    }
+}
+
+macro_rules! empty {
+    ($($t:ty),*) => {$(
+        impl Empty for $t {
+            fn empty() -> &'static Self {
+                static EMPTY: $t = <$t>::new();
+                &EMPTY
+            }
+        }
+    )*};
+}
+empty!(VecDeque<Inflight>, VecDeque<Waiting>, Vec<u16>, Vec<usize>);
 
 impl Session {
     fn new(client_id: Arc<str>) -> Session {
@@ -286,13 +352,15 @@ impl Session {
             conn: None,
             v5: false,
             username: None,
-            subs: HashMap::new(),
+            subs: BTreeMap::new(),
             outbox: VecDeque::new(),
-            inflight: VecDeque::new(),
+            inflight: Lazy::default(),
             window: 1,
-            queued: VecDeque::new(),
-            incoming_qos2: Vec::new(),
+            queued: Lazy::default(),
+            incoming_qos2: Lazy::default(),
             next_pid: 1,
+            keep_alive: 0,
+            heard_at: None,
             will: None,
             will_at: None,
             expiry: 0,
@@ -300,7 +368,7 @@ impl Session {
             woken: false,
             dropped_burst: 0,
             congested_since: None,
-            waiters: Vec::new(),
+            waiters: Lazy::default(),
         }
     }
 
@@ -423,8 +491,10 @@ struct Group {
 pub struct Broker {
     pub config: Config,
     pub auth: Auth,
-    /// Boxed: a `Vec` grows by doubling, and empty slots should not cost a whole session.
-    sessions: Vec<Option<Box<Session>>>,
+    /// Inline, not boxed: every connected client has a session, and a box would add a pointer and
+    /// the allocator's overhead to each (memory per idle client). The `Vec`'s spare capacity costs
+    /// no memory until used (the pages are never touched); a freed slot is reused (`free`).
+    sessions: Vec<Option<Session>>,
     free: Vec<usize>,
     by_id: HashMap<Arc<str>, usize>,
     subs: Trie<SubOpts>,
@@ -513,11 +583,11 @@ impl Broker {
     }
 
     pub fn session(&self, sid: usize) -> Option<&Session> {
-        self.sessions.get(sid).and_then(|s| s.as_deref())
+        self.sessions.get(sid).and_then(|s| s.as_ref())
     }
 
     pub fn session_mut(&mut self, sid: usize) -> Option<&mut Session> {
-        self.sessions.get_mut(sid).and_then(|s| s.as_deref_mut())
+        self.sessions.get_mut(sid).and_then(|s| s.as_mut())
     }
 
     /// The session of `client_id`, if one exists.
@@ -537,7 +607,7 @@ impl Broker {
     /// Sessions whose outbox got something since the last call: the server wakes their writers.
     pub fn take_wakes(&mut self, into: &mut Vec<usize>) {
         for &sid in &self.wakes {
-            if let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_deref_mut()) {
+            if let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_mut()) {
                 s.woken = false;
             }
         }
@@ -587,6 +657,53 @@ impl Broker {
         }
     }
 
+    /// A disconnect the broker asked for (keep-alive timeout), for a connection whose socket is too
+    /// backed up to take its whole outbox: it is at the front, taken alone.
+    pub fn take_disconnect(&mut self, sid: usize, conn: u64) -> Option<(u8, String)> {
+        let s = self.session_mut(sid).filter(|s| s.conn == Some(conn))?;
+        if !matches!(s.outbox.front(), Some(Out::Disconnect { .. })) {
+            return None;
+        }
+        match s.outbox.pop_front() {
+            Some(Out::Disconnect { reason, text }) => Some((reason, text)),
+            _ => None,
+        }
+    }
+
+    /// Does connection `conn` still own session `sid`, with nothing queued for it? (Then the server
+    /// may park it: see `server::try_park`.)
+    pub fn is_idle(&self, sid: usize, conn: u64) -> bool {
+        self.session(sid)
+            .is_some_and(|s| s.conn == Some(conn) && s.outbox.is_empty())
+    }
+
+    /// Free the empty queues of session `sid` (its client is going idle: see `server::try_park`).
+    pub fn trim(&mut self, sid: usize) {
+        let Some(s) = self.session_mut(sid) else { return };
+        if s.outbox.is_empty() {
+            s.outbox = VecDeque::new();
+        }
+        if s.inflight.is_empty() {
+            s.inflight.clear();
+        }
+        if s.queued.is_empty() {
+            s.queued.clear();
+        }
+        if s.incoming_qos2.is_empty() {
+            s.incoming_qos2.clear();
+        }
+        if s.waiters.is_empty() {
+            s.waiters.clear();
+        }
+    }
+
+    /// A packet arrived from the client of `sid` (keep-alive, 3.1.1 §3.1.2.10).
+    pub fn heard_from(&mut self, sid: usize, now: Instant) {
+        if let Some(s) = self.session_mut(sid) {
+            s.heard_at = Some(now);
+        }
+    }
+
     /// Publisher `publisher` waits for room in session `sid`'s queues (back-pressure): it is woken
     /// (its session appears in [`Broker::take_wakes`]) when they drain.
     pub fn wait_for_room(&mut self, sid: usize, publisher: usize) {
@@ -607,13 +724,13 @@ impl Broker {
         if s.waiters.is_empty() {
             return;
         }
-        for w in std::mem::take(&mut s.waiters) {
+        for w in std::mem::take(&mut *s.waiters) {
             self.wake(w);
         }
     }
 
     fn wake(&mut self, sid: usize) {
-        if let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_deref_mut()) {
+        if let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_mut()) {
             if !s.woken {
                 s.woken = true;
                 self.wakes.push(sid);
@@ -733,7 +850,7 @@ impl Broker {
             req.receive_maximum.min(self.config.max_inflight).max(1)
         } else {
             self.config.max_inflight.max(1)
-        } as usize;
+        };
         let s = self.sessions[sid]
             .as_mut()
             .expect("session just created or found");
@@ -745,7 +862,9 @@ impl Broker {
         s.expires_at = None;
         // A client that is back before its will delay has passed cancels the will (5.0 §3.1.3.2.2).
         s.will_at = None;
-        s.will = req.will;
+        s.will = req.will.map(Box::new);
+        s.keep_alive = keep_alive;
+        s.heard_at = Some(now);
         s.outbox.clear();
         s.woken = false;
         s.dropped_burst = 0;
@@ -791,7 +910,7 @@ impl Broker {
     }
 
     fn new_session(&mut self, client_id: Arc<str>) -> usize {
-        let s = Box::new(Session::new(client_id.clone()));
+        let s = Session::new(client_id.clone());
         let sid = match self.free.pop() {
             Some(i) => {
                 self.sessions[i] = Some(s);
@@ -814,10 +933,10 @@ impl Broker {
         // 5.0 §3.1.3.2.2: the will is sent when the will delay passes or the session ends, first of both.
         if s.will_at.is_some() {
             if let Some(w) = s.will.take() {
-                self.publish_will(&s.client_id, w, now);
+                self.publish_will(&s.client_id, *w, now);
             }
         }
-        for (filter, _) in s.subs.drain() {
+        for (filter, _) in std::mem::take(&mut s.subs) {
             self.remove_sub(sid, &filter);
         }
         let lost = s.queued.len() + s.inflight.len();
@@ -892,7 +1011,7 @@ impl Broker {
             if delay == 0 || expiry == 0 {
                 let s = self.session_mut(sid).expect("checked above");
                 let w = s.will.take().expect("will checked above");
-                self.publish_will(&client, w, now);
+                self.publish_will(&client, *w, now);
             } else {
                 let s = self.session_mut(sid).expect("checked above");
                 s.will_at = Some(now + Duration::from_secs(delay as u64));
@@ -922,21 +1041,37 @@ impl Broker {
         self.route(Arc::new(msg), None, now);
     }
 
-    /// Let time pass: send wills whose delay is over and end sessions whose expiry is over. Call about
-    /// once a second.
+    /// Let time pass: close connections silent for too long, send wills whose delay is over and end
+    /// sessions whose expiry is over. Call about once a second.
     pub fn tick(&mut self, now: Instant) {
         for sid in 0..self.sessions.len() {
             let Some(s) = self.sessions[sid].as_mut() else {
                 continue;
             };
             if s.conn.is_some() {
+                // 3.1.1 §3.1.2.10: one and a half times the keep-alive without a packet ends the
+                // connection. Checked here, once a second for every client, rather than by a timer in
+                // each connection's task: an idle client then costs no timer (memory per idle client).
+                let grace = Duration::from_millis(s.keep_alive as u64 * 1500);
+                if s.keep_alive > 0 && s.heard_at.is_some_and(|t| now >= t + grace) {
+                    let text = format!(
+                        "nothing received for 1.5 x keep-alive ({}s) (MQTT 3.1.1 §3.1.2.10)",
+                        s.keep_alive
+                    );
+                    s.keep_alive = 0; // asked once; the connection is closing
+                    s.outbox.push_front(Out::Disconnect {
+                        reason: rc::KEEP_ALIVE_TIMEOUT,
+                        text,
+                    });
+                    self.wake(sid);
+                }
                 continue;
             }
             if s.will_at.is_some_and(|t| t <= now) {
                 s.will_at = None;
                 let client = s.client_id.clone();
                 if let Some(w) = s.will.take() {
-                    self.publish_will(&client, w, now);
+                    self.publish_will(&client, *w, now);
                 }
             }
             let Some(s) = self.sessions[sid].as_ref() else {
@@ -1175,7 +1310,7 @@ impl Broker {
     ) -> bool {
         let max_outbox = self.config.max_outbox;
         let max_queued = self.config.max_queued;
-        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_deref_mut()) else {
+        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_mut()) else {
             return false;
         };
         if qos == QoS::AtMostOnce {
@@ -1208,7 +1343,7 @@ impl Broker {
             self.wake(sid);
             return true;
         }
-        if s.conn.is_some() && s.queued.is_empty() && s.inflight.len() < s.window {
+        if s.conn.is_some() && s.queued.is_empty() && s.inflight.len() < usize::from(s.window) {
             let pid = s.alloc_pid();
             let d = Delivery {
                 msg,
@@ -1259,7 +1394,7 @@ impl Broker {
     /// client has not drained for a second (then it is stuck, and pausing publishers for it would let
     /// one client that stopped reading slow everyone down; its queue limit applies instead).
     fn pressure(&mut self, sid: usize, now: Instant) {
-        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_deref_mut()) else {
+        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_mut()) else {
             return;
         };
         let since = *s.congested_since.get_or_insert(now);
@@ -1270,7 +1405,7 @@ impl Broker {
 
     /// Move waiting QoS 1/2 messages into the in-flight window while there is room.
     fn fill_window(&mut self, sid: usize, now: Instant) {
-        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_deref_mut()) else {
+        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_mut()) else {
             return;
         };
         if s.conn.is_none() {
@@ -1280,7 +1415,7 @@ impl Broker {
             s.congested_since = None; // it drains: a live client, not a stuck one
         }
         let mut sent = 0;
-        while s.inflight.len() < s.window {
+        while s.inflight.len() < usize::from(s.window) {
             let Some(w) = s.queued.pop_front() else { break };
             if w.msg.expired(now) {
                 continue; // 5.0 §3.3.2.3.3: an expired message is not sent
@@ -1649,6 +1784,43 @@ mod tests {
         let mut q = VecDeque::new();
         b.take_outbox(sid, conn, &mut q);
         q.into_iter().collect()
+    }
+
+    /// 3.1.1 §3.1.2.10: the tick closes a connection silent for 1.5 x its keep-alive, and a packet
+    /// from the client (`heard_from`) starts the count again.
+    #[test]
+    fn the_tick_closes_a_connection_silent_for_one_and_a_half_keep_alives() {
+        let mut b = broker();
+        let mut r = req("sleepy", true, true);
+        r.keep_alive = 2;
+        let t0 = Instant::now();
+        let sid = match b.connect(1, r, t0) {
+            ConnectOutcome::Accepted { sid, .. } => sid,
+            other => panic!("refused: {other:?}"),
+        };
+        outbox(&mut b, sid, 1);
+        b.tick(t0 + Duration::from_millis(2900));
+        assert!(
+            outbox(&mut b, sid, 1).is_empty(),
+            "closed before 1.5 x keep-alive"
+        );
+        b.heard_from(sid, t0 + Duration::from_secs(2));
+        b.tick(t0 + Duration::from_millis(4900));
+        assert!(outbox(&mut b, sid, 1).is_empty(), "a packet restarts the count");
+        b.tick(t0 + Duration::from_millis(5000));
+        let out = outbox(&mut b, sid, 1);
+        assert!(
+            matches!(
+                &out[..],
+                [Out::Disconnect {
+                    reason: rc::KEEP_ALIVE_TIMEOUT,
+                    ..
+                }]
+            ),
+            "{out:?}"
+        );
+        b.tick(t0 + Duration::from_secs(9));
+        assert!(outbox(&mut b, sid, 1).is_empty(), "asked once");
     }
 
     fn publishes(out: &[Out]) -> Vec<(String, Vec<u8>, u8, u16, bool)> {
