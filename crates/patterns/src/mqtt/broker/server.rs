@@ -1014,6 +1014,8 @@ fn encode_out(conn: &mut Conn, out: Out, wbuf: &mut Vec<u8>, now: Instant) {
             p.packet_id = d.pid;
             p.dup = d.dup;
             p.retain = d.retain;
+            // A topic alias this PUBLISH introduces; remembered only once the PUBLISH is really sent.
+            let mut new_alias = None;
             if v.is_v5() {
                 p.properties.subscription_identifiers = d.sub_ids.clone();
                 p.properties.message_expiry_interval = d.msg.expiry_left(now);
@@ -1025,18 +1027,23 @@ fn encode_out(conn: &mut Conn, out: Out, wbuf: &mut Vec<u8>, now: Instant) {
                         p.topic.clear();
                     } else if conn.aliases_out.len() < conn.alias_max_out as usize {
                         let a = conn.aliases_out.len() as u16 + 1;
-                        conn.aliases_out.insert(d.msg.topic.clone(), a);
                         p.properties.topic_alias = Some(a);
+                        new_alias = Some(a);
                     }
                 }
             }
             let packet = Packet::Publish(p);
             if packet.encoded_len(v) > conn.max_packet_out {
+                // Not sent, so the client never learns an alias it would carry: a later alias-only
+                // PUBLISH on that topic would name an alias the client does not know (5.0 §3.3.2.3.4).
                 tracing::info!(topic = %d.msg.topic, max = conn.max_packet_out, "message larger than the client's Maximum Packet Size; not sent (MQTT 5.0 §3.1.2.11.4)");
                 if d.qos != QoS::AtMostOnce {
                     conn.skipped.push((d.pid, d.qos));
                 }
                 return;
+            }
+            if let Some(a) = new_alias {
+                conn.aliases_out.insert(d.msg.topic.clone(), a);
             }
             packet
         }
