@@ -21,7 +21,25 @@ fn main() -> ExitCode {
         cmd::Command::Bench(_) => cmd::logging::init_with_default(&cli.global, "warn"),
         _ => cmd::logging::init(&cli.global),
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // The MQTT broker chooses its own number of threads (`--threads`, see src/cmd/mqtt_broker.rs): one
+    // means tokio's current-thread runtime, which runs woken tasks in the order they were woken.
+    let broker_threads = match &cli.command {
+        cmd::Command::Mqtt(mqtt) => match mqtt.as_ref() {
+            cmd::mqtt::MqttCommand::Broker(broker) => Some(usize::from(broker.threads)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let mut runtime = match broker_threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n);
+            b
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = match runtime.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -201,6 +201,30 @@ fn paho_v5_subscription_ids_user_properties_no_local_alias_shared() {
     paho(&b, "v5features", "5");
 }
 
+/// Broker-to-client topic aliases (MQTT 5.0 §3.3.2.3.4), within the client's Topic Alias Maximum;
+/// a message too big for the client's Maximum Packet Size must not leave an alias behind.
+#[test]
+fn paho_v5_topic_aliases_towards_the_client() {
+    let b = broker(&[]);
+    paho(&b, "aliasout", "5");
+}
+
+/// Will delay interval (MQTT 5.0 §3.1.3.2.2): sent after the delay, not if the client is back in
+/// time, at the session's end if that is earlier.
+#[test]
+fn paho_v5_will_delay() {
+    let b = broker(&[]);
+    paho(&b, "willdelay", "5");
+}
+
+/// Session expiry interval (MQTT 5.0 §3.1.2.11.2): subscriptions and queued QoS 1 messages survive a
+/// reconnect within the interval, and the session is gone after it.
+#[test]
+fn paho_v5_session_expiry() {
+    let b = broker(&[]);
+    paho(&b, "expiry", "5");
+}
+
 fn mosquitto_sub(port: u16, args: &[&str]) -> Proc {
     let mut cmd = Command::new("mosquitto_sub");
     cmd.args(["-h", "127.0.0.1", "-p", &port.to_string()]).args(args);

@@ -23,6 +23,11 @@ pub struct BrokerArgs {
     /// Address and port to listen on
     #[arg(long, env = "SISTER_MQTT_BIND", default_value = "0.0.0.0:1883")]
     pub bind: String,
+    /// Threads that run the connections. 1 (the default) keeps the order in which packets of different
+    /// clients arrive, as Mosquitto's single event loop does (a SUBSCRIBE that reached the broker first
+    /// takes effect before another client's PUBLISH); more use more cores but may reorder such races
+    #[arg(long, env = "SISTER_MQTT_THREADS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: u16,
     /// Connections served at once (more wait in the listen backlog); idle clients parked without a
     /// task (see crates/patterns/src/mqtt/broker/parking.rs) do not count
     #[arg(long, default_value_t = 100_000)]

@@ -25,7 +25,7 @@ def fail(msg):
 class Peer:
     """A paho client that records what it receives and waits for its acknowledgements."""
 
-    def __init__(self, client_id, clean=True, expiry=None, will=None):
+    def __init__(self, client_id, clean=True, expiry=None, will=None, will_delay=None, connect_props=None):
         self.got = []
         self.lock = threading.Lock()
         self.subacks = []
@@ -37,6 +37,7 @@ class Peer:
         )
         self.clean = clean
         self.expiry = expiry
+        self.connect_props = connect_props or {}
         self.c.on_message = self.on_message
         self.c.on_subscribe = lambda c, u, mid, codes, props: self.subacks.append(mid)
         self.connected = threading.Event()
@@ -48,7 +49,11 @@ class Peer:
 
         self.c.on_connect = on_connect
         if will:
-            self.c.will_set(*will)
+            will_props = None
+            if will_delay is not None:
+                will_props = Properties(PacketTypes.WILLMESSAGE)
+                will_props.WillDelayInterval = will_delay
+            self.c.will_set(*will, properties=will_props)
 
     def on_message(self, c, u, m):
         with self.lock:
@@ -61,6 +66,8 @@ class Peer:
             props = Properties(PacketTypes.CONNECT)
             if self.expiry is not None:
                 props.SessionExpiryInterval = self.expiry
+            for name, value in self.connect_props.items():
+                setattr(props, name, value)
             kwargs = {"clean_start": self.clean, "properties": props}
         self.connected.clear()
         self.c.connect("127.0.0.1", PORT, keepalive=60, **kwargs)
@@ -268,5 +275,175 @@ def v5features():
     sub.stop()
 
 
-{"qos": qos, "retained": retained, "persistent": persistent, "will": will, "v5features": v5features}[SCENARIO]()
+def need_v5():
+    if PROTO != mqtt.MQTTv5:
+        fail(f"{SCENARIO} needs VERSION 5")
+
+
+def aliasout():
+    """MQTT 5.0 topic aliases from the broker to the client (§3.3.2.3.4): a client whose CONNECT says
+    Topic Alias Maximum 2 gets the first PUBLISH on a topic with topic and alias, later ones with the
+    alias only, never an alias above 2. paho-mqtt 2.1.0 does not resolve incoming aliases itself, so
+    this peer does what its application would: remember alias -> topic."""
+    need_v5()
+    got = []
+
+    def recorder(peer):
+        def on_message(c, u, m):
+            with peer.lock:
+                got.append((m.topic, getattr(m.properties, "TopicAlias", None), m.payload.decode()))
+        return on_message
+
+    def resolve(records, maximum):
+        aliases, out = {}, []
+        for topic, alias, payload in records:
+            if alias is not None:
+                if not 1 <= alias <= maximum:
+                    fail(f"alias {alias} outside 1..={maximum}: {records}")
+                if topic:
+                    aliases[alias] = topic
+                elif alias not in aliases:
+                    fail(f"alias {alias} used before the broker set it: {records}")
+                topic = aliases[alias]
+            elif not topic:
+                fail(f"empty topic without an alias: {records}")
+            out.append((topic, payload))
+        return out
+
+    sub = Peer("paho-alias-sub", connect_props={"TopicAliasMaximum": 2})
+    sub.c.on_message = recorder(sub)
+    sub.connect()
+    sub.subscribe("alias/#", 1)
+    pub = Peer("paho-alias-pub")
+    pub.connect()
+    sent = [("alias/a", "m1", 0), ("alias/b", "m2", 1), ("alias/a", "m3", 1), ("alias/c", "m4", 0),
+            ("alias/b", "m5", 1), ("alias/c", "m6", 1), ("alias/a", "m7", 0)]
+    for topic, payload, q in sent:
+        pub.publish(topic, payload, qos=q)
+    deadline = time.time() + TIMEOUT
+    while len(got) < len(sent) and time.time() < deadline:
+        time.sleep(0.01)
+    if resolve(got, 2) != [(t, m) for (t, m, _) in sent]:
+        fail(f"resolved topics {resolve(got, 2)} != sent {sent}; as received: {got}")
+    if [a for (_, a, _) in got] != [1, 2, 1, None, 2, None, 1]:
+        fail(f"aliases used {[a for (_, a, _) in got]}, want [1, 2, 1, None, 2, None, 1]: {got}")
+    if [t for (t, _, _) in got] != ["alias/a", "alias/b", "", "alias/c", "", "alias/c", ""]:
+        fail(f"topics as received: {got} (a known alias should replace the topic)")
+    sub.stop()
+
+    # A message too big for the client's Maximum Packet Size is not sent (§3.1.2.11.4), so the alias it
+    # would have introduced must not be used by the next PUBLISH on that topic.
+    got.clear()
+    small = Peer("paho-alias-small", connect_props={"TopicAliasMaximum": 1, "MaximumPacketSize": 100})
+    small.c.on_message = recorder(small)
+    small.connect()
+    small.subscribe("alias/big", 1)
+    pub.publish("alias/big", "x" * 200, qos=1)
+    pub.publish("alias/big", "fits", qos=1)
+    pub.publish("alias/big", "fits again", qos=1)
+    deadline = time.time() + TIMEOUT
+    while len(got) < 2 and time.time() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)
+    if resolve(got, 1) != [("alias/big", "fits"), ("alias/big", "fits again")]:
+        fail(f"after an oversized message: {got}")
+    small.stop()
+    pub.stop()
+
+
+def killed(peer):
+    """Drop the connection without DISCONNECT (a crash, a pulled cable)."""
+    peer.c.loop_stop()
+    peer.c.socket().close()
+
+
+def willdelay():
+    """MQTT 5.0 will delay interval (§3.1.3.2.2): the will goes out when the delay has passed, not
+    before; not at all if the client is back in time; at the session's end if that comes first."""
+    need_v5()
+    sub = Peer("paho-wd-sub")
+    sub.connect()
+    sub.subscribe("wd/#", 1)
+
+    def arrival(topic, limit):
+        start = time.time()
+        while time.time() - start < limit:
+            with sub.lock:
+                if any(t == topic for (t, _, _, _) in sub.got):
+                    return time.time() - start
+            time.sleep(0.02)
+        return None
+
+    # Delay 2 s, session 60 s: after about 2 s.
+    a = Peer("paho-wd-a", expiry=60, will=("wd/a", "a gone", 1, False), will_delay=2)
+    a.connect()
+    killed(a)
+    t = arrival("wd/a", 10)
+    if t is None or not 1.5 <= t <= 5:
+        fail(f"will with a 2 s delay arrived after {t} s")
+    # Delay 3 s, back after 1 s with the session: never.
+    b = Peer("paho-wd-b", expiry=60, will=("wd/b", "b gone", 1, False), will_delay=3)
+    b.connect()
+    killed(b)
+    time.sleep(1)
+    b2 = Peer("paho-wd-b", clean=False, expiry=60)
+    b2.connect()
+    if arrival("wd/b", 4) is not None:
+        fail("will sent although the client reconnected within its will delay")
+    b2.stop()
+    # Delay 10 s, session 1 s: when the session ends, after about 1 s.
+    c = Peer("paho-wd-c", expiry=1, will=("wd/c", "c gone", 1, False), will_delay=10)
+    c.connect()
+    killed(c)
+    t = arrival("wd/c", 10)
+    if t is None or not 0.5 <= t <= 5:
+        fail(f"will with a 10 s delay but a 1 s session arrived after {t} s (want about 1 s)")
+    with sub.lock:
+        wills = sorted(m for (_, m, _, _) in sub.got)
+    if wills != ["a gone", "c gone"]:
+        fail(f"wills received: {wills}")
+    sub.stop()
+
+
+def expiry():
+    """MQTT 5.0 session expiry interval (§3.1.2.11.2): a session with expiry 3 s keeps its subscription
+    and its queued QoS 1 messages across a reconnect within 3 s, and is gone after 3 s."""
+    need_v5()
+    s = Peer("paho-exp", clean=True, expiry=3)
+    s.connect()
+    s.subscribe("exp/t", 1)
+    s.stop()
+    pub = Peer("paho-exp-pub")
+    pub.connect()
+    for i in range(3):
+        pub.publish("exp/t", f"q{i}", qos=1)
+    time.sleep(0.5)
+    s2 = Peer("paho-exp", clean=False, expiry=3)
+    s2.connect()
+    if not s2.session_present:
+        fail("session not present on a reconnect within its expiry")
+    got = s2.wait_for(3)
+    if [m for (_, m, _, _) in got] != ["q0", "q1", "q2"]:
+        fail(f"QoS 1 messages queued while offline: {got}")
+    pub.publish("exp/t", "live", qos=1)
+    got = s2.wait_for(4)
+    if [m for (_, m, _, _) in got][3:] != ["live"]:
+        fail(f"subscription not kept across the reconnect: {got}")
+    s2.stop()
+    pub.publish("exp/t", "lost", qos=1)  # queued in the session, which then expires
+    time.sleep(4.5)
+    s3 = Peer("paho-exp", clean=False, expiry=3)
+    s3.connect()
+    if s3.session_present:
+        fail("session still present after its expiry interval")
+    pub.publish("exp/t", "after", qos=1)
+    got = s3.wait_for(1, timeout=1.5)
+    if got:
+        fail(f"an expired session still delivered: {got}")
+    s3.stop()
+    pub.stop()
+
+
+{"qos": qos, "retained": retained, "persistent": persistent, "will": will, "v5features": v5features,
+ "aliasout": aliasout, "willdelay": willdelay, "expiry": expiry}[SCENARIO]()
 print("PASS", SCENARIO, flush=True)
