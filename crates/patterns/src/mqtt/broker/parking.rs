@@ -10,7 +10,9 @@
 //! What to notice:
 //! - A client served by a tokio task costs, before any MQTT state, the task (its header and its
 //!   future, ~384 bytes) and tokio's record of its socket (`ScheduledIo`, 256 bytes, cache-padded).
-//!   A parked client costs its socket, its [`Conn`] and its log span in a table: ~100 bytes.
+//!   A parked client costs its socket and its [`Conn`] in a table: ~100 bytes. Not even its log span:
+//!   an enabled span lives in tracing's registry (~500 bytes at the default log level), so a parked
+//!   client drops it, and the resumed task gets a new `conn{peer, client}` span with the same fields.
 //! - The parked sockets wait in an epoll set of our own (`mio::Poll`), and one thread of ours waits
 //!   on it ([`watch`]): when a parked socket is readable (a packet, or the client closed), it resumes
 //!   that client. Edge-triggered, and epoll reports a socket that is already readable when it is
@@ -46,6 +48,8 @@ pub(super) struct Parking {
     table: Mutex<Table>,
     /// The broker, to hand to resumed tasks (set once the `Hub` exists; weak: the hub owns us).
     hub: OnceLock<Weak<Hub>>,
+    /// The broker's role span (`mqtt-broker`), parent of the span each resumed task gets.
+    role: tracing::Span,
 }
 
 #[derive(Default)]
@@ -59,9 +63,6 @@ struct Table {
 struct Parked {
     stream: StdStream,
     conn: Conn,
-    /// `conn{peer=..., client=...}`, for the resumed task's log lines; `None` when the log level
-    /// leaves it out (a disabled span still takes 40 bytes).
-    span: Option<Box<tracing::Span>>,
 }
 
 impl Parking {
@@ -74,6 +75,7 @@ impl Parking {
             runtime: Handle::current(),
             table: Mutex::new(Table::default()),
             hub: OnceLock::new(),
+            role: tracing::Span::current(),
         };
         Ok((parking, poll))
     }
@@ -121,11 +123,7 @@ impl Parking {
             table.parked.push(None);
         }
         tracing::debug!(key, "idle: parked without a task");
-        table.parked[key] = Some(Parked {
-            stream,
-            conn,
-            span: Some(Box::new(tracing::Span::current())).filter(|s| !s.is_disabled()),
-        });
+        table.parked[key] = Some(Parked { stream, conn });
         Ok(key)
     }
 
@@ -147,7 +145,7 @@ impl Parking {
         let Some(hub) = self.hub.get().and_then(Weak::upgrade) else {
             return;
         };
-        resume(&self.runtime, hub, parked);
+        resume(&self.runtime, &self.role, hub, parked);
     }
 
     /// The client behind epoll token `key` is readable (it sent something, or closed).
@@ -169,11 +167,27 @@ pub(super) enum NotParked {
 }
 
 /// A new task for a parked client: its socket back in tokio, the same connection loop as before.
-fn resume(runtime: &Handle, hub: Arc<Hub>, p: Parked) {
-    let Parked { stream, conn, span } = p;
+fn resume(runtime: &Handle, role: &tracing::Span, hub: Arc<Hub>, p: Parked) {
+    let Parked { stream, conn } = p;
+    // The same `conn{peer, client}` span a connection has from the start (server::serve, then the
+    // CONNECT), made again: the parked client kept none.
+    let span = tracing::info_span!(parent: role, "conn", peer = tracing::field::Empty, client = tracing::field::Empty);
+    if !span.is_disabled() {
+        if let Ok(peer) = stream.peer_addr() {
+            span.record("peer", tracing::field::display(peer));
+        }
+    }
     let guard = Resumed::counted(&hub);
     let h = hub.clone();
     let back = Box::pin(async move {
+        // The client's name, from its session (here, in the new task: `unpark` may run under the
+        // broker's lock).
+        let span = tracing::Span::current();
+        if !span.is_disabled() {
+            if let Some(client) = h.client_id(&conn) {
+                span.record("client", &*client);
+            }
+        }
         match TcpStream::from_std(stream) {
             Ok(stream) => Some(Ready {
                 stream,
@@ -191,7 +205,7 @@ fn resume(runtime: &Handle, hub: Arc<Hub>, p: Parked) {
             let _guard = guard;
             connection(hub, back).await;
         }
-        .instrument(span.map_or_else(tracing::Span::none, |s| *s)),
+        .instrument(span),
     );
 }
 

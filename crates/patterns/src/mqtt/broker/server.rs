@@ -162,6 +162,11 @@ impl Hub {
         }
     }
 
+    /// The client id of `conn`'s session (for a resumed client's log span).
+    pub(super) fn client_id(&self, conn: &Conn) -> Option<Arc<str>> {
+        self.lock().broker.session(conn.sid).map(|s| s.client_id.clone())
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic in one connection task must not take the broker down with it.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
