@@ -893,13 +893,8 @@ mod tests {
             seeds.push(std::fs::read(entry.unwrap().path()).unwrap());
         }
         assert!(!seeds.is_empty());
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::testing::XorShift(0x2545_f491_4f6c_dd1du64);
+        let mut next = move || rng.next();
         for seed in &seeds {
             for cut in 0..seed.len() {
                 exercise(&seed[..cut]);

@@ -967,13 +967,8 @@ mod tests {
             }
             let _ = decode_responses(data);
         };
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::testing::XorShift(0x9e37_79b9_7f4a_7c15u64);
+        let mut next = move || rng.next();
         for seed in &seeds {
             for n in 0..seed.len() {
                 check(&seed[..n]);

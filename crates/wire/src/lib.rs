@@ -46,3 +46,20 @@ pub mod xml;
 pub mod zmtp;
 
 pub use error::DecodeError;
+
+/// Helpers shared by the codecs' tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// Marsaglia's xorshift64: a repeatable stream of numbers for the tests that mutate inputs (the
+    /// same seed gives the same mutations on every run, so a failure can be replayed).
+    pub(crate) struct XorShift(pub(crate) u64);
+
+    impl XorShift {
+        pub(crate) fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+}

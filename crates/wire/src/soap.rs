@@ -581,13 +581,8 @@ mod tests {
         for cut in 0..ZEEP_ADD.len() {
             docs.push(ZEEP_ADD[..cut].to_string());
         }
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::testing::XorShift(0x9e37_79b9_7f4a_7c15u64);
+        let mut next = move || rng.next();
         let mut mutated = Vec::new();
         for _ in 0..3000 {
             let mut m = ZEEP_ADD.as_bytes().to_vec();
@@ -762,13 +757,8 @@ mod tests {
                 assert_eq!(again.operations.len(), service.operations.len());
             }
         };
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::testing::XorShift(0x2545_f491_4f6c_dd1du64);
+        let mut next = move || rng.next();
         for seed in &seeds {
             for n in 0..seed.len() {
                 check(&seed[..n]);
