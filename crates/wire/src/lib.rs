@@ -22,6 +22,8 @@
 //! - [`mqtt`]: MQTT 3.1, 3.1.1 and 5.0, all 15 packets, properties, reason codes, topic names and
 //!   filters (the broker, the clients and the analyzer all read MQTT here);
 //! - [`zmtp`]: ZeroMQ's wire protocol, ZMTP 3.0/3.1 (greeting, NULL handshake, frames, commands);
+//! - [`ice`]: ZeroC Ice, the Ice protocol 1.0 and encoding 1.1 (header, Request, BatchRequest, Reply
+//!   and its eight statuses, ValidateConnection, CloseConnection, bzip2-compressed bodies);
 //! - [`pickle`]: the small subset of Python pickles the course's PUSH/PULL sends (integers).
 //! - [`lamport`]: the course's Lamport-clock JSON message (`message`, `balance`, `timestamp`).
 //! - [`http`]: HTTP/1.1 requests as a server reads them (framing, keep-alive, 100-continue, limits) and
@@ -34,6 +36,7 @@
 pub mod error;
 pub mod frame;
 pub mod http;
+pub mod ice;
 pub mod jsonrpc;
 pub mod lamport;
 pub mod mqtt;
