@@ -32,6 +32,11 @@ enum Pattern {
 python3 tests/peers/course/server.py 127.0.0.1 2222 &  sister bench reqresp --server 127.0.0.1:2222 --clients 1"
     )]
     Reqresp(ReqrespBench),
+    /// ZeroC Ice: printString calls per second and p50/p99 latency per number of clients
+    /// (bench/ice.sh compares sister's server with ZeroC's Python and C++ servers)
+    #[command(after_help = "Examples:\n  sister bench ice --clients 1,50 --duration 5\n  \
+python3 tests/peers/course/ice_server.py 127.0.0.1 11000 >/dev/null &  sister bench ice --server 127.0.0.1:11000")]
+    Ice(IceBench),
     /// MQTT broker: delivered msg/s, lost/duplicated/reordered, p50/p99/p99.9 latency (bench/mqtt.sh
     /// compares sister's broker with Mosquitto)
     Mqtt(super::mqtt_bench::BenchArgs),
@@ -58,9 +63,29 @@ struct ReqrespBench {
     raw: bool,
 }
 
+#[derive(Debug, Args)]
+struct IceBench {
+    /// The server to measure; without it sister starts its own server (quiet) in this process
+    #[arg(long, value_name = "HOST:PORT")]
+    server: Option<String>,
+    /// Numbers of concurrent clients, one run each
+    #[arg(long, value_delimiter = ',', default_value = "1,50")]
+    clients: Vec<usize>,
+    /// Seconds per run
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    duration: f64,
+    /// The object to call
+    #[arg(long, default_value = "SimplePrinter1")]
+    object: String,
+    /// The text each printString carries
+    #[arg(long, default_value = "Hello World from printer1!")]
+    message: String,
+}
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.pattern {
         Pattern::Reqresp(a) => reqresp(a).await,
+        Pattern::Ice(a) => ice(a).await,
         Pattern::Mqtt(a) => super::mqtt_bench::run(a).await,
         Pattern::Analyze(a) => super::bench_analyze::run(a).await,
     }
@@ -109,6 +134,63 @@ async fn reqresp(a: ReqrespBench) -> anyhow::Result<ExitCode> {
             r.clients,
             format!("{:?}", r.mode).to_lowercase(),
             r.round_trips,
+            r.per_second(),
+            r.p50,
+            r.p99,
+            r.max
+        );
+    }
+    if let Some((trigger, task)) = in_process {
+        trigger.trigger();
+        let _ = task.await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn ice(a: IceBench) -> anyhow::Result<ExitCode> {
+    use patterns::ice::{bench, server};
+    let (target, in_process) = match &a.server {
+        Some(s) => (s.clone(), None),
+        None => {
+            let listener = net::bind_tcp("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?.to_string();
+            let (trigger, signal) = shutdown::channel();
+            let config = server::Config {
+                output: server::Output::Quiet,
+                ..Default::default()
+            };
+            let task = tokio::spawn(server::run(listener, config, signal).instrument(tracing::Span::none()));
+            (addr, Some((trigger, task)))
+        }
+    };
+    let who = if in_process.is_some() {
+        format!("sister's server (in this process, {target})")
+    } else {
+        format!("the server at {target}")
+    };
+    println!(
+        "bench ice: {who}, {}.printString({:?}), {} s per run",
+        a.object, a.message, a.duration
+    );
+    println!(
+        "{:>8} {:>12} {:>12} {:>10} {:>10} {:>10}",
+        "clients", "calls", "per second", "p50", "p99", "max"
+    );
+    for &clients in &a.clients {
+        let config = bench::Config {
+            server: target.clone(),
+            clients,
+            duration: Duration::from_secs_f64(a.duration.max(0.1)),
+            object: a.object.clone(),
+            message: a.message.clone(),
+        };
+        let r = bench::run(&config)
+            .await
+            .with_context(|| format!("the run with {clients} clients failed"))?;
+        println!(
+            "{:>8} {:>12} {:>12.0} {:>10.1?} {:>10.1?} {:>10.1?}",
+            r.clients,
+            r.calls,
             r.per_second(),
             r.p50,
             r.p99,

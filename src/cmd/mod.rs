@@ -12,6 +12,7 @@ pub mod bench;
 pub mod bench_analyze;
 pub mod capture;
 pub mod client_args;
+pub mod ice;
 pub mod lab;
 pub mod lab_capture;
 pub mod lab_docker;
@@ -97,6 +98,8 @@ pub enum Command {
     Mqtt(Box<mqtt::MqttCommand>),
     /// ZeroMQ: REQ/REP, PUB/SUB, PUSH/PULL (ZMTP 3.1, interoperating with pyzmq)
     Zmq(zmq::ZmqArgs),
+    /// Distributed objects with ZeroC Ice: two Printer objects (port 11000)
+    Ice(ice::IceArgs),
     /// ZooKeeper: leader election and the balance demo's distributed lock (port 2181)
     #[command(
         subcommand,
@@ -139,6 +142,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Upcall(args) => upcall::run(args).await,
         Command::Mqtt(cmd) => mqtt::run(*cmd).await,
         Command::Zmq(args) => zmq::run(args, patterns::shutdown::on_ctrl_c()).await,
+        Command::Ice(args) => ice::run(args).await,
         Command::Zk(c) => zk::run(c).await,
         Command::Lamport(c) => lamport::run(c).await,
         Command::Procs(a) => tokio::task::spawn_blocking(move || procs::run(a)).await?,

@@ -20,6 +20,7 @@
 //!
 //! Patterns:
 //! - [`zmq`]: ZeroMQ REQ/REP, PUB/SUB, PUSH/PULL (and DEALER/ROUTER) over ZMTP 3, with libzmq's semantics.
+//! - [`ice`]: distributed objects with ZeroC Ice (the course's Printer objects on 11000), over [`wire::ice`].
 //!
 //! One folder per pattern; each `mod.rs` says what the pattern is, how to run it and what to look for in
 //! a capture. Protocol logic that is not I/O lives apart from the sockets (`state.rs`) and is tested
@@ -32,6 +33,7 @@
 pub mod calc;
 pub mod console;
 pub mod http;
+pub mod ice;
 pub mod lab;
 pub mod lamport;
 pub mod messages;
