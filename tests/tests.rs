@@ -8,6 +8,7 @@
 mod analyze;
 mod capture;
 mod docker;
+mod ice;
 mod lab;
 mod lamport;
 mod mqtt_broker;

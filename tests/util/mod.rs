@@ -312,3 +312,25 @@ pub fn python_server(name: &str, module: &str, script: &str) -> (Proc, u16) {
     wait_for_tcp(local(port), Duration::from_secs(30));
     (p, port)
 }
+
+/// A `Command` running the *system* Python (`/usr/bin/python3`) with `args`: Debian's ZeroC Ice
+/// (`python3-zeroc-ice`) is built for it, not for a pyenv or venv `python3` earlier on the PATH.
+/// Panics with advice when `import Ice` fails.
+pub fn system_python_ice(args: &[&str]) -> Command {
+    let python = if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    };
+    let ok = Command::new(python)
+        .args(["-c", "import Ice"])
+        .status()
+        .map(|s| s.success());
+    assert!(
+        matches!(ok, Ok(true)),
+        "ZeroC Ice for Python is missing ({python} cannot `import Ice`): run ./.ci/run (it installs python3-zeroc-ice)"
+    );
+    let mut cmd = Command::new(python);
+    cmd.args(args).env("PYTHONUNBUFFERED", "1");
+    cmd
+}
