@@ -126,7 +126,9 @@ fn lab_in_containers_captures_and_names_every_container() {
             "the upcall report lacks {needle:?}\n{upcall}"
         );
     }
-    for p in ["mqtt", "reqresp", "upcall", "udp", "rest", "rpc", "soap", "zmq"] {
+    for p in [
+        "mqtt", "reqresp", "upcall", "udp", "rest", "rpc", "soap", "zmq", "ice",
+    ] {
         let pcap = out.path().join(format!("{p}.pcap"));
         assert!(
             pcap.metadata().map(|m| m.len() > 24).unwrap_or(false),

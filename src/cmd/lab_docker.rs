@@ -141,6 +141,23 @@ const PATTERNS: &[DockerPattern] = &[
         ],
         report_mentions: &["zmq-rep", "zmq-req", "5555", "zmq-sub"],
     },
+    DockerPattern {
+        name: "ice",
+        steps: &[step(
+            "ice-client",
+            &["ice", "client", "--wait", "20"],
+            "SimplePrinter2.printString(\"Hello World from printer2!\"): ok",
+        )],
+        report_mentions: &[
+            "ice-server",
+            "ice-client",
+            "11000",
+            "ValidateConnection",
+            "ice_isA",
+            "printString",
+            "CloseConnection",
+        ],
+    },
 ];
 
 /// Names of the patterns `--docker` knows, for `--only` and the help text.
