@@ -88,6 +88,11 @@ pub const PATTERNS: &[Pattern] = &[
         "ZeroMQ REQ/REP, PUB/SUB, PUSH/PULL (course ports 5555, 12345, 9999)",
         patterns::zmq::lab
     ),
+    pattern!(
+        "ice",
+        "distributed objects with ZeroC Ice: two Printer objects (course port 11000)",
+        patterns::ice::lab
+    ),
     pattern!("rest", "REST over HTTP (course port 5151)", patterns::rest::lab),
     pattern!(
         "rpc",

@@ -282,6 +282,20 @@ impl Config {
 pub async fn run(config: &Config, say: &dyn Say) -> Result<Vec<(String, String)>, IceError> {
     let mut conn = Connection::connect(&config.server, config.wait, config.timeout).await?;
     tracing::info!(server = %conn.peer(), "connected; ValidateConnection received");
+    let result = calls(&mut conn, config, say).await;
+    // Close as Ice does (CloseConnection, then FIN) whether the calls worked or not.
+    let closed = conn.close().await;
+    let done = result?;
+    closed?;
+    tracing::info!("sent CloseConnection; closed");
+    Ok(done)
+}
+
+async fn calls(
+    conn: &mut Connection,
+    config: &Config,
+    say: &dyn Say,
+) -> Result<Vec<(String, String)>, IceError> {
     let mut done = Vec::new();
     let mut cast: Vec<String> = Vec::new();
     for (object, text) in &config.calls {
@@ -306,7 +320,5 @@ pub async fn run(config: &Config, say: &dyn Say) -> Result<Vec<(String, String)>
         }
         done.push((object.clone(), text.clone()));
     }
-    conn.close().await?;
-    tracing::info!("sent CloseConnection; closed");
     Ok(done)
 }
