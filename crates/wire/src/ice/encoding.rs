@@ -256,16 +256,18 @@ impl Encapsulation {
     }
 
     /// The Slice type id of the user exception this encapsulation holds (`::Bank::Insufficient`),
-    /// read from its first slice. Encoding 1.1 (Data Encoding → "Exceptions"): a flags byte, and when
-    /// its two low bits are `01` the type id as a string; encoding 1.0: a bool (uses classes) and the
-    /// type id string.
+    /// read from its first slice. Encoding 1.1 (Data Encoding → "Exceptions"): a flags byte, then the
+    /// type id, which an exception slice always writes as a string: ZeroC 3.7 sets none of the type-id
+    /// bits for it (flags `20`, "last slice"), so the two low bits are `00` or `01`, never an index
+    /// (`10`) or a compact id (`11`), which only class slices use. Encoding 1.0: a bool (uses classes)
+    /// and the type id string.
     pub fn exception_id(&self) -> Option<String> {
         let mut r = Reader::new(&self.data);
         if self.encoding == ENCODING_1_0 {
             r.bool("uses classes").ok()?;
         } else {
             let flags = r.byte("slice flags").ok()?;
-            if flags & 0x03 != 0x01 {
+            if flags & 0x03 > 0x01 {
                 return None;
             }
         }
@@ -459,6 +461,19 @@ mod tests {
             w.int(5);
         });
         assert_eq!(e11.exception_id().unwrap(), "::Bank::Insufficient");
+        // What ZeroC 3.7 sends (testdata/ice/bank.pcap, frame 22): flags 20, last slice only, and the
+        // type id string all the same.
+        let zeroc = Encapsulation::build(ENCODING_1_1, |w| {
+            w.byte(0x20);
+            w.string("::Bank::Insufficient");
+            w.int(875);
+        });
+        assert_eq!(zeroc.exception_id().unwrap(), "::Bank::Insufficient");
+        let index = Encapsulation::build(ENCODING_1_1, |w| {
+            w.byte(0x22); // a type-id index: class slices only
+            w.size(1);
+        });
+        assert_eq!(index.exception_id(), None);
         let e10 = Encapsulation::build(ENCODING_1_0, |w| {
             w.bool(false);
             w.string("::Bank::Insufficient");
