@@ -735,9 +735,10 @@ fn ep(a: SocketAddr) -> Endpoint {
 
 /// The conversation's protocol from its messages (the most specific label seen).
 fn conversation_protocol(msgs: &[crate::dissect::Msg]) -> String {
-    const ORDER: [&str; 12] = [
+    const ORDER: [&str; 13] = [
         "MQTT",
         "ZMTP",
+        "Ice",
         "SOAP",
         "JSON-RPC",
         "HTTP",
@@ -821,6 +822,8 @@ fn build_conversation(c: &mut Conv, anomalies: &mut Vec<Anomaly>) -> Conversatio
             reset_by,
             zeek_state,
             zeek_history: c.zeek_history(),
+            protocol_opened_by: c.messages.opened_by.map(protocol_step),
+            protocol_closed_by: c.messages.closed_by.map(protocol_step),
             summary,
         })
     };
@@ -978,6 +981,17 @@ fn lifecycle_sentence(
         Opening::MidStream => "already open when the capture started (no handshake seen)",
         Opening::NotApplicable => "",
     };
+    // The application's own opening and closing messages (Ice: ValidateConnection, CloseConnection).
+    let step = |s: Option<crate::dissect::Step>| {
+        s.map(|s| {
+            let by = match s.direction {
+                Direction::ClientToServer => Side::Client,
+                Direction::ServerToClient => Side::Server,
+            };
+            format!("{} from {}", s.message, side(by))
+        })
+    };
+    let (app_open, app_close) = (step(c.messages.opened_by), step(c.messages.closed_by));
     let close = match closed {
         Closing::Fin => {
             let first = first_fin.unwrap_or(Side::Client);
@@ -986,7 +1000,14 @@ fn lifecycle_sentence(
             } else {
                 Side::Client
             };
-            format!("closed by FIN from {}, then from {}", side(first), side(second))
+            match &app_close {
+                Some(app) => format!(
+                    "closed by {app}, then FIN from {}, then from {}",
+                    side(first),
+                    side(second)
+                ),
+                None => format!("closed by FIN from {}, then from {}", side(first), side(second)),
+            }
         }
         Closing::HalfClosed => format!(
             "{} sent FIN, the other side had not closed by the end of the capture",
@@ -1009,10 +1030,36 @@ fn lifecycle_sentence(
         Closing::StillOpen => "still open when the capture ended".into(),
         Closing::NotApplicable => String::new(),
     };
+    let open = match app_open {
+        Some(app) if open.is_empty() => app,
+        Some(app) => format!("{open}, then {app}"),
+        None => open.to_string(),
+    };
+    let close = match app_close {
+        Some(app) if closed != Closing::Fin => {
+            if close.is_empty() {
+                app
+            } else {
+                format!("{app}, then {close}")
+            }
+        }
+        _ => close,
+    };
     if close.is_empty() {
-        open.to_string()
+        open
     } else {
         format!("{open}; {close}")
+    }
+}
+
+fn protocol_step(s: crate::dissect::Step) -> report::ProtocolStep {
+    report::ProtocolStep {
+        message: s.message.to_string(),
+        by: match s.direction {
+            Direction::ClientToServer => Side::Client,
+            Direction::ServerToClient => Side::Server,
+        },
+        t: s.t,
     }
 }
 

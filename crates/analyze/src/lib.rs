@@ -19,11 +19,11 @@
 //! 5. At the end, the conversations become the [`report::Report`]: hosts and roles, conversations with
 //!    lifecycle and Zeek state, messages, activity lines, anomalies, other traffic.
 //!
-//! Dissectors run on the lab's own codecs: `wire::mqtt`, `wire::zmtp` (+ `wire::pickle`), `wire::jsonrpc`,
-//! `wire::soap`, `wire::lamport`, `wire::frame`; HTTP/1.x framing is httparse's.
+//! Dissectors run on the lab's own codecs: `wire::mqtt`, `wire::zmtp` (+ `wire::pickle`), `wire::ice`,
+//! `wire::jsonrpc`, `wire::soap`, `wire::lamport`, `wire::frame`; HTTP/1.x framing is httparse's.
 //!
 //! Bounds: at most 4 MiB per direction waits behind a hole in a TCP stream, 64 KiB of HTTP headers,
-//! 256 KiB of a body kept for summarising, one MQTT packet / ZMTP frame of 8 MiB; the report keeps 1000
+//! 256 KiB of a body kept for summarising, one MQTT packet / ZMTP frame / Ice message of 8 MiB; the report keeps 1000
 //! messages per conversation and 20,000 in all (every message is still counted; past the limit the
 //! dissectors only count, see [`dissect::Messages`], which is what makes a 1 GB capture fast).
 //!

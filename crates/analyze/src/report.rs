@@ -195,8 +195,28 @@ pub struct Lifecycle {
     /// lower case from the server (`S` SYN, `H` SYN+ACK, `A` pure ACK, `D` data, `F` FIN, `R` RST,
     /// `T` retransmission, `C` bad checksum not used, `^` direction flipped, `G` content gap).
     pub zeek_history: String,
+    /// The application protocol's own opening message, for protocols that have one (Ice: the
+    /// server's ValidateConnection, its "ready" once it accepted the connection). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol_opened_by: Option<ProtocolStep>,
+    /// The application protocol's own closing message, for protocols that have one (Ice:
+    /// CloseConnection, sent before the FIN by the side that closes). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol_closed_by: Option<ProtocolStep>,
     /// One sentence: "opened with a handshake, closed by FIN from the client, then from the server".
     pub summary: String,
+}
+
+/// A protocol message that opened or closed a connection's session (`ValidateConnection` from the
+/// server).
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
+pub struct ProtocolStep {
+    /// The message, as the protocol names it (`ValidateConnection`, `CloseConnection`).
+    pub message: String,
+    /// Who sent it.
+    pub by: Side,
+    /// When (seconds from the capture's start).
+    pub t: f64,
 }
 
 /// One TCP connection or UDP exchange (the datagrams between two ports).

@@ -3,9 +3,10 @@
 //! A conversation's dissector is chosen **by content first, port second**: the course runs UDP text,
 //! ZeroMQ PUB/SUB and a Lamport demo all on port 12345, and students move services to other ports.
 //! [`Session`] holds the first bytes until one of the detectors recognises them (an HTTP request line,
-//! the ZMTP signature `ff .. 7f`, an MQTT CONNECT), then replays them into the chosen dissector. Streams
-//! that start in the middle (the capture began after the connection opened) are recognised from what
-//! comes next (an HTTP status line, an MQTT packet on the MQTT port).
+//! the ZMTP signature `ff .. 7f`, an MQTT CONNECT, Ice's magic `IceP`), then replays them into the
+//! chosen dissector. Streams that start in the middle (the capture began after the connection opened)
+//! are recognised from what comes next (an HTTP status line, an MQTT packet on the MQTT port, an Ice
+//! message).
 //!
 //! Every dissector takes contiguous bytes of one direction as they become available and emits
 //! [`Msg`]s into the conversation's [`Messages`]; none may panic or hold more than a bounded buffer,
@@ -17,6 +18,7 @@
 //! the counts need with [`Messages::count`]: the direction and the activity key.
 
 pub mod http;
+pub mod ice;
 pub mod jsonrpc;
 pub mod mqtt;
 pub mod soap;
@@ -40,6 +42,16 @@ pub struct Msg {
     pub len: u64,
 }
 
+/// A protocol message that opens or closes the application's session on a connection (Ice's
+/// ValidateConnection and CloseConnection), for the connection's lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Step {
+    pub t: f64,
+    pub direction: Direction,
+    /// The message's name as the protocol calls it (`ValidateConnection`).
+    pub message: &'static str,
+}
+
 /// What the dissectors found in one conversation: the first messages in full, all of them counted.
 #[derive(Debug)]
 pub struct Messages {
@@ -54,6 +66,10 @@ pub struct Messages {
     pub omitted: u64,
     /// Messages per (protocol, direction index) and activity key, for the report's activity lines.
     pub activity: BTreeMap<(&'static str, u8), BTreeMap<String, u64>>,
+    /// The first message that opened the application's session, and the first that closed it, for
+    /// protocols that have such messages (set whether the message is kept or only counted).
+    pub opened_by: Option<Step>,
+    pub closed_by: Option<Step>,
     /// Where [`Messages::count`] writes an activity key (reused: counting allocates nothing for a key
     /// already seen).
     key: String,
@@ -73,6 +89,8 @@ impl Messages {
             per_direction: [0; 2],
             omitted: 0,
             activity: BTreeMap::new(),
+            opened_by: None,
+            closed_by: None,
             key: String::new(),
         }
     }
@@ -164,6 +182,12 @@ pub fn activity_key(m: &Msg) -> Option<(&'static str, String)> {
         "UDP text" | "text" | "JSON" | "sister-frame" if m.direction == Direction::ClientToServer => {
             Some((m.protocol, "message".into()))
         }
+        // Ice: calls per operation (replies, ValidateConnection and CloseConnection are not activity).
+        "Ice" if !m.fields.contains_key("error") => match f("type")?.as_str() {
+            "Request" => f("operation").map(|op| ("Ice", format!("call of {op}"))),
+            "BatchRequest" => f("operations").map(|ops| ("Ice", format!("batched calls of {ops}"))),
+            _ => None,
+        },
         "ZMTP" => match f("type")?.as_str() {
             // The handshake (greeting, READY) is in every connection: not activity.
             "GREETING" | "READY" => None,
@@ -314,6 +338,17 @@ fn detect(first: &[u8], _dir: Direction, hints: Hints, enough: bool) -> Option<B
     if first.is_empty() {
         return None;
     }
+    // Ice: the magic `IceP` and known versions, type and compression ([`wire::ice::sniff`]), on any
+    // port, over TCP or UDP, in whichever direction speaks first (the server's ValidateConnection).
+    if ice::maybe_ice(first) {
+        if first.len() >= 10 {
+            if wire::ice::sniff(first) {
+                return Some(Box::new(ice::Ice::new(hints.udp)));
+            }
+        } else if !enough {
+            return None;
+        }
+    }
     if !hints.udp {
         // MQTT: a CONNECT is unmistakable on any port; without one (the capture started later), a whole
         // MQTT packet on the MQTT port (1883, 8883) will do.
@@ -445,8 +480,22 @@ mod tests {
         let mut req = vec![0x01, 0x00];
         req.extend(zmtp_message(b"Hello"));
         // (server port, what each side sent, piece by piece)
+        let ice = |m: &wire::ice::Message| {
+            let mut out = Vec::new();
+            wire::ice::encode(m, &mut out);
+            out
+        };
+        let call = |id, op: &str| {
+            wire::ice::Message::Request(wire::ice::Request::new(
+                id,
+                wire::ice::Identity::new("SimplePrinter1"),
+                op,
+                wire::ice::Encapsulation::build(wire::ice::ENCODING_1_1, |w| w.string("Hello")),
+            ))
+        };
+        let ok = |id| wire::ice::Message::Reply(wire::ice::Reply::ok(id, wire::ice::Encapsulation::empty()));
         type Conversation = (u16, Vec<(Direction, Vec<u8>)>);
-        let conversations: [Conversation; 4] = [
+        let conversations: [Conversation; 5] = [
             (
                 1883,
                 vec![
@@ -491,6 +540,31 @@ mod tests {
                     (S, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}".to_vec()),
                 ],
             ),
+            (
+                11000,
+                vec![
+                    (S, ice(&wire::ice::Message::ValidateConnection)),
+                    (
+                        C,
+                        [ice(&call(1, "ice_isA")), ice(&call(2, "printString"))].concat(),
+                    ),
+                    (S, [ice(&ok(1)), ice(&ok(2))].concat()),
+                    (
+                        C,
+                        ice(&wire::ice::Message::BatchRequest(vec![
+                            wire::ice::Request::new(
+                                0,
+                                wire::ice::Identity::new("log"),
+                                "write",
+                                wire::ice::Encapsulation::empty(),
+                            );
+                            2
+                        ])),
+                    ),
+                    (C, ice(&call(0, "printString"))),
+                    (C, ice(&wire::ice::Message::CloseConnection)),
+                ],
+            ),
         ];
         for (port, pieces) in &conversations {
             let full = run(*port, pieces, usize::MAX);
@@ -500,6 +574,49 @@ mod tests {
             assert_eq!(counted.omitted, full.kept.len() as u64, "port {port}");
             assert_eq!(counted.per_direction, full.per_direction, "port {port}");
             assert_eq!(counted.activity, full.activity, "port {port}");
+            assert_eq!(counted.opened_by, full.opened_by, "port {port}");
+            assert_eq!(counted.closed_by, full.closed_by, "port {port}");
         }
+    }
+
+    #[test]
+    fn ice_is_found_by_its_magic_on_any_port_either_way_and_over_udp() {
+        use Direction::{ClientToServer as C, ServerToClient as S};
+        let mut validate = Vec::new();
+        wire::ice::encode(&wire::ice::Message::ValidateConnection, &mut validate);
+        let mut close = Vec::new();
+        wire::ice::encode(&wire::ice::Message::CloseConnection, &mut close);
+        for port in [4061, 11000, 80, 1883] {
+            // The server speaks first; its header may arrive in two pieces.
+            let out = run(
+                port,
+                &[
+                    (S, validate[..6].to_vec()),
+                    (S, validate[6..].to_vec()),
+                    (C, close.clone()),
+                ],
+                usize::MAX,
+            );
+            let shown: Vec<(&str, &str)> = out
+                .kept
+                .iter()
+                .map(|m| (m.protocol, m.summary.as_str()))
+                .collect();
+            assert_eq!(
+                shown,
+                [("Ice", "ValidateConnection"), ("Ice", "CloseConnection")],
+                "port {port}"
+            );
+        }
+        let mut s = Session::new(Hints {
+            server_port: 4061,
+            udp: true,
+        });
+        let mut out = Messages::default();
+        s.data(C, 0.0, 0, &close, &mut out);
+        assert_eq!(out.kept[0].protocol, "Ice");
+        // `IceP` alone, or a text that starts like it, is not Ice.
+        let out = run(9999, &[(C, b"IceP is a word\n".to_vec())], usize::MAX);
+        assert_eq!(out.kept[0].protocol, "text");
     }
 }

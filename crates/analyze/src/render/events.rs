@@ -68,7 +68,9 @@ pub fn repeat_key(label: &str) -> String {
             in_args = !w[open..].contains(')');
             continue;
         }
-        let numeric = w.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',');
+        // A request number (`Reply #2`) changes from one call to the next, like any number.
+        let w_num = w.strip_prefix('#').filter(|n| !n.is_empty()).unwrap_or(w);
+        let numeric = w_num.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',');
         if w.contains('=') || (numeric && i > 0) {
             continue;
         }
@@ -404,6 +406,11 @@ mod tests {
         assert_eq!(repeat_key("'hai'"), "'hai'");
         assert_eq!(repeat_key("'Pesan UDP ke-3'"), "'Pesan UDP ke-'");
         assert_eq!(repeat_key("200 OK {\"result\":15}"), "200 OK");
+        assert_eq!(
+            repeat_key("Request #2 SimplePrinter1.printString(\"Hello World from printer1!\")"),
+            "Request SimplePrinter1.printString(…)"
+        );
+        assert_eq!(repeat_key("Reply #2 ok"), "Reply ok");
     }
 
     #[test]

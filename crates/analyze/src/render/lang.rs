@@ -9,7 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::report::{AnomalyKind, Closing, Opening, Role, Side};
+use crate::report::{AnomalyKind, Closing, Opening, ProtocolStep, Role, Side};
 
 /// The language of a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -156,6 +156,44 @@ impl Lang {
         }
     }
 
+    /// How a connection opened, with the application's own opening message when it has one:
+    /// "three-way handshake (…), then ValidateConnection from the server".
+    pub fn opening_with(self, o: Opening, step: Option<&ProtocolStep>) -> String {
+        let open = self.opening(o);
+        match step {
+            Some(p) => format!(
+                "{open}, {} {} {} {}",
+                self.pick("then", "lalu"),
+                p.message,
+                self.pick("from", "dari"),
+                self.side(p.by)
+            ),
+            None => open.to_string(),
+        }
+    }
+
+    /// How a connection closed, after the application's own closing message when it has one:
+    /// "CloseConnection from the client, then closed gracefully: …".
+    pub fn closing_with(
+        self,
+        c: Closing,
+        first_fin: Option<Side>,
+        reset_by: Option<Side>,
+        step: Option<&ProtocolStep>,
+    ) -> String {
+        let close = self.closing(c, first_fin, reset_by);
+        match step {
+            Some(p) => format!(
+                "{} {} {}, {} {close}",
+                p.message,
+                self.pick("from", "dari"),
+                self.side(p.by),
+                self.pick("then", "lalu")
+            ),
+            None => close,
+        }
+    }
+
     /// The name of an anomaly kind (Wireshark's expert-info wording where it has one).
     pub fn anomaly(self, k: AnomalyKind) -> &'static str {
         match (self, k) {
@@ -188,8 +226,18 @@ impl Lang {
 }
 
 /// What Wireshark's Info column calls a message, for the messages whose names differ from the
-/// dissector's one-word type (MQTT: `PUBLISH` is "Publish Message"), so a student can find it there.
+/// dissector's one-word type (MQTT: `PUBLISH` is "Publish Message"; Ice: `ValidateConnection` is
+/// "Validate connection"), so a student can find it there.
 pub fn wireshark_name(protocol: &str, summary: &str) -> Option<&'static str> {
+    if protocol == "Ice" {
+        // Wireshark's icep dissector, `icep_msgtype_vals` (Request and Reply are spelled the same).
+        return Some(match summary.split_whitespace().next()? {
+            "BatchRequest" => "Batch request",
+            "ValidateConnection" => "Validate connection",
+            "CloseConnection" => "Close connection",
+            _ => return None,
+        });
+    }
     if protocol != "MQTT" {
         return None;
     }
@@ -229,6 +277,11 @@ mod tests {
             Some("Disconnect Req")
         );
         assert_eq!(wireshark_name("HTTP", "GET /"), None);
+        assert_eq!(
+            wireshark_name("Ice", "ValidateConnection"),
+            Some("Validate connection")
+        );
+        assert_eq!(wireshark_name("Ice", "Reply #2 ok"), None);
         assert_eq!(wireshark_name("MQTT", ""), None);
     }
 

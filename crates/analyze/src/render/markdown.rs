@@ -315,8 +315,13 @@ pub fn render(report: &Report, opts: &Options, diagram: &Diagram) -> String {
                 "- **#{}** {}: {}; {}. (Zeek: `{}`, history `{}`)",
                 c.id,
                 conv_line(opts, c),
-                l.opening(life.opened),
-                l.closing(life.closed, life.first_fin_by, life.reset_by),
+                l.opening_with(life.opened, life.protocol_opened_by.as_ref()),
+                l.closing_with(
+                    life.closed,
+                    life.first_fin_by,
+                    life.reset_by,
+                    life.protocol_closed_by.as_ref()
+                ),
                 life.zeek_state,
                 life.zeek_history
             );
