@@ -414,6 +414,8 @@ impl Analyzer {
                 return i;
             }
         }
+        // Neither a SYN nor a SYN+ACK opened it: the capture began after the connection did.
+        let mid_stream = !udp && client_is_src.is_none();
         let client_is_src = client_is_src.unwrap_or_else(|| {
             if self.listeners.contains(&dst) {
                 true
@@ -432,6 +434,7 @@ impl Analyzer {
         let session = Session::new(Hints {
             server_port: server.port(),
             udp,
+            mid_stream,
         });
         let mut conv = Conv::new(id, udp, client, server, t, ns, session);
         conv.host_slots = [self.host_slot(client.ip()), self.host_slot(server.ip())];

@@ -239,10 +239,18 @@ pub trait Dissector {
 pub struct Hints {
     pub server_port: u16,
     pub udp: bool,
+    /// A TCP connection already open when the capture began (no SYN or SYN+ACK seen): its first
+    /// bytes may be the middle of a message.
+    pub mid_stream: bool,
 }
 
 /// How many bytes per direction are held while no dissector has recognised the stream.
 const UNDECIDED_LIMIT: usize = 64;
+/// A mid-stream connection whose first bytes say nothing is held a little longer, up to this many
+/// segments or bytes (both directions), in case a later segment starts a message a detector knows
+/// (an Ice header: its first bytes may be the tail of a message).
+const MID_STREAM_SEGMENTS: usize = 8;
+const MID_STREAM_BYTES: usize = 16 * 1024;
 
 /// The dissector of one conversation, chosen from the first bytes.
 pub struct Session {
@@ -277,7 +285,15 @@ impl Session {
             .flat_map(|h| h.3.iter().copied())
             .take(UNDECIDED_LIMIT)
             .collect();
-        let decided = detect(&first, dir, self.hints, self.held_len >= UNDECIDED_LIMIT);
+        let patient = self.hints.mid_stream
+            && self.held.len() < MID_STREAM_SEGMENTS
+            && self.held_len < MID_STREAM_BYTES;
+        let decided = if self.hints.mid_stream && bytes.len() >= 10 && wire::ice::sniff(bytes) {
+            // Mid-stream, a segment that starts with an Ice header is Ice, whatever came before it.
+            Some(Box::new(ice::Ice::new(false)) as Box<dyn Dissector + Send>)
+        } else {
+            detect(&first, dir, self.hints, self.held_len >= UNDECIDED_LIMIT, patient)
+        };
         if let Some(d) = decided {
             let mut d = d;
             for (dir, t, offset, bytes) in self.held.drain(..) {
@@ -333,8 +349,15 @@ const METHODS: [&[u8]; 9] = [
     b"TRACE ",
 ];
 
-/// Choose a dissector from the first bytes of one direction; `None` = wait for more.
-fn detect(first: &[u8], _dir: Direction, hints: Hints, enough: bool) -> Option<Box<dyn Dissector + Send>> {
+/// Choose a dissector from the first bytes of one direction; `None` = wait for more. `patient`: wait
+/// rather than settle for the text fallback (a mid-stream connection, see [`MID_STREAM_SEGMENTS`]).
+fn detect(
+    first: &[u8],
+    _dir: Direction,
+    hints: Hints,
+    enough: bool,
+    patient: bool,
+) -> Option<Box<dyn Dissector + Send>> {
     if first.is_empty() {
         return None;
     }
@@ -382,6 +405,9 @@ fn detect(first: &[u8], _dir: Direction, hints: Hints, enough: bool) -> Option<B
                 return None;
             }
         }
+    }
+    if patient {
+        return None;
     }
     Some(Box::new(text::Text::new(hints)))
 }
@@ -434,6 +460,7 @@ mod tests {
         let mut s = Session::new(Hints {
             server_port: port,
             udp: false,
+            mid_stream: false,
         });
         let mut out = Messages::new(limit);
         let mut offsets = [0u64; 2];
@@ -611,10 +638,55 @@ mod tests {
         let mut s = Session::new(Hints {
             server_port: 4061,
             udp: true,
+            mid_stream: false,
         });
         let mut out = Messages::default();
         s.data(C, 0.0, 0, &close, &mut out);
         assert_eq!(out.kept[0].protocol, "Ice");
+        // A capture that began inside a client's message: the first segment says nothing, the
+        // server's next one starts with an Ice header.
+        let mut request = Vec::new();
+        wire::ice::encode(
+            &wire::ice::Message::Request(wire::ice::Request::new(
+                7,
+                wire::ice::Identity::new("printer"),
+                "printString",
+                wire::ice::Encapsulation::build(wire::ice::ENCODING_1_1, |w| w.string("a long text")),
+            )),
+            &mut request,
+        );
+        let mut reply = Vec::new();
+        wire::ice::encode(
+            &wire::ice::Message::Reply(wire::ice::Reply::ok(7, wire::ice::Encapsulation::empty())),
+            &mut reply,
+        );
+        let mut s = Session::new(Hints {
+            server_port: 11000,
+            udp: false,
+            mid_stream: true,
+        });
+        let mut out = Messages::default();
+        s.data(C, 0.0, 0, &request[30..], &mut out);
+        assert!(out.kept.is_empty(), "held: the first segment says nothing");
+        s.data(S, 1.0, 0, &reply, &mut out);
+        s.data(C, 2.0, (request.len() - 30) as u64, &request, &mut out);
+        let shown: Vec<&str> = out.kept.iter().map(|m| m.summary.as_str()).collect();
+        assert_eq!(
+            shown,
+            ["Reply #7 ok", "Request #7 printer.printString(\"a long text\")"]
+        );
+        // A mid-stream connection that never shows Ice is text, as before, once enough is seen.
+        let mut s = Session::new(Hints {
+            server_port: 2222,
+            udp: false,
+            mid_stream: true,
+        });
+        let mut out = Messages::default();
+        for i in 0..MID_STREAM_SEGMENTS {
+            s.data(C, i as f64, 5 * i as u64, b"halo\n", &mut out);
+        }
+        assert_eq!(out.kept.len(), MID_STREAM_SEGMENTS);
+        assert!(out.kept.iter().all(|m| m.protocol == "text"));
         // `IceP` alone, or a text that starts like it, is not Ice.
         let out = run(9999, &[(C, b"IceP is a word\n".to_vec())], usize::MAX);
         assert_eq!(out.kept[0].protocol, "text");
