@@ -1,6 +1,7 @@
-//! `sister analyze` on the 13 real student captures in testdata/pcaps, checked against the reference
-//! tools on the same file: tshark (packets, TCP/UDP conversations, HTTP requests and responses, MQTT
-//! messages) and tcpflow (every reassembled stream, byte for byte). Where sister rightly differs, the
+//! `sister analyze` on the 13 real student captures in testdata/pcaps and the 3 ZeroC Ice captures in
+//! testdata/ice, checked against the reference tools on the same file: tshark (packets, TCP/UDP
+//! conversations, HTTP requests and responses, MQTT messages, Ice messages) and tcpflow (every
+//! reassembled stream, byte for byte). Where sister rightly differs, the
 //! assertion says why. Plus snapshots (insta) of the text reports, and the bad-input contract.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,8 +12,18 @@ use serde_json::Value;
 
 use crate::util;
 
+/// A capture by name: a student's in testdata/pcaps (`mqtt__ArsyaDin__MQTT`), or one of the project's
+/// own in another folder of testdata (`ice/bank`).
 fn pcap(name: &str) -> PathBuf {
-    util::repo().join("testdata/pcaps").join(format!("{name}.pcap"))
+    util::repo().join(capture_path(name))
+}
+
+fn capture_path(name: &str) -> String {
+    if name.contains('/') {
+        format!("testdata/{name}.pcap")
+    } else {
+        format!("testdata/pcaps/{name}.pcap")
+    }
 }
 
 /// Run a reference tool; a missing tool fails the test (CI installs tshark and tcpflow).
@@ -370,6 +381,129 @@ fn check_zmtp(file: &Path, r: &Value) {
     }
 }
 
+/// Ice messages must be tshark's (its `icep` dissector, told the port of every Ice conversation with
+/// `-d tcp.port==P,icep`, though its heuristic finds them anyway): the same number each way, the same
+/// message types, and for every frame holding one uncompressed message the same request id and
+/// operation, in order. tshark counts Ice messages, not frames (a BatchRequest is one message); it
+/// does not decompress, so a compressed message is compared by its type only.
+fn compare_ice(file: &Path, r: &Value) {
+    // (source endpoint, destination endpoint) -> the messages that way: (type, request id, operation).
+    type Way = BTreeMap<(String, String), Vec<(u8, String, String)>>;
+    let kind = |t: &str| match t {
+        "Request" => 0,
+        "BatchRequest" => 1,
+        "Reply" => 2,
+        "ValidateConnection" => 3,
+        "CloseConnection" => 4,
+        other => panic!("Ice message type {other:?}"),
+    };
+    let mut ours: Way = BTreeMap::new();
+    let mut compressed: BTreeMap<(String, String), Vec<bool>> = BTreeMap::new();
+    let mut ports = BTreeSet::new();
+    for c in r["conversations"].as_array().unwrap() {
+        let (client, server) = (endpoint(&c["client"]), endpoint(&c["server"]));
+        for m in c["messages"].as_array().unwrap() {
+            if m["protocol"] != "Ice" {
+                continue;
+            }
+            ports.insert(c["server"]["port"].as_u64().unwrap());
+            let way = if m["direction"] == "client_to_server" {
+                (client.clone(), server.clone())
+            } else {
+                (server.clone(), client.clone())
+            };
+            let f = &m["fields"];
+            let text = |k: &str| f[k].as_str().unwrap_or("").to_string();
+            let (id, op) = match text("type").as_str() {
+                "Request" => (text("request_id"), text("operation")),
+                "Reply" => (text("request_id"), String::new()),
+                _ => (String::new(), String::new()),
+            };
+            ours.entry(way.clone())
+                .or_default()
+                .push((kind(&text("type")), id, op));
+            compressed.entry(way).or_default().push(f["compressed"] == "true");
+        }
+    }
+    let mut args = vec![];
+    let decode_as: Vec<String> = ports.iter().map(|p| format!("tcp.port=={p},icep")).collect();
+    for d in &decode_as {
+        args.extend(["-d", d.as_str()]);
+    }
+    args.extend([
+        "-Y",
+        "icep",
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "aggregator=|",
+        "-e",
+        "ip.src",
+        "-e",
+        "tcp.srcport",
+        "-e",
+        "ip.dst",
+        "-e",
+        "tcp.dstport",
+        "-e",
+        "icep.message_type",
+        "-e",
+        "icep.compression_status",
+        "-e",
+        "icep.request_id",
+        "-e",
+        "icep.operation",
+    ]);
+    let out = tshark(file, &args);
+    let mut theirs: Way = BTreeMap::new();
+    let mut whole: BTreeMap<(String, String), Vec<bool>> = BTreeMap::new();
+    for line in out.lines() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let col = |i: usize| cols.get(i).copied().unwrap_or("");
+        let way = (format!("{}:{}", col(0), col(1)), format!("{}:{}", col(2), col(3)));
+        let types: Vec<&str> = col(4).split('|').filter(|t| !t.is_empty()).collect();
+        // A frame holding one message of its own: its fields are that message's.
+        let single = types.len() == 1 && col(5) != "2" && !col(6).contains('|') && !col(7).contains('|');
+        for t in &types {
+            let t: u8 = t.parse().unwrap();
+            let (id, op) = match (single, t) {
+                (true, 0) => (col(6).to_string(), col(7).to_string()),
+                (true, 2) => (col(6).to_string(), String::new()),
+                _ => (String::new(), String::new()),
+            };
+            theirs.entry(way.clone()).or_default().push((t, id, op));
+            whole.entry(way.clone()).or_default().push(single);
+        }
+    }
+    let count = |w: &Way| w.values().map(Vec::len).sum::<usize>();
+    assert_eq!(
+        count(&ours),
+        count(&theirs),
+        "Ice messages: sister {}, tshark {}",
+        count(&ours),
+        count(&theirs)
+    );
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        theirs.keys().collect::<Vec<_>>(),
+        "Ice directions"
+    );
+    for (way, mine) in &ours {
+        let tsh = &theirs[way];
+        for (i, (m, t)) in mine.iter().zip(tsh).enumerate() {
+            assert_eq!(m.0, t.0, "{way:?} message {i}: type {} vs tshark's {}", m.0, t.0);
+            if whole[way][i] && !compressed[way][i] {
+                assert_eq!(
+                    m, t,
+                    "{way:?} message {i}: sister vs tshark (type, request id, operation)"
+                );
+            }
+        }
+    }
+}
+
 /// Every stream file must be byte-identical to tcpflow's, and the set of files the same.
 fn compare_streams(file: &Path, ours_dir: &Path, r: &Value) {
     let theirs_dir = tempfile::tempdir().unwrap();
@@ -474,13 +608,14 @@ fn check_capture(name: &str) -> Value {
     compare_http(&file, &r);
     compare_mqtt(&file, &r);
     check_zmtp(&file, &r);
+    compare_ice(&file, &r);
     compare_streams(&file, streams.path(), &r);
     r
 }
 
 /// The text report of a capture, for the snapshot (run from the repo root so the path is relative).
 fn text_report(name: &str) -> String {
-    let out = util::sister(&["analyze", &format!("testdata/pcaps/{name}.pcap")])
+    let out = util::sister(&["analyze", &capture_path(name)])
         .current_dir(util::repo())
         .output()
         .unwrap();
@@ -513,6 +648,259 @@ capture_tests! {
     udp_oneway_aryo => "udp__aryobagus-RAZ__oneway-coba-aryo",
     udp_aisha => "udp__aishadwiar-hub__udp4",
     lamport_aulia => "lamport__auliamghfr__lamport",
+    ice_printer => "ice/printer",
+    ice_bank => "ice/bank",
+    ice_compressed => "ice/compressed",
+}
+
+/// Ice streams cut awkwardly, checked against tshark: several messages in one segment, a message over
+/// four segments, a port tshark does not know, and a connection captured from inside a message (the
+/// client's first segments are the rest of a request; the server's reply starts with a header).
+#[test]
+fn ice_counts_are_tsharks_on_awkward_streams() {
+    use capture::synth::{Conn, Host, Rng};
+    use wire::ice::{encode, Encapsulation, Identity, Message, Reply, Request, ENCODING_1_1};
+    let ice = |m: &Message| {
+        let mut out = Vec::new();
+        encode(m, &mut out);
+        out
+    };
+    let call = |id, op: &str, text: &str| {
+        Message::Request(Request::new(
+            id,
+            Identity::new("printer"),
+            op,
+            Encapsulation::build(ENCODING_1_1, |w| w.string(text)),
+        ))
+    };
+    let ok = |id| Message::Reply(Reply::ok(id, Encapsulation::empty()));
+    let big = "x".repeat(5000);
+    let mut rng = Rng::new(14);
+    let (client, server) = (Host::docker(3), Host::docker(2));
+    let mut a = Conn::open(&mut rng, client, 40001, server, 23456);
+    a.send(false, &ice(&Message::ValidateConnection));
+    a.send(
+        true,
+        &[
+            ice(&call(1, "a", "1")),
+            ice(&call(2, "b", "2")),
+            ice(&call(3, "c", "3")),
+        ]
+        .concat(),
+    );
+    a.send(false, &[ice(&ok(1)), ice(&ok(2)), ice(&ok(3))].concat());
+    a.send(true, &ice(&call(4, "printString", &big)));
+    a.send(false, &ice(&ok(4)));
+    a.send(
+        true,
+        &ice(&Message::BatchRequest(vec![
+            Request::new(
+                0,
+                Identity::new("log"),
+                "write",
+                Encapsulation::empty()
+            );
+            3
+        ])),
+    );
+    a.send(true, &ice(&Message::CloseConnection));
+    a.close();
+    let mut b = Conn::open(&mut rng, client, 40002, server, 4061);
+    b.send(true, &ice(&call(7, "printString", &big)));
+    b.send(false, &ice(&ok(7)));
+    b.send(true, &ice(&call(8, "printString", "after")));
+    b.send(false, &ice(&ok(8)));
+    b.close();
+    // B from inside the request: no handshake, not its first segment.
+    let b_frames: Vec<Vec<u8>> = b.frames.into_iter().skip(4).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("awkward.pcap");
+    let mut w = capture::write::PcapWriter::new(
+        std::fs::File::create(&file).unwrap(),
+        capture::write::LINKTYPE_ETHERNET,
+        262_144,
+        capture::write::TsResolution::Micros,
+    )
+    .unwrap();
+    let mut t = std::time::Duration::from_secs(1_700_000_000);
+    for f in a.frames.into_iter().chain(b_frames) {
+        t += std::time::Duration::from_millis(1);
+        w.write_packet(t, f.len() as u32, &f).unwrap();
+    }
+    w.finish().unwrap();
+    let streams = tempfile::tempdir().unwrap();
+    let r = analyze(&file, streams.path());
+    compare_ice(&file, &r);
+    let convs = r["conversations"].as_array().unwrap();
+    let summaries = |c: &Value| -> Vec<String> {
+        c["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["summary"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(summaries(&convs[0]).len(), 11, "{:#?}", summaries(&convs[0]));
+    assert_eq!(convs[1]["protocol"], "Ice");
+    assert_eq!(
+        summaries(&convs[1]),
+        [
+            "Reply #7 ok",
+            "Request #8 printer.printString(\"after\")",
+            "Reply #8 ok"
+        ]
+    );
+}
+
+/// The Ice captures of testdata/ice (ZeroC Ice 3.7 programs; what each holds is in its README): every
+/// message named, the unknown Bank interface's operations read from the wire, every reply status
+/// where the README's dump.py puts it, ValidateConnection and CloseConnection in the lifecycle.
+#[test]
+fn ice_captures_read_message_for_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let messages = |r: &Value| -> Vec<Value> {
+        r["conversations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|c| c["messages"].as_array().unwrap().clone())
+            .collect()
+    };
+    let summaries = |r: &Value| -> Vec<String> {
+        messages(r)
+            .iter()
+            .map(|m| m["summary"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let printer = analyze(&pcap("ice/printer"), dir.path());
+    assert_eq!(
+        summaries(&printer),
+        [
+            "ValidateConnection",
+            "Request #1 SimplePrinter1.ice_isA(\"::Demo::Printer\") [nonmutating]",
+            "Reply #1 ok (true)",
+            "Request #2 SimplePrinter1.printString(\"Hello World from printer1!\")",
+            "Reply #2 ok",
+            "Request #3 SimplePrinter2.ice_isA(\"::Demo::Printer\") [nonmutating]",
+            "Reply #3 ok (true)",
+            "Request #4 SimplePrinter2.printString(\"Hello World from printer2!\")",
+            "Reply #4 ok",
+            "CloseConnection",
+        ]
+    );
+    let life = &printer["conversations"][0]["lifecycle"];
+    assert_eq!(life["protocol_opened_by"]["message"], "ValidateConnection");
+    assert_eq!(life["protocol_opened_by"]["by"], "server");
+    assert_eq!(life["protocol_closed_by"]["message"], "CloseConnection");
+    assert_eq!(life["protocol_closed_by"]["by"], "client");
+    assert_eq!(
+        life["summary"],
+        "opened with the three-way handshake (SYN, SYN+ACK, ACK), then ValidateConnection from the \
+         server; closed by CloseConnection from the client, then FIN from the server, then from the client"
+    );
+
+    // The README's reply statuses, by request id (dump.py reads them from the bytes).
+    let statuses: BTreeMap<u32, &str> = (1..=7)
+        .map(|i| (i, "ok"))
+        .chain([
+            (8, "user exception"),
+            (9, "user exception"),
+            (10, "unknown local exception"),
+            (11, "unknown exception"),
+            (12, "unknown user exception"),
+            (13, "object does not exist"),
+            (14, "facet does not exist"),
+            (15, "operation does not exist"),
+            (16, "ok"),
+            (17, "ok"),
+        ])
+        .collect();
+    for (name, compressed) in [("ice/bank", 0), ("ice/compressed", 5)] {
+        let r = analyze(&pcap(name), dir.path());
+        let all = messages(&r);
+        assert_eq!(all.len(), 38, "{name}: tshark counts 38 Ice messages");
+        for m in &all {
+            let s = m["summary"].as_str().unwrap();
+            assert_eq!(m["protocol"], "Ice", "{name}: {s}");
+            assert!(!s.starts_with("malformed"), "{name}: {s}");
+        }
+        let field = |m: &Value, k: &str| m["fields"][k].as_str().unwrap_or("").to_string();
+        let ops: BTreeSet<String> = all
+            .iter()
+            .filter(|m| field(m, "type") == "Request")
+            .map(|m| field(m, "operation"))
+            .collect();
+        for op in [
+            "ice_isA",
+            "ice_ping",
+            "ice_id",
+            "ice_ids",
+            "balance",
+            "owner",
+            "deposit",
+            "withdraw",
+            "audit",
+            "statement",
+        ] {
+            assert!(ops.contains(op), "{name}: no call of {op} in {ops:?}");
+        }
+        let got: BTreeMap<u32, String> = all
+            .iter()
+            .filter(|m| field(m, "type") == "Reply")
+            .map(|m| (field(m, "request_id").parse().unwrap(), field(m, "reply_status")))
+            .collect();
+        let want: BTreeMap<u32, String> = statuses.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        assert_eq!(got, want, "{name}: reply statuses");
+        let s = summaries(&r);
+        let has = |line: &str| s.iter().any(|x| x.starts_with(line));
+        assert!(
+            has("Reply #8 user exception ::Bank::Insufficient"),
+            "{name}: {s:#?}"
+        );
+        assert!(
+            has("Reply #11 unknown exception: ValueError: a negative deposit"),
+            "{name}"
+        );
+        assert!(has("Reply #12 unknown user exception: ::Bank::Frozen"), "{name}");
+        assert!(has("Reply #13 object does not exist (accounts/nobody)"), "{name}");
+        assert!(
+            has("Reply #14 facet does not exist (accounts/alice [facet x])"),
+            "{name}"
+        );
+        assert!(
+            has("Reply #15 operation does not exist (accounts/alice.audit)"),
+            "{name}"
+        );
+        assert!(has("Request #6 accounts/alice.owner() [idempotent"), "{name}");
+        assert!(has("Request #14 accounts/alice.balance() [facet x"), "{name}");
+        assert!(has("Request #16 accounts/alice.balance() [context k=v"), "{name}");
+        assert!(has("Request (oneway) accounts/alice.deposit(4 bytes)"), "{name}");
+        assert!(
+            has("BatchRequest 3 requests: accounts/alice.deposit(4 bytes), accounts/alice.deposit"),
+            "{name}"
+        );
+        let marked = all.iter().filter(|m| field(m, "compressed") == "true").count();
+        assert_eq!(marked, compressed, "{name}: compressed messages (status 2)");
+        assert_eq!(
+            s.iter().filter(|x| x.ends_with("compressed]")).count(),
+            compressed,
+            "{name}"
+        );
+        // Activity: calls per operation, the unknown interface's too.
+        let activity: Vec<&str> = r["activity"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["summary"].as_str().unwrap())
+            .collect();
+        assert!(
+            activity.iter().any(|a| a.starts_with("6 call of deposit from")),
+            "{name}: {activity:?}"
+        );
+        assert!(activity
+            .iter()
+            .any(|a| a.starts_with("1 batched calls of deposit")));
+    }
 }
 
 /// What the README of testdata/pcaps says about specific captures, checked.
@@ -637,8 +1025,10 @@ fn mutated_captures_never_crash() {
         "soap__nadanadhira09__soap",
         "zmq__daptong__zmq",
         "lamport__auliamghfr__lamport",
+        "ice/bank",
+        "ice/compressed",
     ];
-    for (i, name) in names.iter().cycle().take(24).enumerate() {
+    for (i, name) in names.iter().cycle().take(30).enumerate() {
         let mut bytes = std::fs::read(pcap(name)).unwrap();
         for _ in 0..(1 + next() % 40) {
             let at = (next() as usize) % bytes.len();

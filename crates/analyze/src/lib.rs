@@ -28,8 +28,9 @@
 //! dissectors only count, see [`dissect::Messages`], which is what makes a 1 GB capture fast).
 //!
 //! Tests: unit tests here (`cargo test -p sister-analyze`), and `tests/analyze.rs` in the repository's
-//! test binary, which runs `sister analyze` on the 13 real captures of `testdata/pcaps` and compares it
-//! with tshark (packets, conversations, HTTP, MQTT) and tcpflow (every stream, byte for byte).
+//! test binary, which runs `sister analyze` on the 13 real captures of `testdata/pcaps` and the ZeroC
+//! Ice captures of `testdata/ice` and compares it with tshark (packets, conversations, HTTP, MQTT,
+//! Ice) and tcpflow (every stream, byte for byte).
 //!
 //! Modules: [`report`] (the model and its JSON Schema), [`text`] (the text rendering), [`follow`]
 //! (`--follow`), [`flow`], [`reassembly`], [`dissect`], [`render`] (the SVG sequence diagram and the

@@ -6,8 +6,11 @@
 
 use analyze::render::{markdown, svg, Lang, Names, Options};
 
+/// A capture of testdata/pcaps (`mqtt__ArsyaDin__MQTT.pcap`) or of another folder of testdata
+/// (`ice/printer.pcap`).
 fn report(file: &str) -> analyze::report::Report {
-    let path = format!("{}/../../testdata/pcaps/{file}", env!("CARGO_MANIFEST_DIR"));
+    let folder = if file.contains('/') { "" } else { "pcaps/" };
+    let path = format!("{}/../../testdata/{folder}{file}", env!("CARGO_MANIFEST_DIR"));
     let analysis = analyze::analyze_files(&[path], &analyze::Options::default()).expect("analysis");
     let mut r = analysis.report;
     // Snapshots must not depend on where the repository is.
@@ -139,4 +142,57 @@ fn zmq_three_patterns() {
     );
     preview("zmq.id.md", &md);
     insta::assert_snapshot!("zmq_md_id", md);
+}
+
+#[test]
+fn ice_printer_in_both_languages() {
+    let r = report("ice/printer.pcap");
+    let s = svg::render(&r, &Options::default());
+    check_svg(&s);
+    // The session's own opening and closing are arrows, like every message, with Wireshark's names in
+    // their tooltips.
+    assert!(
+        s.contains(">ValidateConnection<") && s.contains(">CloseConnection<"),
+        "{s}"
+    );
+    assert!(s.contains("(Wireshark: Validate connection)"));
+    assert!(s.contains(">Reply #2 ok<"));
+    preview("ice-printer.svg", &s);
+    insta::assert_snapshot!("ice_printer_svg", s);
+    let md = markdown::render(&r, &Options::default(), &markdown::Diagram::None);
+    assert!(
+        md.contains("then ValidateConnection from the server; CloseConnection from the client, then closed"),
+        "{md}"
+    );
+    preview("ice-printer.md", &md);
+    insta::assert_snapshot!("ice_printer_md", md);
+    let id = Options {
+        lang: Lang::Id,
+        ..Options::default()
+    };
+    let md = markdown::render(&r, &id, &markdown::Diagram::Link("ice.svg".into()));
+    assert!(
+        md.contains(
+            "lalu ValidateConnection dari server; CloseConnection dari klien, lalu ditutup dengan baik"
+        ),
+        "{md}"
+    );
+    preview("ice-printer.id.md", &md);
+    insta::assert_snapshot!("ice_printer_md_id", md);
+}
+
+#[test]
+fn ice_bank_every_reply_status() {
+    let r = report("ice/bank.pcap");
+    let s = svg::render(&r, &Options::default());
+    check_svg(&s);
+    for label in [
+        "user exception ::Bank::Insufficient",
+        "object does not exist",
+        "BatchRequest 3 requests",
+    ] {
+        assert!(s.contains(label), "{label}");
+    }
+    preview("ice-bank.svg", &s);
+    insta::assert_snapshot!("ice_bank_svg", s);
 }
