@@ -1076,6 +1076,8 @@ fn build_hosts<'a>(
     let mut served: BTreeMap<(String, u16, String), BTreeSet<String>> = BTreeMap::new();
     // UDP services that only received: (receiver, port, protocol) -> senders.
     let mut unanswered: BTreeMap<(String, u16, String), BTreeSet<String>> = BTreeMap::new();
+    // Ice servers: (address, port) -> the identities called, in order of first call.
+    let mut ice_objects: BTreeMap<(String, u16), Vec<String>> = BTreeMap::new();
     for c in convs {
         let accepted = match &c.lifecycle {
             Some(l) => !matches!(l.opened, Opening::Refused | Opening::Unanswered),
@@ -1136,6 +1138,24 @@ fn build_hosts<'a>(
                 .or_default()
                 .push(format!("ZeroMQ {sock} socket ({how}), peer {}", peer.addr));
         }
+        // Ice: the objects (identities) the clients called on the server's adapter.
+        let objects = ice_objects
+            .entry((c.server.addr.clone(), c.server.port))
+            .or_default();
+        for m in &c.messages {
+            let request = matches!(
+                m.fields.get("type").map(String::as_str),
+                Some("Request" | "BatchRequest")
+            );
+            if m.protocol != "Ice" || !request || m.direction != Direction::ClientToServer {
+                continue;
+            }
+            for id in m.fields.get("identity").into_iter().flat_map(|i| i.split(", ")) {
+                if !objects.iter().any(|o| o == id) {
+                    objects.push(id.to_string());
+                }
+            }
+        }
         // MQTT: who published, who subscribed.
         for m in &c.messages {
             if m.protocol != "MQTT" {
@@ -1178,6 +1198,14 @@ fn build_hosts<'a>(
             notes.entry(addr.clone()).or_default().push(format!(
                 "{proto_text} server on port {port} for {}",
                 clients.iter().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    for ((addr, port), objects) in &ice_objects {
+        if !objects.is_empty() {
+            notes.entry(addr.clone()).or_default().push(format!(
+                "Ice objects called on port {port}: {}",
+                objects.join(", ")
             ));
         }
     }
