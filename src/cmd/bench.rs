@@ -92,23 +92,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn reqresp(a: ReqrespBench) -> anyhow::Result<ExitCode> {
-    let (target, in_process) = match &a.server {
-        Some(s) => (s.clone(), None),
-        None => {
-            let listener = net::bind_tcp("127.0.0.1:0").await?;
-            let addr = listener.local_addr()?.to_string();
-            let (trigger, signal) = shutdown::channel();
-            let task = tokio::spawn(
-                server::run(listener, server::Config::default(), signal).instrument(tracing::Span::none()),
-            );
-            (addr, Some((trigger, task)))
-        }
-    };
-    let who = if in_process.is_some() {
-        format!("sister's server (in this process, {target})")
-    } else {
-        format!("the server at {target}")
-    };
+    let target = Target::start(a.server.clone(), |listener, signal| {
+        server::run(listener, server::Config::default(), signal)
+    })
+    .await?;
+    let who = target.describe();
+    let target_addr = target.addr.clone();
     println!(
         "bench reqresp: {who}, message {:?}, {} s per run",
         a.message, a.duration
@@ -119,7 +108,7 @@ async fn reqresp(a: ReqrespBench) -> anyhow::Result<ExitCode> {
     );
     for &clients in &a.clients {
         let config = bench::Config {
-            server: target.clone(),
+            server: target_addr.clone(),
             clients,
             duration: Duration::from_secs_f64(a.duration.max(0.1)),
             framing: if a.raw { Framing::Raw } else { Framing::Auto },
@@ -140,34 +129,22 @@ async fn reqresp(a: ReqrespBench) -> anyhow::Result<ExitCode> {
             r.max
         );
     }
-    if let Some((trigger, task)) = in_process {
-        trigger.trigger();
-        let _ = task.await;
-    }
+    target.stop().await;
     Ok(ExitCode::SUCCESS)
 }
 
 async fn ice(a: IceBench) -> anyhow::Result<ExitCode> {
     use patterns::ice::{bench, server};
-    let (target, in_process) = match &a.server {
-        Some(s) => (s.clone(), None),
-        None => {
-            let listener = net::bind_tcp("127.0.0.1:0").await?;
-            let addr = listener.local_addr()?.to_string();
-            let (trigger, signal) = shutdown::channel();
-            let config = server::Config {
-                output: server::Output::Quiet,
-                ..Default::default()
-            };
-            let task = tokio::spawn(server::run(listener, config, signal).instrument(tracing::Span::none()));
-            (addr, Some((trigger, task)))
-        }
-    };
-    let who = if in_process.is_some() {
-        format!("sister's server (in this process, {target})")
-    } else {
-        format!("the server at {target}")
-    };
+    let target = Target::start(a.server.clone(), |listener, signal| {
+        let config = server::Config {
+            output: server::Output::Quiet,
+            ..Default::default()
+        };
+        server::run(listener, config, signal)
+    })
+    .await?;
+    let who = target.describe();
+    let target_addr = target.addr.clone();
     println!(
         "bench ice: {who}, {}.printString({:?}), {} s per run",
         a.object, a.message, a.duration
@@ -178,7 +155,7 @@ async fn ice(a: IceBench) -> anyhow::Result<ExitCode> {
     );
     for &clients in &a.clients {
         let config = bench::Config {
-            server: target.clone(),
+            server: target_addr.clone(),
             clients,
             duration: Duration::from_secs_f64(a.duration.max(0.1)),
             object: a.object.clone(),
@@ -197,9 +174,51 @@ async fn ice(a: IceBench) -> anyhow::Result<ExitCode> {
             r.max
         );
     }
-    if let Some((trigger, task)) = in_process {
-        trigger.trigger();
-        let _ = task.await;
-    }
+    target.stop().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The server a benchmark measures: the one at `--server`, or sister's own started in this process on
+/// a free loopback port (and stopped at the end).
+struct Target {
+    addr: String,
+    in_process: Option<(shutdown::Trigger, tokio::task::JoinHandle<std::io::Result<()>>)>,
+}
+
+impl Target {
+    async fn start<F, Fut>(server: Option<String>, run: F) -> anyhow::Result<Target>
+    where
+        F: FnOnce(tokio::net::TcpListener, shutdown::Signal) -> Fut,
+        Fut: std::future::Future<Output = std::io::Result<()>> + Send + 'static,
+    {
+        if let Some(addr) = server {
+            return Ok(Target {
+                addr,
+                in_process: None,
+            });
+        }
+        let listener = net::bind_tcp("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?.to_string();
+        let (trigger, signal) = shutdown::channel();
+        let task = tokio::spawn(run(listener, signal).instrument(tracing::Span::none()));
+        Ok(Target {
+            addr,
+            in_process: Some((trigger, task)),
+        })
+    }
+
+    fn describe(&self) -> String {
+        if self.in_process.is_some() {
+            format!("sister's server (in this process, {})", self.addr)
+        } else {
+            format!("the server at {}", self.addr)
+        }
+    }
+
+    async fn stop(self) {
+        if let Some((trigger, task)) = self.in_process {
+            trigger.trigger();
+            let _ = task.await;
+        }
+    }
 }
