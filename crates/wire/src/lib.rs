@@ -35,6 +35,7 @@
 
 pub mod error;
 pub mod frame;
+pub mod giop;
 pub mod http;
 pub mod ice;
 pub mod jsonrpc;
