@@ -28,7 +28,7 @@ use wire::ice::{
 };
 use wire::DecodeError;
 
-use super::{Dissector, Messages, Msg, Note, Step};
+use super::{bytes_text, cut, quoted, reason, Dissector, Messages, Msg, Note, Step};
 use crate::report::Direction;
 
 /// The largest Ice message held while waiting for its last byte (Ice's own default limit is 1 MiB,
@@ -422,32 +422,6 @@ impl Ice {
     }
 }
 
-/// The reason of a decode error, without the `invalid:` prefix of its Display.
-fn reason(e: &DecodeError) -> String {
-    match e {
-        DecodeError::Invalid(r) => r.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// A string argument as the report shows it: quoted, control characters escaped, cut at 60.
-fn quoted(s: &str) -> String {
-    let shown = wire::text::show(s.as_bytes()).replace('"', "\\\"");
-    if shown.chars().count() > 60 {
-        format!("\"{}…\"", shown.chars().take(60).collect::<String>())
-    } else {
-        format!("\"{shown}\"")
-    }
-}
-
-fn bytes_text(n: usize) -> String {
-    if n == 1 {
-        "1 byte".to_string()
-    } else {
-        format!("{n} bytes")
-    }
-}
-
 /// Parameters or results as shown between parentheses: the strings when they read as strings,
 /// otherwise their size, nothing when there are none. Sets `key` (`arguments`, `results`) when
 /// strings were read.
@@ -497,14 +471,6 @@ fn call(req: &Request, compressed: bool, f: &mut BTreeMap<String, String>) -> St
         let _ = write!(s, " [{}]", flags.join(", "));
     }
     s
-}
-
-fn cut(s: &str, max: usize) -> String {
-    if s.chars().count() > max {
-        format!("{}…", s.chars().take(max).collect::<String>())
-    } else {
-        s.to_string()
-    }
 }
 
 /// `Request #2 SimplePrinter1.printString("Hello World from printer1!")`, `Request (oneway) ...`.

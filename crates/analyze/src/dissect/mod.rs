@@ -439,6 +439,44 @@ pub fn preview(bytes: &[u8], max: usize) -> String {
     }
 }
 
+// Small helpers the RPC dissectors (Ice, GIOP) share.
+
+/// The reason of a decode error, without the `invalid:` prefix of its Display.
+pub(crate) fn reason(e: &wire::DecodeError) -> String {
+    match e {
+        wire::DecodeError::Invalid(r) => r.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A string argument as the report shows it: quoted, control characters escaped, cut at 60.
+pub(crate) fn quoted(s: &str) -> String {
+    let shown = wire::text::show(s.as_bytes()).replace('"', "\\\"");
+    if shown.chars().count() > 60 {
+        format!("\"{}…\"", shown.chars().take(60).collect::<String>())
+    } else {
+        format!("\"{shown}\"")
+    }
+}
+
+/// `1 byte`, `5 bytes`.
+pub(crate) fn bytes_text(n: usize) -> String {
+    if n == 1 {
+        "1 byte".to_string()
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// `s` cut to `max` characters, `…` marking the cut.
+pub(crate) fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() > max {
+        format!("{}…", s.chars().take(max).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
 /// A JSON value on one line, cut to `max` characters.
 pub fn json_line(v: &serde_json::Value, max: usize) -> String {
     let s = v.to_string();
