@@ -191,6 +191,13 @@ impl Reassembler {
                 (whole, body)
             };
             if whole.len() + piece.len() > self.max_size + HEADER_SIZE {
+                // The message is given up whole: were it kept, a later, smaller Fragment would be
+                // joined to it with this piece missing.
+                if header.version.is_1_2_or_later() {
+                    self.pending_1_2.retain(|(p, _)| Some(*p) != first_ulong(body));
+                } else {
+                    self.pending_1_1 = None;
+                }
                 return Err(too_big(self.max_size));
             }
             whole.extend_from_slice(piece);
@@ -383,6 +390,28 @@ mod tests {
         let mut r = Reassembler::new(DEFAULT_MAX_SIZE);
         let orphan = fragment(&hello(GIOP_1_2, true, 3), 8).pop().unwrap();
         assert!(r.push(&orphan).is_err());
+    }
+
+    #[test]
+    fn a_message_that_grows_too_large_is_given_up_whole() {
+        for v in [GIOP_1_1, GIOP_1_2] {
+            let h = RequestHeader {
+                request_id: 9,
+                response_expected: true,
+                object_key: b"Hello",
+                operation: "echo",
+                service_contexts: &[],
+            };
+            let whole = encode_request(v, true, &h, |w| w.string(&"x".repeat(200)));
+            let pieces = fragment(&whole, 64);
+            let mut r = Reassembler::new(100);
+            assert_eq!(r.push(&pieces[0]).unwrap(), None);
+            assert!(r.push(&pieces[1]).is_err(), "GIOP {v}: past the limit");
+            // Nothing of it is kept: the next pieces are orphans, not joined to a message with a
+            // piece missing.
+            assert!(!r.is_pending(), "GIOP {v}");
+            assert!(r.push(pieces.last().unwrap()).is_err(), "GIOP {v}");
+        }
     }
 
     #[test]
