@@ -738,10 +738,11 @@ fn ep(a: SocketAddr) -> Endpoint {
 
 /// The conversation's protocol from its messages (the most specific label seen).
 fn conversation_protocol(msgs: &[crate::dissect::Msg]) -> String {
-    const ORDER: [&str; 13] = [
+    const ORDER: [&str; 14] = [
         "MQTT",
         "ZMTP",
         "Ice",
+        "GIOP",
         "SOAP",
         "JSON-RPC",
         "HTTP",
@@ -1078,6 +1079,28 @@ fn build_hosts<'a>(
     let mut unanswered: BTreeMap<(String, u16, String), BTreeSet<String>> = BTreeMap::new();
     // Ice servers: (address, port) -> the identities called, in order of first call.
     let mut ice_objects: BTreeMap<(String, u16), Vec<String>> = BTreeMap::new();
+    // CORBA servers: (address, port) -> the objects (keys, as shown) called, in order of first call;
+    // and the names bound in a naming service there (name → what it refers to).
+    let mut corba_objects: BTreeMap<(String, u16), Vec<String>> = BTreeMap::new();
+    let mut corba_bound: BTreeMap<(String, u16), Vec<String>> = BTreeMap::new();
+    // What the IORs seen anywhere in the capture say of an object, by (port, key): its type and
+    // the name it was bound under, so that a binary key reads as what it is.
+    let mut corba_iors: BTreeMap<(u16, String), (String, Option<String>)> = BTreeMap::new();
+    for m in convs.iter().flat_map(|c| &c.messages) {
+        let f = |k: &str| m.fields.get(k);
+        if m.protocol != "GIOP" {
+            continue;
+        }
+        let (Some(port), Some(key)) = (f("ior_port").and_then(|p| p.parse().ok()), f("ior_key")) else {
+            continue;
+        };
+        let entry = corba_iors
+            .entry((port, key.clone()))
+            .or_insert_with(|| (f("ior_type").cloned().unwrap_or_default(), None));
+        if let Some(name) = f("name").filter(|_| f("bound_to").is_some()) {
+            entry.1.get_or_insert_with(|| name.clone());
+        }
+    }
     for c in convs {
         let accepted = match &c.lifecycle {
             Some(l) => !matches!(l.opened, Opening::Refused | Opening::Unanswered),
@@ -1156,6 +1179,44 @@ fn build_hosts<'a>(
                 }
             }
         }
+        // CORBA: the objects (keys) the clients called on the server's port, the names bound.
+        for m in &c.messages {
+            let f = |k: &str| m.fields.get(k).map(String::as_str);
+            let call = f("type") == Some("Request") || f("reassembled_type") == Some("Request");
+            if m.protocol != "GIOP" || !call || m.direction != Direction::ClientToServer {
+                continue;
+            }
+            let Some(object) = f("object") else { continue };
+            let mut shown = object.to_string();
+            if object == "NameService" {
+                shown.push_str(" (the naming service)");
+            } else if let Some((ty, name)) =
+                f("object_key").and_then(|k| corba_iors.get(&(c.server.port, k.to_string())))
+            {
+                let about = match (ty.as_str(), name.as_deref()) {
+                    ("", None) => String::new(),
+                    ("", Some(name)) => format!(" (bound as {name})"),
+                    (ty, None) => format!(" ({ty})"),
+                    (ty, Some(name)) => format!(" ({ty}, bound as {name})"),
+                };
+                shown.push_str(&about);
+            }
+            let objects = corba_objects
+                .entry((c.server.addr.clone(), c.server.port))
+                .or_default();
+            if !objects.contains(&shown) {
+                objects.push(shown);
+            }
+            if let (Some(name), Some(to)) = (f("name"), f("bound_to")) {
+                let bound = corba_bound
+                    .entry((c.server.addr.clone(), c.server.port))
+                    .or_default();
+                let b = format!("{name} → {to}");
+                if !bound.contains(&b) {
+                    bound.push(b);
+                }
+            }
+        }
         // MQTT: who published, who subscribed.
         for m in &c.messages {
             if m.protocol != "MQTT" {
@@ -1208,6 +1269,18 @@ fn build_hosts<'a>(
                 objects.join(", ")
             ));
         }
+    }
+    for ((addr, port), objects) in &corba_objects {
+        notes.entry(addr.clone()).or_default().push(format!(
+            "CORBA objects called on port {port}: {}",
+            objects.join(", ")
+        ));
+    }
+    for ((addr, port), bound) in &corba_bound {
+        notes.entry(addr.clone()).or_default().push(format!(
+            "names bound in the naming service on port {port}: {}",
+            bound.join(", ")
+        ));
     }
     for ((addr, port, proto), senders) in &unanswered {
         notes.entry(addr.clone()).or_default().push(format!(

@@ -3,10 +3,10 @@
 //! A conversation's dissector is chosen **by content first, port second**: the course runs UDP text,
 //! ZeroMQ PUB/SUB and a Lamport demo all on port 12345, and students move services to other ports.
 //! [`Session`] holds the first bytes until one of the detectors recognises them (an HTTP request line,
-//! the ZMTP signature `ff .. 7f`, an MQTT CONNECT, Ice's magic `IceP`), then replays them into the
-//! chosen dissector. Streams that start in the middle (the capture began after the connection opened)
-//! are recognised from what comes next (an HTTP status line, an MQTT packet on the MQTT port, an Ice
-//! message).
+//! the ZMTP signature `ff .. 7f`, an MQTT CONNECT, Ice's magic `IceP`, GIOP's magic `GIOP`), then
+//! replays them into the chosen dissector. Streams that start in the middle (the capture began after
+//! the connection opened) are recognised from what comes next (an HTTP status line, an MQTT packet on
+//! the MQTT port, an Ice or a GIOP message).
 //!
 //! Every dissector takes contiguous bytes of one direction as they become available and emits
 //! [`Msg`]s into the conversation's [`Messages`]; none may panic or hold more than a bounded buffer,
@@ -17,6 +17,7 @@
 //! it, so a dissector asks [`Messages::wants_detail`] first; when the answer is no, it reports just what
 //! the counts need with [`Messages::count`]: the direction and the activity key.
 
+pub mod giop;
 pub mod http;
 pub mod ice;
 pub mod jsonrpc;
@@ -188,6 +189,13 @@ pub fn activity_key(m: &Msg) -> Option<(&'static str, String)> {
             "BatchRequest" => f("operations").map(|ops| ("Ice", format!("batched calls of {ops}"))),
             _ => None,
         },
+        // GIOP: calls per operation, like Ice (a fragmented call is counted once: at its first
+        // piece, or at its last Fragment when the first did not hold the operation, `call`).
+        "GIOP" if !m.fields.contains_key("error") => match f("type")?.as_str() {
+            "Request" => f("operation").map(|op| ("GIOP", format!("call of {op}"))),
+            "Fragment" => f("call").map(|op| ("GIOP", format!("call of {op}"))),
+            _ => None,
+        },
         "ZMTP" => match f("type")?.as_str() {
             // The handshake (greeting, READY) is in every connection: not activity.
             "GREETING" | "READY" => None,
@@ -291,6 +299,9 @@ impl Session {
         let decided = if self.hints.mid_stream && bytes.len() >= 10 && wire::ice::sniff(bytes) {
             // Mid-stream, a segment that starts with an Ice header is Ice, whatever came before it.
             Some(Box::new(ice::Ice::new(false)) as Box<dyn Dissector + Send>)
+        } else if self.hints.mid_stream && !self.hints.udp && wire::giop::sniff(bytes) {
+            // And one that starts with a GIOP header is GIOP.
+            Some(Box::new(giop::Giop::new()) as Box<dyn Dissector + Send>)
         } else {
             detect(&first, dir, self.hints, self.held_len >= UNDECIDED_LIMIT, patient)
         };
@@ -373,6 +384,18 @@ fn detect(
         }
     }
     if !hints.udp {
+        // GIOP (IIOP): the magic `GIOP` and a known version, flags and type ([`wire::giop::sniff`]),
+        // on any port, in whichever direction speaks first (the client, unless the capture began
+        // later). GIOP runs over TCP only.
+        if giop::maybe_giop(first) {
+            if first.len() >= 8 {
+                if wire::giop::sniff(first) {
+                    return Some(Box::new(giop::Giop::new()));
+                }
+            } else if !enough {
+                return None;
+            }
+        }
         // MQTT: a CONNECT is unmistakable on any port; without one (the capture started later), a whole
         // MQTT packet on the MQTT port (1883, 8883) will do.
         if mqtt::is_connect(first)

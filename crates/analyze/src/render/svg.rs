@@ -64,9 +64,9 @@ fn colour(kind: Kind, protocol: &str) -> &'static str {
         Kind::Data => match protocol {
             "MQTT" => "#2563eb",
             "HTTP" | "REST" => "#059669",
-            // Ice shares JSON-RPC's colour: both are remote calls (a new colour would add a marker
-            // to every diagram's defs).
-            "JSON-RPC" | "Ice" => "#0d9488",
+            // Ice and GIOP share JSON-RPC's colour: all are remote calls (a new colour would add a
+            // marker to every diagram's defs).
+            "JSON-RPC" | "Ice" | "GIOP" => "#0d9488",
             "SOAP" => "#7c3aed",
             "ZMTP" => "#db2777",
             _ => "#111827",

@@ -1,0 +1,1213 @@
+//! CORBA's GIOP over TCP (IIOP, GIOP 1.0 to 1.2), read with the lab's own codec ([`wire::giop`], the
+//! one sister's CORBA naming service, server and client use). tshark's `giop` dissector reads the same
+//! messages, and the tests check that both count the same number of them.
+//!
+//! A connection, as the course's Hello program shows it (CORBA 3.0 §15.5: the client opens the
+//! connection and sends the Requests, the server answers each with a Reply carrying the same
+//! request id):
+//!
+//! ```text
+//!   client                                               naming service (port 2809)
+//!     Request #1 NameService._is_a("IDL:omg.org/CosNaming/NamingContextExt:1.0")  ──►
+//!     ◄── Reply #1 NO_EXCEPTION true
+//!     Request #2 NameService.resolve_str("Hello")  ──►
+//!     ◄── Reply #2 NO_EXCEPTION IDL:HelloApp/Hello:1.0 at 127.0.0.1:40123   (an IOR, §13.6.2)
+//!   client                                               Hello server (port 40123)
+//!     Request #3 <object key>._is_a("IDL:HelloApp/Hello:1.0")                      ──►
+//!     ◄── Reply #3 NO_EXCEPTION true
+//!     Request #4 <object key>.sayHello()  ──►
+//!     ◄── Reply #4 NO_EXCEPTION "Hello from CORBA Server!"
+//!     ◄── CloseConnection (a server that shuts down says so, §15.4.7), then FIN
+//! ```
+//!
+//! What to notice:
+//! - GIOP is *self-framing*: every message starts with the 12-byte header (§15.4.1: magic `GIOP`,
+//!   version, flags, type, size), so sister finds it on any port, in whichever direction speaks first.
+//! - The operation name and the object key travel as they are (`sayHello`, `NameService`); the
+//!   arguments and results are bare CDR (§15.3), which only the IDL gives meaning. sister shows them
+//!   when it can: the CosNaming operations and every object's `_is_a` and `_non_existent` have fixed
+//!   types ([`wire::giop::naming`]); a reply is read with the operation of the request it answers
+//!   (matched by request id, per connection); anything else is shown as strings when it reads as
+//!   nothing but strings (a guess), otherwise by its size.
+//! - Either side writes in its own byte order (flags bit 0) and the reader swaps ("receiver makes
+//!   right", §15.3.1.1); the `byte_order` field says which.
+//! - A long message may be cut into Fragments (§15.4.9, GIOP 1.1 and later): the first piece is the
+//!   message's own header with the more-fragments bit, each Fragment continues it (in 1.2 naming the
+//!   request id). Like tshark, sister shows each piece as a message and reads the whole one where its
+//!   last Fragment completes it (`Fragment #5 (last of 3: Request #5 Hello.echo("…"))`).
+//!
+//! Per direction: messages back to back. A body that breaks the rules is shown as malformed and the
+//! next message is found from the header's size. A header that breaks them (no magic, a version past
+//! 1.3), a capture that starts inside a message, and lost bytes all end the same way tshark's does:
+//! nothing is read until a segment starts with a GIOP header again (a message may start anywhere
+//! inside a segment, so only a segment's first bytes are a safe place to look).
+//!
+//! JSON fields of every message: `type` (the message type as §15.4 and tshark name it),
+//! `giop_version`, `byte_order` (`big-endian`, `little-endian`), `size` (bytes after the header), and
+//! as each type has them: `request_id`; `object` (the key as shown) and `object_key` (the key as
+//! corbaloc spells it, `%xx` for bytes that are not text); `operation`; `response_expected`
+//! (`true`/`false`) and `oneway` (`true` when no reply is expected); `response_flags` (1.2's octet:
+//! 3 a normal call, 1 reply on receipt, 0 oneway; 1.0 and 1.1's boolean reads as 3 or 0);
+//! `service_contexts` (their names); `arguments` / `results` (when read); `name` and `bound_to`
+//! (CosNaming), `ior_type`, `ior_host`, `ior_port`, `ior_key` (where an IOR sent or returned points);
+//! `reply_status` and `locate_status` (the names of §15.4.3.1 and §15.4.6.1); `exception` (the
+//! repository id), `minor` and `completed` (system exceptions); `forward` (LOCATION_FORWARD's IOR,
+//! described); for fragments `more_fragments`, and on the last one `fragments` (how many pieces),
+//! `reassembled` (the joined size), `reassembled_type` and the joined message's fields;
+//! `not_reassembled` (why not); `error` for a message that could not be read.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write as _;
+
+use wire::giop::ior::{key_is_printable, key_to_string};
+use wire::giop::message::{service_context_name, LocateReply, LocateRequest};
+use wire::giop::naming::{self, NOT_FOUND_ID};
+use wire::giop::{
+    Header, Ior, LocateStatus, Message, MessageType, Reader, Reassembler, Reply, ReplyStatus, Request,
+    Version, HEADER_SIZE, MAGIC,
+};
+use wire::DecodeError;
+
+use super::{bytes_text, cut, quoted, reason, Dissector, Messages, Msg, Note, Step};
+use crate::report::Direction;
+
+/// The protocol's name in the report (tshark's Protocol column says the same).
+const PROTOCOL: &str = "GIOP";
+/// The largest GIOP message held while waiting for its last byte, and the most bytes of fragmented
+/// messages held per direction while their last Fragment is awaited. omniORB refuses messages over
+/// 2 MiB by default (`giopMaxMsgSize`), which a program may raise. Larger messages are counted and
+/// skipped.
+const MAX_MESSAGE: usize = 8 * 1024 * 1024;
+/// At most this many requests wait for their reply (a flood of unanswered requests is not kept).
+const MAX_PENDING: usize = 4096;
+/// At most this many fragmented messages are followed at once per direction (the codec's
+/// [`Reassembler`] holds no more either).
+const MAX_FRAGMENTED: usize = 64;
+/// At most this many notes (broken headers, skipped starts) per conversation.
+const MAX_NOTES: usize = 16;
+/// Strings read from arguments or results that have no known type, at most.
+const MAX_STRINGS: usize = 8;
+/// Object keys are shown up to this many characters (binary keys in the `%xx` form are long).
+const KEY_SHOWN: usize = 32;
+
+fn idx(d: Direction) -> usize {
+    match d {
+        Direction::ClientToServer => 0,
+        Direction::ServerToClient => 1,
+    }
+}
+
+fn other(d: Direction) -> Direction {
+    match d {
+        Direction::ClientToServer => Direction::ServerToClient,
+        Direction::ServerToClient => Direction::ClientToServer,
+    }
+}
+
+fn side_name(d: Direction) -> &'static str {
+    match d {
+        Direction::ClientToServer => "client",
+        Direction::ServerToClient => "server",
+    }
+}
+
+/// True when `b` may be the start of a GIOP message: the magic `GIOP`, or a prefix of it (wait for
+/// more bytes).
+pub fn maybe_giop(b: &[u8]) -> bool {
+    let n = b.len().min(MAGIC.len());
+    !b.is_empty() && b[..n] == MAGIC[..n]
+}
+
+/// Does this segment start with a GIOP header (or, when shorter than a header's first 8 bytes, with
+/// the beginning of one)?
+fn starts_like_giop(b: &[u8]) -> bool {
+    if b.len() >= 8 {
+        wire::giop::sniff(b)
+    } else {
+        maybe_giop(b)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum State {
+    /// Waiting for a segment that starts with a GIOP header: the direction's start (a capture that
+    /// began mid-message), after bytes were lost, or after a header that broke the rules.
+    #[default]
+    Seeking,
+    /// Reading messages back to back.
+    Reading,
+}
+
+/// A fragmented message (§15.4.9) whose last Fragment has not come yet.
+struct Fragmented {
+    /// GIOP 1.2: the request id every Fragment repeats; 1.1 (`None`): its Fragments simply follow.
+    key: Option<u32>,
+    /// The first piece's message type and request id.
+    kind: MessageType,
+    request_id: Option<u32>,
+    /// The operation of the request (for a Reply: of the request it answers), when known.
+    operation: Option<String>,
+    /// Was the call counted at the first piece? (If its header did not fit there, the last
+    /// Fragment counts it.)
+    counted: bool,
+    /// Pieces seen and bytes handed to the reassembler so far.
+    pieces: u32,
+    bytes: usize,
+    /// Why the message is not being reassembled (then its pieces are only counted).
+    dropped: Option<String>,
+}
+
+#[derive(Default)]
+struct Half {
+    state: State,
+    /// The start of an unfinished message.
+    buf: Vec<u8>,
+    /// Stream offset of the next message (of `buf[0]` when `buf` is not empty).
+    offset: u64,
+    /// Bytes still to drop: the rest of a message too large to hold.
+    skip: u64,
+    /// Said once: the direction did not start with a GIOP header.
+    told_seeking: bool,
+    /// Bytes were lost (or the start was skipped): replies to this direction's requests may be gone.
+    lossy: bool,
+    /// The version of the last message shown in the summary (shown again when it changes).
+    version: Option<Version>,
+    /// Fragments: the codec's joiner, and what sister knows of each message it is joining.
+    reassembler: Reassembler,
+    fragmented: Vec<Fragmented>,
+}
+
+impl Half {
+    fn new() -> Self {
+        Half {
+            reassembler: Reassembler::new(MAX_MESSAGE),
+            ..Half::default()
+        }
+    }
+}
+
+/// What a request that waits for its answer was.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Asked {
+    /// A Request, answered by a Reply.
+    Request,
+    /// A LocateRequest, answered by a LocateReply.
+    Locate,
+}
+
+/// A request waiting for its reply.
+struct Pending {
+    /// The direction the request went.
+    dir: Direction,
+    asked: Asked,
+    id: u32,
+    t: f64,
+    operation: String,
+    summary: String,
+}
+
+/// The dissector of one GIOP connection.
+pub struct Giop {
+    halves: [Half; 2],
+    pending: VecDeque<Pending>,
+    /// Broken headers and skipped starts, reported at the end (at most [`MAX_NOTES`]).
+    notes: Vec<Note>,
+}
+
+impl Default for Giop {
+    fn default() -> Self {
+        Giop::new()
+    }
+}
+
+/// How one GIOP message (one header and its body) stands with respect to fragmentation.
+enum Piece {
+    /// A message that was never cut: read as it is.
+    Whole(Result<Message, DecodeError>),
+    /// The first piece of a fragmented message (its header has the more-fragments bit): what its
+    /// own bytes say (the message's header, usually; the arguments only in part).
+    First(Result<Message, DecodeError>),
+    /// A Fragment in the middle (more follow).
+    Middle { key: Option<u32> },
+    /// The last Fragment: the whole message joined, or why it could not be.
+    Last {
+        key: Option<u32>,
+        joined: Result<Message, DecodeError>,
+        pieces: u32,
+        size: usize,
+    },
+    /// A Fragment whose message was not seen from its start, or is not being joined (`why`).
+    Stray { key: Option<u32>, why: String },
+}
+
+impl Giop {
+    pub fn new() -> Self {
+        Giop {
+            halves: [Half::new(), Half::new()],
+            pending: VecDeque::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// Decode the whole messages at the start of `input` (which starts at stream offset
+    /// `halves[dir].offset`); returns how many bytes were used (all of them when the rest is dropped).
+    fn messages(
+        &mut self,
+        dir: Direction,
+        t: f64,
+        input: &[u8],
+        out: &mut Messages,
+        notes: &mut Vec<Note>,
+    ) -> usize {
+        let mut used = 0;
+        loop {
+            let rest = &input[used..];
+            if rest.is_empty() {
+                return used;
+            }
+            let h = &mut self.halves[idx(dir)];
+            let header = match Header::decode(rest) {
+                Ok(header) => header,
+                Err(e) if e.is_incomplete() => return used,
+                Err(e) => {
+                    // tshark stops there too, and looks again at the next segment's start.
+                    h.state = State::Seeking;
+                    h.lossy = true;
+                    notes.push(Note::Malformed {
+                        t,
+                        what: format!(
+                            "GIOP from the {} at stream offset {}: {}; skipped up to the next segment that \
+                             starts with a GIOP header",
+                            side_name(dir),
+                            h.offset,
+                            reason(&e)
+                        ),
+                    });
+                    return input.len();
+                }
+            };
+            let size = header.size as usize;
+            let len = HEADER_SIZE + size;
+            let start = h.offset;
+            if size > MAX_MESSAGE {
+                // Counted (tshark counts it too) but not held: its bytes are dropped as they come.
+                let have = rest.len().min(len);
+                h.skip = (len - have) as u64;
+                h.offset += len as u64;
+                self.too_large(dir, t, start, &header, out);
+                used += have;
+                continue;
+            }
+            if rest.len() < len {
+                return used;
+            }
+            h.offset += len as u64;
+            self.message(dir, t, start, &header, &rest[..len], out);
+            used += len;
+        }
+    }
+
+    fn too_large(&mut self, dir: Direction, t: f64, offset: u64, header: &Header, out: &mut Messages) {
+        if !out.wants_detail() {
+            out.count(dir, PROTOCOL, None);
+            return;
+        }
+        let kind = type_name(header.message_type);
+        out.push(msg(
+            dir,
+            t,
+            offset,
+            (HEADER_SIZE as u64) + u64::from(header.size),
+            format!(
+                "{kind} of {} bytes (not decoded: larger than the {} MiB sister holds)",
+                header.size,
+                MAX_MESSAGE >> 20
+            ),
+            header_fields(header),
+        ));
+    }
+
+    /// Where one message stands with respect to fragmentation (§15.4.9), the codec's
+    /// [`Reassembler`] joining the pieces.
+    fn piece(&mut self, dir: Direction, header: &Header, frame: &[u8]) -> Piece {
+        let h = &mut self.halves[idx(dir)];
+        let fragment = header.message_type == MessageType::Fragment && header.version.minor >= 1;
+        if !fragment && !header.more_fragments {
+            return Piece::Whole(wire::giop::decode_message(frame).map(|d| d.message));
+        }
+        let body = &frame[HEADER_SIZE..];
+        // GIOP 1.2 names the message a Fragment continues by its request id, the first ulong of the
+        // Fragment's body (and of the first piece's, where every 1.2 header starts with it).
+        let key = if header.version.is_1_2_or_later() {
+            match body.get(..4).and_then(|b| <[u8; 4]>::try_from(b).ok()) {
+                Some(b) if header.little_endian => Some(u32::from_le_bytes(b)),
+                Some(b) => Some(u32::from_be_bytes(b)),
+                None => {
+                    let e = DecodeError::invalid("a fragmented GIOP 1.2 message without its request id");
+                    return if fragment {
+                        Piece::Whole(Err(e))
+                    } else {
+                        Piece::First(Err(e))
+                    };
+                }
+            }
+        } else {
+            None
+        };
+        if !fragment {
+            // The first piece: its own bytes decode as a (short) message of its type.
+            let first = wire::giop::decode_message(frame).map(|d| d.message);
+            // A message of the same key (or, in 1.1, any unfinished one) is given up: the codec
+            // forgets it too.
+            h.fragmented.retain(|m| m.key != key);
+            let mut entry = Fragmented {
+                key,
+                kind: header.message_type,
+                request_id: first.as_ref().ok().and_then(Message::request_id).or(key),
+                operation: None,
+                counted: false,
+                pieces: 1,
+                bytes: frame.len(),
+                dropped: None,
+            };
+            let held: usize = h.fragmented.iter().map(|m| m.bytes).sum();
+            if h.fragmented.len() >= MAX_FRAGMENTED {
+                entry.dropped = Some(format!("more than {MAX_FRAGMENTED} fragmented messages at once"));
+            } else if held + frame.len() > MAX_MESSAGE {
+                entry.dropped = Some(format!(
+                    "fragmented messages past the {} MiB sister holds",
+                    MAX_MESSAGE >> 20
+                ));
+            } else if let Err(e) = h.reassembler.push(frame) {
+                entry.dropped = Some(reason(&e));
+            }
+            if entry.dropped.is_some() {
+                entry.bytes = 0;
+            }
+            h.fragmented.push(entry);
+            return Piece::First(first);
+        }
+        let Some(i) = h.fragmented.iter().position(|m| m.key == key) else {
+            return Piece::Stray {
+                key,
+                why: "its message began before the capture or was not read".into(),
+            };
+        };
+        let last = !header.more_fragments;
+        let entry = &mut h.fragmented[i];
+        entry.pieces += 1;
+        if let Some(why) = entry.dropped.clone() {
+            if last {
+                // Handed over all the same, so that the codec lets go of what it holds of it; what it
+                // joins lacks pieces and is not read.
+                let _ = h.reassembler.push(frame);
+                h.fragmented.swap_remove(i);
+            }
+            return Piece::Stray { key, why };
+        }
+        let held: usize = h.fragmented.iter().map(|m| m.bytes).sum();
+        if !last && held + frame.len() > MAX_MESSAGE {
+            let entry = &mut h.fragmented[i];
+            entry.dropped = Some(format!(
+                "fragmented messages past the {} MiB sister holds",
+                MAX_MESSAGE >> 20
+            ));
+            return Piece::Stray {
+                key,
+                why: entry.dropped.clone().unwrap_or_default(),
+            };
+        }
+        h.fragmented[i].bytes += frame.len();
+        let pieces = h.fragmented[i].pieces;
+        match h.reassembler.push(frame) {
+            Ok(None) => Piece::Middle { key },
+            Ok(Some(whole)) => {
+                let size = whole.len();
+                let joined = wire::giop::decode_message(&whole).map(|d| d.message);
+                Piece::Last {
+                    key,
+                    joined,
+                    pieces,
+                    size,
+                }
+            }
+            Err(e) => {
+                // The codec gave the message up (it grew past the limit): its last pieces are
+                // only counted.
+                let why = reason(&e);
+                if last {
+                    h.fragmented.swap_remove(i);
+                } else {
+                    h.fragmented[i].dropped = Some(why.clone());
+                    h.fragmented[i].bytes = 0;
+                }
+                Piece::Stray { key, why }
+            }
+        }
+    }
+
+    /// One whole message: where it stands (fragments), what it changes (requests waiting, the
+    /// connection's closing), then its line in the report.
+    fn message(
+        &mut self,
+        dir: Direction,
+        t: f64,
+        offset: u64,
+        header: &Header,
+        frame: &[u8],
+        out: &mut Messages,
+    ) {
+        let piece = self.piece(dir, header, frame);
+        // The message whose meaning counts now: the message itself, the first piece of a fragmented
+        // one (its header), or the whole one a last Fragment completes (read once more, for what
+        // the first piece could not say).
+        let (decoded, completes) = match &piece {
+            Piece::Whole(Ok(m)) | Piece::First(Ok(m)) => (Some(m), false),
+            Piece::Last { joined: Ok(m), .. } => (Some(m), true),
+            _ => (None, false),
+        };
+        // What every message changes, kept or only counted.
+        let mut answered: Option<Pending> = None;
+        let mut call: Option<String> = None;
+        if let Some(m) = decoded {
+            let first_seen = !completes || {
+                // A last Fragment completes what its first piece may not have told.
+                let f = self.fragment_entry(dir, &piece);
+                f.is_none_or(|f| !f.counted)
+            };
+            match m {
+                Message::Request(req) if first_seen => {
+                    if req.response_expected() {
+                        self.wait_for(dir, Asked::Request, req.request_id, t, &req.operation);
+                    }
+                    call = Some(req.operation.clone());
+                }
+                Message::LocateRequest(l) if first_seen => {
+                    self.wait_for(dir, Asked::Locate, l.request_id, t, "");
+                }
+                Message::Reply(r) if first_seen => {
+                    answered = self.answer(dir, Asked::Request, r.request_id);
+                }
+                Message::LocateReply(l) if first_seen => {
+                    answered = self.answer(dir, Asked::Locate, l.request_id);
+                }
+                Message::CancelRequest { request_id } => {
+                    // "I no longer want the reply" (§15.4.4): a reply may still come, or none.
+                    answered = self.answer(other(dir), Asked::Request, *request_id);
+                }
+                Message::CloseConnection => {
+                    out.closed_by.get_or_insert(Step {
+                        t,
+                        direction: dir,
+                        message: "CloseConnection",
+                    });
+                }
+                _ => {}
+            }
+        }
+        // A fragmented message remembers what its first piece said, for its last Fragment.
+        let mut known_operation = answered.as_ref().map(|p| p.operation.clone());
+        if let (Piece::First(_), Some(m)) = (&piece, decoded) {
+            let op = match m {
+                Message::Request(r) => Some(r.operation.clone()),
+                _ => known_operation.clone(),
+            };
+            if let Some(f) = self.halves[idx(dir)].fragmented.last_mut() {
+                f.counted = call.is_some();
+                f.operation = op;
+            }
+        }
+        let fragment_info = match &piece {
+            Piece::Middle { .. } | Piece::Last { .. } | Piece::Stray { .. } => {
+                let f = self.fragment_entry(dir, &piece);
+                let info = f.map(|f| (f.kind, f.request_id, f.operation.clone()));
+                if let Piece::Last { key, .. } = &piece {
+                    let key = *key;
+                    self.halves[idx(dir)].fragmented.retain(|f| f.key != key);
+                }
+                info
+            }
+            _ => None,
+        };
+        if known_operation.is_none() {
+            known_operation = fragment_info.as_ref().and_then(|f| f.2.clone());
+        }
+        // The version is shown when it is new in this direction.
+        let h = &mut self.halves[idx(dir)];
+        let show_version = h.version != Some(header.version);
+        h.version = Some(header.version);
+        if !out.wants_detail() {
+            match &call {
+                Some(op) => out.count(dir, PROTOCOL, Some(format_args!("call of {op}"))),
+                None => out.count(dir, PROTOCOL, None),
+            }
+            return;
+        }
+        let mut f = header_fields(header);
+        let ver = if show_version {
+            format!(" GIOP {}", header.version)
+        } else {
+            String::new()
+        };
+        let len = frame.len() as u64;
+        let summary = match piece {
+            Piece::Whole(Ok(m)) => {
+                let s = line(&m, &ver, known_operation.as_deref(), &mut f);
+                self.remember_summary(dir, &m, &s);
+                s
+            }
+            Piece::Whole(Err(e)) => {
+                // The header's size still says where the next message starts.
+                let why = reason(&e);
+                f.insert("error".into(), why.clone());
+                format!("malformed {}{ver}: {why}", type_name(header.message_type))
+            }
+            Piece::First(Ok(m)) => {
+                f.insert("more_fragments".into(), "true".into());
+                let s = line(&m, &ver, known_operation.as_deref(), &mut f);
+                self.remember_summary(dir, &m, &s);
+                // Arguments or results are cut with the message: what was read of them is not all.
+                f.remove("arguments");
+                f.remove("results");
+                format!("{} [first fragment, more follow]", cut_args(&s))
+            }
+            Piece::First(Err(e)) => {
+                f.insert("more_fragments".into(), "true".into());
+                f.insert("error".into(), reason(&e));
+                let id = frame_request_id(header, frame)
+                    .map(|id| format!(" #{id}"))
+                    .unwrap_or_default();
+                format!(
+                    "{}{id}{ver} [first fragment, more follow; its header does not fit in it: {}]",
+                    type_name(header.message_type),
+                    reason(&e)
+                )
+            }
+            Piece::Middle { key } => {
+                f.insert("more_fragments".into(), "true".into());
+                format!("Fragment{}{ver} [more follow]", key_text(key))
+            }
+            Piece::Last {
+                key,
+                joined,
+                pieces,
+                size,
+            } => {
+                f.insert("fragments".into(), pieces.to_string());
+                f.insert("reassembled".into(), size.to_string());
+                match joined {
+                    Ok(m) => {
+                        // The whole message's fields are the ones worth having; its type stays
+                        // Fragment (this message is one), the joined message's in `reassembled_type`.
+                        let mut g = BTreeMap::new();
+                        let s = line(&m, "", known_operation.as_deref(), &mut g);
+                        for (k, v) in g {
+                            if k != "type" {
+                                f.entry(k).or_insert(v);
+                            }
+                        }
+                        f.insert("reassembled_type".into(), m.message_type().name().to_string());
+                        if let Some(op) = call.as_ref() {
+                            f.insert("call".into(), op.clone());
+                        }
+                        self.remember_summary(dir, &m, &s);
+                        format!("Fragment{}{ver} (last of {pieces}: {s})", key_text(key))
+                    }
+                    Err(e) => {
+                        let why = reason(&e);
+                        f.insert("error".into(), why.clone());
+                        format!(
+                            "Fragment{}{ver} (last of {pieces}; the joined {} does not read: {why})",
+                            key_text(key),
+                            fragment_info.as_ref().map_or("message", |f| type_name(f.0))
+                        )
+                    }
+                }
+            }
+            Piece::Stray { key, why } => {
+                if header.more_fragments {
+                    f.insert("more_fragments".into(), "true".into());
+                }
+                f.insert("not_reassembled".into(), why.clone());
+                format!("Fragment{}{ver} (not joined: {why})", key_text(key))
+            }
+        };
+        if let Some(id) = f
+            .get("request_id")
+            .cloned()
+            .or_else(|| fragment_info.as_ref().and_then(|i| i.1).map(|id| id.to_string()))
+        {
+            f.insert("request_id".into(), id);
+        }
+        out.push(msg(dir, t, offset, len, summary, f));
+    }
+
+    /// What sister knows of the fragmented message a Fragment belongs to.
+    fn fragment_entry(&self, dir: Direction, piece: &Piece) -> Option<&Fragmented> {
+        let key = match piece {
+            Piece::Middle { key } | Piece::Last { key, .. } | Piece::Stray { key, .. } => *key,
+            _ => return None,
+        };
+        self.halves[idx(dir)].fragmented.iter().find(|f| f.key == key)
+    }
+
+    fn wait_for(&mut self, dir: Direction, asked: Asked, id: u32, t: f64, operation: &str) {
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.pop_front();
+        }
+        self.pending.push_back(Pending {
+            dir,
+            asked,
+            id,
+            t,
+            operation: operation.to_string(),
+            summary: String::new(),
+        });
+    }
+
+    /// The request a reply travelling `dir` answers (it went the other way, with the same id).
+    fn answer(&mut self, dir: Direction, asked: Asked, id: u32) -> Option<Pending> {
+        let i = self
+            .pending
+            .iter()
+            .position(|p| p.dir != dir && p.asked == asked && p.id == id)?;
+        self.pending.remove(i)
+    }
+
+    /// The summary of a request still waiting, for the "unanswered" note.
+    fn remember_summary(&mut self, dir: Direction, m: &Message, s: &str) {
+        let (asked, id) = match m {
+            Message::Request(r) => (Asked::Request, r.request_id),
+            Message::LocateRequest(l) => (Asked::Locate, l.request_id),
+            _ => return,
+        };
+        if let Some(p) = self
+            .pending
+            .iter_mut()
+            .rev()
+            .find(|p| p.dir == dir && p.asked == asked && p.id == id)
+        {
+            if p.summary.is_empty() {
+                p.summary = s.to_string();
+            }
+        }
+    }
+
+    /// The bytes of one direction, whatever their state. `notes` collects broken headers.
+    fn feed(
+        &mut self,
+        dir: Direction,
+        t: f64,
+        offset: u64,
+        bytes: &[u8],
+        out: &mut Messages,
+        notes: &mut Vec<Note>,
+    ) {
+        let mut bytes = bytes;
+        let mut offset = offset;
+        let h = &mut self.halves[idx(dir)];
+        if h.skip > 0 {
+            let n = (h.skip as usize).min(bytes.len());
+            h.skip -= n as u64;
+            bytes = &bytes[n..];
+            offset += n as u64;
+            if bytes.is_empty() {
+                return;
+            }
+        }
+        if h.state == State::Seeking {
+            if !starts_like_giop(bytes) {
+                if !h.told_seeking && offset == 0 {
+                    h.told_seeking = true;
+                    notes.push(Note::Malformed {
+                        t,
+                        what: format!(
+                            "the {}'s bytes do not start with a GIOP header (the capture began inside a \
+                             message?): skipped up to the next segment that starts with one",
+                            side_name(dir)
+                        ),
+                    });
+                }
+                h.lossy = true;
+                return;
+            }
+            h.state = State::Reading;
+            h.buf.clear();
+        }
+        // Whole messages are decoded straight from the segment when nothing waits in the buffer (the
+        // usual case); only the start of an unfinished message is copied, to wait for the rest.
+        let mut held = std::mem::take(&mut h.buf);
+        if held.is_empty() {
+            h.offset = offset;
+            let used = self.messages(dir, t, bytes, out, notes);
+            held.extend_from_slice(&bytes[used..]);
+        } else {
+            held.extend_from_slice(bytes);
+            let used = self.messages(dir, t, &held, out, notes);
+            held.drain(..used);
+        }
+        let h = &mut self.halves[idx(dir)];
+        if h.state == State::Seeking {
+            held.clear();
+        }
+        h.buf = held;
+    }
+}
+
+/// The name of a message type as §15.4 and tshark spell it (`message type 9` for others).
+fn type_name(t: MessageType) -> &'static str {
+    match t {
+        MessageType::Unknown(_) => "message",
+        t => t.name(),
+    }
+}
+
+/// The fields every message has: its type and the header's version, byte order and size.
+fn header_fields(h: &Header) -> BTreeMap<String, String> {
+    let mut f = BTreeMap::new();
+    let kind = match h.message_type {
+        MessageType::Unknown(n) => format!("unknown ({n})"),
+        t => t.name().to_string(),
+    };
+    f.insert("type".to_string(), kind);
+    f.insert("giop_version".into(), h.version.to_string());
+    f.insert(
+        "byte_order".into(),
+        if h.little_endian {
+            "little-endian"
+        } else {
+            "big-endian"
+        }
+        .into(),
+    );
+    f.insert("size".into(), h.size.to_string());
+    f
+}
+
+/// ` #5` for a GIOP 1.2 Fragment (which names its request), nothing for 1.1's.
+fn key_text(key: Option<u32>) -> String {
+    key.map(|k| format!(" #{k}")).unwrap_or_default()
+}
+
+/// The request id of a message whose body could not be read, when the layout puts it first (1.2).
+fn frame_request_id(h: &Header, frame: &[u8]) -> Option<u32> {
+    if !h.version.is_1_2_or_later() {
+        return None;
+    }
+    let b: [u8; 4] = frame.get(HEADER_SIZE..HEADER_SIZE + 4)?.try_into().ok()?;
+    Some(if h.little_endian {
+        u32::from_le_bytes(b)
+    } else {
+        u32::from_be_bytes(b)
+    })
+}
+
+/// A request line whose arguments were cut with the message: `Hello.echo(…)`.
+fn cut_args(s: &str) -> String {
+    match (s.find('('), s.rfind(')')) {
+        (Some(open), Some(close)) if close > open + 1 => format!("{}…{}", &s[..=open], &s[close..]),
+        _ => s.to_string(),
+    }
+}
+
+/// An object key as the report shows it: as text when it is text (`NameService`), else in the `%xx`
+/// form corbaloc uses, cut to [`KEY_SHOWN`] characters (omniORB's POA keys are binary).
+fn key_shown(key: &[u8]) -> String {
+    if key.is_empty() {
+        return "(empty key)".into();
+    }
+    if key_is_printable(key) {
+        return cut(&wire::text::show(key), KEY_SHOWN);
+    }
+    cut(&key_to_string(key), KEY_SHOWN)
+}
+
+fn key_fields(key: &[u8], f: &mut BTreeMap<String, String>) -> String {
+    let shown = key_shown(key);
+    f.insert("object".into(), shown.clone());
+    f.insert("object_key".into(), cut(&key_to_string(key), 1024));
+    shown
+}
+
+/// Is this text a person can read (no control characters but line breaks and tabs)?
+fn readable(s: &str) -> bool {
+    s.chars()
+        .all(|c| matches!(c, '\n' | '\r' | '\t') || !c.is_control())
+}
+
+/// CDR that reads as nothing but strings (a guess: the IDL alone says what the bytes are); `None`
+/// when it does not, or holds more than [`MAX_STRINGS`].
+fn strings(mut r: Reader) -> Option<Vec<String>> {
+    let mut v = Vec::new();
+    while !r.is_empty() {
+        let s = r.string("a string").ok()?;
+        if !readable(&s) || v.len() >= MAX_STRINGS {
+            return None;
+        }
+        v.push(s);
+    }
+    Some(v)
+}
+
+/// Arguments or results with no known type: the strings when they read as strings, otherwise
+/// their size, nothing when there are none. Sets `key` when strings were read.
+fn values(body: &wire::giop::Body, key: &str, f: &mut BTreeMap<String, String>) -> String {
+    if body.bytes.is_empty() {
+        return String::new();
+    }
+    match strings(body.reader()) {
+        Some(v) => {
+            let shown: Vec<String> = v.iter().map(|s| quoted(s)).collect();
+            let shown = shown.join(", ");
+            f.insert(key.to_string(), shown.clone());
+            shown
+        }
+        None => bytes_text(body.bytes.len()),
+    }
+}
+
+/// The CosNaming operations whose argument is a Name or a string name (the Naming Service §2.2 and
+/// §2.4), read with [`naming::describe_request`]: `rebind(Hello → IDL:HelloApp/Hello:1.0 at
+/// 127.0.0.1:40123)`, `resolve(Hello)`, `resolve_str("Hello")`. The fields get the name, and for the
+/// bind operations what it is bound to.
+fn naming_arguments(req: &Request, f: &mut BTreeMap<String, String>) -> Option<String> {
+    let mut r = req.body.reader();
+    let shown = naming::describe_request(&req.operation, &mut r)?;
+    if !r.is_empty() {
+        return None; // more bytes than the operation takes: not CosNaming's
+    }
+    let mut r = req.body.reader();
+    match req.operation.as_str() {
+        "bind" | "rebind" | "bind_context" | "rebind_context" => {
+            let name = naming::read_name(&mut r).ok()?;
+            let ior = Ior::read(&mut r).ok()?;
+            f.insert("name".into(), naming::name_to_string(&name));
+            f.insert("bound_to".into(), naming::describe_ior(&ior));
+            ior_fields(&ior, f);
+            Some(shown)
+        }
+        "resolve" | "unbind" | "bind_new_context" => {
+            f.insert("name".into(), shown.clone());
+            Some(shown)
+        }
+        "resolve_str" | "to_name" => {
+            f.insert("name".into(), shown.clone());
+            Some(quoted(&shown))
+        }
+        _ => Some(shown),
+    }
+}
+
+/// Where an IOR points, for the host notes: `ior_host`, `ior_port`, `ior_type`, `ior_key`.
+fn ior_fields(ior: &Ior, f: &mut BTreeMap<String, String>) {
+    if !ior.type_id.is_empty() {
+        f.insert("ior_type".into(), ior.type_id.clone());
+    }
+    if let Some(Ok(p)) = ior.iiop_profile() {
+        f.insert("ior_host".into(), p.host.clone());
+        f.insert("ior_port".into(), p.port.to_string());
+        f.insert("ior_key".into(), cut(&key_to_string(&p.object_key), 1024));
+    }
+}
+
+/// The arguments of a request, as shown between the parentheses.
+fn arguments(req: &Request, f: &mut BTreeMap<String, String>) -> String {
+    if let Some(shown) = naming_arguments(req, f) {
+        f.insert("arguments".into(), shown.clone());
+        return shown;
+    }
+    values(&req.body, "arguments", f)
+}
+
+/// `Request #4 NameService.resolve_str("Hello")`, `Request #9 Hello.shutdown() [oneway]`.
+fn request_line(req: &Request, ver: &str, f: &mut BTreeMap<String, String>) -> String {
+    f.insert("request_id".into(), req.request_id.to_string());
+    f.insert("operation".into(), req.operation.clone());
+    f.insert("response_expected".into(), req.response_expected().to_string());
+    let mut flags: Vec<String> = Vec::new();
+    if !req.response_expected() {
+        f.insert("oneway".into(), "true".into());
+        flags.push("oneway".into());
+    } else if req.response_flags == 1 {
+        // GIOP 1.2's SYNC_WITH_SERVER (§15.4.2.2): the server replies as soon as it has the
+        // request, before running it.
+        flags.push("reply on receipt".into());
+    }
+    f.insert("response_flags".into(), req.response_flags.to_string());
+    if !req.service_contexts.is_empty() {
+        let names: Vec<String> = req
+            .service_contexts
+            .iter()
+            .map(|c| service_context_name(c.id))
+            .collect();
+        f.insert("service_contexts".into(), names.join(", "));
+    }
+    let object = key_fields(&req.object_key(), f);
+    let args = arguments(req, f);
+    let mut s = format!(
+        "Request #{}{ver} {object}.{}({args})",
+        req.request_id, req.operation
+    );
+    if !flags.is_empty() {
+        let _ = write!(s, " [{}]", flags.join(", "));
+    }
+    s
+}
+
+/// The result of an operation whose types are known without the IDL: every object's `_is_a` and
+/// `_non_existent` (booleans, §15.4.2.1), and the CosNaming operations that return an object
+/// reference or a name (`resolve`, `resolve_str` → an IOR, described).
+fn known_result(operation: &str, reply: &Reply, f: &mut BTreeMap<String, String>) -> Option<String> {
+    let mut r = reply.body.reader();
+    let shown = match operation {
+        "_is_a" | "_non_existent" | "_not_existent" => r.boolean("the result").ok()?.to_string(),
+        "resolve" | "resolve_str" | "bind_new_context" | "new_context" | "resolve_initial_references" => {
+            let ior = Ior::read(&mut r).ok()?;
+            ior_fields(&ior, f);
+            naming::describe_ior(&ior)
+        }
+        "to_name" => naming::name_to_string(&naming::read_name(&mut r).ok()?),
+        _ => return None,
+    };
+    r.is_empty().then_some(shown)
+}
+
+/// `Reply #5 NO_EXCEPTION "Hello from CORBA Server!"`, `Reply #6 USER_EXCEPTION
+/// IDL:omg.org/CosNaming/NamingContext/NotFound:1.0 (missing_node: Hello)`, `Reply #7
+/// SYSTEM_EXCEPTION OBJECT_NOT_EXIST (minor 0x4f4d0001, COMPLETED_NO)`, `Reply #3 LOCATION_FORWARD
+/// → IDL:HelloApp/Hello:1.0 at 10.0.0.2:2809`.
+fn reply_line(reply: &Reply, ver: &str, operation: Option<&str>, f: &mut BTreeMap<String, String>) -> String {
+    f.insert("request_id".into(), reply.request_id.to_string());
+    f.insert("reply_status".into(), reply.status.to_string());
+    if let Some(op) = operation {
+        f.insert("operation".into(), op.to_string());
+    }
+    let mut s = format!("Reply #{}{ver} {}", reply.request_id, reply.status);
+    let what = match reply.status {
+        ReplyStatus::NoException => {
+            let known = operation.and_then(|op| known_result(op, reply, f));
+            match known {
+                Some(shown) => {
+                    f.insert("results".into(), shown.clone());
+                    shown
+                }
+                None => values(&reply.body, "results", f),
+            }
+        }
+        ReplyStatus::UserException => match reply.exception_id() {
+            Some(id) => {
+                f.insert("exception".into(), id.clone());
+                let detail = if id == NOT_FOUND_ID {
+                    not_found(reply).map(|d| format!(" ({d})")).unwrap_or_default()
+                } else {
+                    String::new()
+                };
+                format!("{id}{detail}")
+            }
+            None => format!("({})", bytes_text(reply.body.bytes.len())),
+        },
+        ReplyStatus::SystemException => match reply.system_exception() {
+            Some(e) => {
+                f.insert("exception".into(), e.id.clone());
+                f.insert("minor".into(), format!("0x{:08x}", e.minor));
+                f.insert("completed".into(), e.completed.name().to_string());
+                e.to_string()
+            }
+            None => format!("({})", bytes_text(reply.body.bytes.len())),
+        },
+        ReplyStatus::LocationForward | ReplyStatus::LocationForwardPerm => match reply.forward() {
+            Some(ior) => {
+                let d = naming::describe_ior(&ior);
+                f.insert("forward".into(), d.clone());
+                ior_fields(&ior, f);
+                format!("→ {d}")
+            }
+            None => format!("({})", bytes_text(reply.body.bytes.len())),
+        },
+        ReplyStatus::NeedsAddressingMode => match reply.body.reader().short("the disposition") {
+            Ok(d) => format!("(send the target as {})", disposition(d)),
+            Err(_) => String::new(),
+        },
+        ReplyStatus::Unknown(_) => format!("({})", bytes_text(reply.body.bytes.len())),
+    };
+    if !what.is_empty() {
+        let _ = write!(s, " {what}");
+    }
+    s
+}
+
+/// A NotFound exception's reason and the rest of the name (Naming Service §2.2.1).
+fn not_found(reply: &Reply) -> Option<String> {
+    let mut r = reply.body.reader();
+    r.string("the exception id").ok()?;
+    let why = naming::NotFoundReason::from_u32(r.ulong("why").ok()?)?;
+    let rest = naming::read_name(&mut r).ok()?;
+    Some(if rest.is_empty() {
+        why.name().to_string()
+    } else {
+        format!("{}: {}", why.name(), naming::name_to_string(&rest))
+    })
+}
+
+/// GIOP 1.2's addressing dispositions (§15.4.2.1).
+fn disposition(d: i16) -> String {
+    match d {
+        0 => "KeyAddr".into(),
+        1 => "ProfileAddr".into(),
+        2 => "ReferenceAddr".into(),
+        n => format!("disposition {n}"),
+    }
+}
+
+/// `LocateRequest #8 Hello`.
+fn locate_request_line(l: &LocateRequest, ver: &str, f: &mut BTreeMap<String, String>) -> String {
+    f.insert("request_id".into(), l.request_id.to_string());
+    let object = key_fields(&l.target.object_key().unwrap_or_default(), f);
+    format!("LocateRequest #{}{ver} {object}", l.request_id)
+}
+
+/// `LocateReply #8 OBJECT_HERE`, `LocateReply #8 OBJECT_FORWARD → IDL:... at host:port`.
+fn locate_reply_line(l: &LocateReply, ver: &str, f: &mut BTreeMap<String, String>) -> String {
+    f.insert("request_id".into(), l.request_id.to_string());
+    let status = match l.status {
+        LocateStatus::Unknown(n) => format!("locate status {n}"),
+        s => s.name().to_string(),
+    };
+    f.insert("locate_status".into(), status.clone());
+    let mut s = format!("LocateReply #{}{ver} {status}", l.request_id);
+    let mut r = l.body.reader();
+    match l.status {
+        LocateStatus::ObjectForward | LocateStatus::ObjectForwardPerm => {
+            if let Ok(ior) = Ior::read(&mut r) {
+                let d = naming::describe_ior(&ior);
+                f.insert("forward".into(), d.clone());
+                ior_fields(&ior, f);
+                let _ = write!(s, " → {d}");
+            }
+        }
+        LocateStatus::LocSystemException => {
+            if let Ok(e) = wire::giop::SystemException::read(&mut r) {
+                f.insert("exception".into(), e.id.clone());
+                f.insert("minor".into(), format!("0x{:08x}", e.minor));
+                f.insert("completed".into(), e.completed.name().to_string());
+                let _ = write!(s, " {e}");
+            }
+        }
+        LocateStatus::LocNeedsAddressingMode => {
+            if let Ok(d) = r.short("the disposition") {
+                let _ = write!(s, " (send the target as {})", disposition(d));
+            }
+        }
+        _ => {}
+    }
+    s
+}
+
+/// The line of one whole (or joined) message.
+fn line(m: &Message, ver: &str, operation: Option<&str>, f: &mut BTreeMap<String, String>) -> String {
+    f.insert("type".into(), m.message_type().name().to_string());
+    match m {
+        Message::Request(req) => request_line(req, ver, f),
+        Message::Reply(reply) => reply_line(reply, ver, operation, f),
+        Message::LocateRequest(l) => locate_request_line(l, ver, f),
+        Message::LocateReply(l) => locate_reply_line(l, ver, f),
+        Message::CancelRequest { request_id } => {
+            f.insert("request_id".into(), request_id.to_string());
+            match operation {
+                Some(op) if !op.is_empty() => {
+                    f.insert("operation".into(), op.to_string());
+                    format!("CancelRequest #{request_id}{ver} (of {op})")
+                }
+                _ => format!("CancelRequest #{request_id}{ver}"),
+            }
+        }
+        Message::CloseConnection => format!("CloseConnection{ver}"),
+        Message::MessageError => format!("MessageError{ver}"),
+        // A Fragment is never decoded as a message of its own here (see `Giop::piece`); a 1.0
+        // Fragment is refused by the codec.
+        Message::Fragment(fr) => format!("Fragment{}{ver}", key_text(fr.request_id)),
+    }
+}
+
+fn msg(
+    dir: Direction,
+    t: f64,
+    offset: u64,
+    len: u64,
+    summary: String,
+    fields: BTreeMap<String, String>,
+) -> Msg {
+    Msg {
+        t,
+        direction: dir,
+        protocol: PROTOCOL,
+        summary,
+        fields,
+        offset,
+        len,
+    }
+}
+
+impl Dissector for Giop {
+    fn data(&mut self, dir: Direction, t: f64, offset: u64, bytes: &[u8], out: &mut Messages) {
+        let mut notes = Vec::new();
+        self.feed(dir, t, offset, bytes, out, &mut notes);
+        let room = MAX_NOTES.saturating_sub(self.notes.len());
+        self.notes.extend(notes.into_iter().take(room));
+    }
+
+    fn gap(&mut self, dir: Direction) {
+        // GIOP can be found again: the next segment that starts with a header. Fragments being
+        // joined lost a piece.
+        let h = &mut self.halves[idx(dir)];
+        h.state = State::Seeking;
+        h.buf.clear();
+        h.skip = 0;
+        h.lossy = true;
+        h.fragmented.clear();
+        h.reassembler = Reassembler::new(MAX_MESSAGE);
+    }
+
+    fn end(&mut self, _dir: Direction, _t: f64, _out: &mut Messages) {}
+
+    fn finish(&mut self, t_end: f64, _out: &mut Messages, notes: &mut Vec<Note>) {
+        notes.append(&mut self.notes);
+        for p in self.pending.drain(..) {
+            // The reply travels the other way; if bytes of that way were lost, say nothing.
+            if self.halves[idx(other(p.dir))].lossy {
+                continue;
+            }
+            let what = if !p.summary.is_empty() {
+                format!("GIOP {}", p.summary)
+            } else if p.asked == Asked::Locate {
+                format!("GIOP LocateRequest #{}", p.id)
+            } else {
+                format!("GIOP Request #{} {}", p.id, p.operation)
+            };
+            notes.push(Note::Unanswered { t: p.t, what });
+        }
+        for (i, h) in self.halves.iter().enumerate() {
+            let side = if i == 0 { "client" } else { "server" };
+            if !h.buf.is_empty() && h.state == State::Reading {
+                notes.push(Note::Malformed {
+                    t: t_end,
+                    what: format!(
+                        "{} bytes of an unfinished GIOP message from the {side} at the end",
+                        h.buf.len()
+                    ),
+                });
+            }
+            for m in h.fragmented.iter().filter(|m| m.dropped.is_none()) {
+                notes.push(Note::Malformed {
+                    t: t_end,
+                    what: format!(
+                        "a fragmented GIOP {}{} from the {side} never got its last Fragment ({} pieces seen)",
+                        type_name(m.kind),
+                        m.request_id.map(|id| format!(" #{id}")).unwrap_or_default(),
+                        m.pieces
+                    ),
+                });
+            }
+        }
+    }
+}
