@@ -562,8 +562,14 @@ impl Giop {
                 f.insert("error".into(), why.clone());
                 format!("malformed {}{ver}: {why}", type_name(header.message_type))
             }
-            Piece::First(Ok(m)) => {
+            Piece::First(Ok(mut m)) => {
                 f.insert("more_fragments".into(), "true".into());
+                if let Message::Reply(r) = &mut m {
+                    if r.status == ReplyStatus::NoException {
+                        // Its result is cut with the message: the last Fragment shows it.
+                        r.body.bytes.clear();
+                    }
+                }
                 let s = line(&m, &ver, known_operation.as_deref(), &mut f);
                 self.remember_summary(dir, &m, &s);
                 // Arguments or results are cut with the message: what was read of them is not all.
@@ -819,7 +825,17 @@ fn key_shown(key: &[u8]) -> String {
     if key_is_printable(key) {
         return cut(&wire::text::show(key), KEY_SHOWN);
     }
-    cut(&key_to_string(key), KEY_SHOWN)
+    // Cut between two bytes' spellings, never inside a `%xx`.
+    let mut shown = String::new();
+    for &b in key {
+        let one = key_to_string(&[b]);
+        if shown.len() + one.len() > KEY_SHOWN {
+            shown.push('…');
+            break;
+        }
+        shown.push_str(&one);
+    }
+    shown
 }
 
 fn key_fields(key: &[u8], f: &mut BTreeMap<String, String>) -> String {
@@ -991,7 +1007,11 @@ fn reply_line(reply: &Reply, ver: &str, operation: Option<&str>, f: &mut BTreeMa
                     f.insert("results".into(), shown.clone());
                     shown
                 }
-                None => values(&reply.body, "results", f),
+                None => match values(&reply.body, "results", f) {
+                    // A size is not a value: between parentheses, as for arguments.
+                    shown if !shown.is_empty() && !f.contains_key("results") => format!("({shown})"),
+                    shown => shown,
+                },
             }
         }
         ReplyStatus::UserException => match reply.exception_id() {
@@ -1208,6 +1228,675 @@ impl Dissector for Giop {
                     ),
                 });
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wire::giop::naming::{write_name, NameComponent, NAMING_CONTEXT_EXT_ID};
+    use wire::giop::{
+        encode_bare, encode_cancel_request, encode_locate_reply, encode_locate_request, encode_reply,
+        encode_request, Completion, IiopProfile, RequestHeader, ServiceContext, SystemException, Writer,
+        GIOP_1_0, GIOP_1_1, GIOP_1_2,
+    };
+    use Direction::{ClientToServer as C, ServerToClient as S};
+
+    /// omniORB's keys for objects of the root POA are binary: the POA's marker, then the id.
+    const SERVANT_KEY: &[u8] = b"\xff\x14\x01\x00\x00\x00\x00\x00\x00\x00\x01";
+
+    fn request(
+        v: Version,
+        le: bool,
+        id: u32,
+        key: &[u8],
+        op: &str,
+        args: impl FnOnce(&mut Writer),
+    ) -> Vec<u8> {
+        let h = RequestHeader {
+            request_id: id,
+            response_expected: true,
+            object_key: key,
+            operation: op,
+            service_contexts: &[],
+        };
+        encode_request(v, le, &h, args)
+    }
+
+    fn oneway(v: Version, le: bool, id: u32, key: &[u8], op: &str) -> Vec<u8> {
+        let h = RequestHeader {
+            request_id: id,
+            response_expected: false,
+            object_key: key,
+            operation: op,
+            service_contexts: &[],
+        };
+        encode_request(v, le, &h, |_| {})
+    }
+
+    fn reply(v: Version, le: bool, id: u32, status: ReplyStatus, body: impl FnOnce(&mut Writer)) -> Vec<u8> {
+        encode_reply(v, le, id, status, &[], body)
+    }
+
+    fn hello_ior(le: bool) -> Ior {
+        Ior::iiop(
+            "IDL:HelloApp/Hello:1.0",
+            &IiopProfile {
+                version: GIOP_1_2,
+                host: "127.0.0.1".into(),
+                port: 40123,
+                object_key: SERVANT_KEY.to_vec(),
+                components: vec![wire::giop::ior::code_sets_component(le)],
+            },
+            le,
+        )
+    }
+
+    /// Feed pieces (direction, bytes) to a fresh dissector, each piece one delivery.
+    fn run(pieces: &[(Direction, Vec<u8>)]) -> (Messages, Vec<Note>) {
+        run_with(Messages::default(), pieces)
+    }
+
+    fn run_with(mut out: Messages, pieces: &[(Direction, Vec<u8>)]) -> (Messages, Vec<Note>) {
+        let mut d = Giop::new();
+        let mut offsets = [0u64; 2];
+        for (i, (dir, b)) in pieces.iter().enumerate() {
+            d.data(*dir, i as f64, offsets[idx(*dir)], b, &mut out);
+            offsets[idx(*dir)] += b.len() as u64;
+        }
+        let mut notes = Vec::new();
+        d.finish(99.0, &mut out, &mut notes);
+        (out, notes)
+    }
+
+    fn summaries(out: &Messages) -> Vec<&str> {
+        out.kept.iter().map(|m| m.summary.as_str()).collect()
+    }
+
+    /// The client's side of the course's pattern with the naming service: narrow the root context,
+    /// bind, resolve, a name that is not there; in every version and both byte orders, each
+    /// direction's bytes cut at every awkward place.
+    #[test]
+    fn the_naming_service_conversation_in_every_version_and_byte_order() {
+        for v in [GIOP_1_0, GIOP_1_1, GIOP_1_2] {
+            for le in [true, false] {
+                let name = |w: &mut Writer, id: &str| write_name(w, &[NameComponent::new(id, "")]);
+                let client = [
+                    request(v, le, 1, b"NameService", "_is_a", |w| {
+                        w.string(NAMING_CONTEXT_EXT_ID)
+                    }),
+                    request(v, le, 2, b"NameService", "rebind", |w| {
+                        name(w, "Hello");
+                        hello_ior(le).write(w);
+                    }),
+                    request(v, le, 3, b"NameService", "resolve_str", |w| w.string("Hello")),
+                    request(v, le, 4, b"NameService", "resolve", |w| name(w, "Nobody")),
+                ]
+                .concat();
+                let server = [
+                    reply(v, le, 1, ReplyStatus::NoException, |w| w.boolean(true)),
+                    reply(v, le, 2, ReplyStatus::NoException, |_| {}),
+                    reply(v, le, 3, ReplyStatus::NoException, |w| hello_ior(le).write(w)),
+                    reply(v, le, 4, ReplyStatus::UserException, |w| {
+                        naming::write_not_found(
+                            w,
+                            naming::NotFoundReason::MissingNode,
+                            &[NameComponent::new("Nobody", "")],
+                        )
+                    }),
+                ]
+                .concat();
+                // Whole, then cut: inside the first header, inside a string, one byte at a time.
+                for cuts in [vec![], vec![5, 40, 41, 97], (1..client.len()).collect::<Vec<_>>()] {
+                    let mut pieces = Vec::new();
+                    let mut last = 0;
+                    for &c in cuts.iter().filter(|&&c| c < client.len()).chain([&client.len()]) {
+                        pieces.push((C, client[last..c].to_vec()));
+                        last = c;
+                    }
+                    pieces.push((S, server.clone()));
+                    let (out, notes) = run(&pieces);
+                    assert_eq!(
+                        summaries(&out),
+                        [
+                            format!(
+                                "Request #1 GIOP {v} NameService._is_a(\"IDL:omg.org/CosNaming/NamingContextExt:1.0\")"
+                            )
+                            .as_str(),
+                            "Request #2 NameService.rebind(Hello → IDL:HelloApp/Hello:1.0 at 127.0.0.1:40123)",
+                            "Request #3 NameService.resolve_str(\"Hello\")",
+                            "Request #4 NameService.resolve(Nobody)",
+                            format!("Reply #1 GIOP {v} NO_EXCEPTION true").as_str(),
+                            "Reply #2 NO_EXCEPTION",
+                            "Reply #3 NO_EXCEPTION IDL:HelloApp/Hello:1.0 at 127.0.0.1:40123",
+                            "Reply #4 USER_EXCEPTION IDL:omg.org/CosNaming/NamingContext/NotFound:1.0 \
+                             (missing_node: Nobody)",
+                        ],
+                        "GIOP {v}, little-endian {le}, cuts {cuts:?}"
+                    );
+                    assert!(notes.is_empty(), "{notes:?}");
+                }
+                let (out, _) = run(&[(C, client.clone()), (S, server.clone())]);
+                let f = &out.kept[1].fields;
+                assert_eq!(f["type"], "Request");
+                assert_eq!(f["giop_version"], v.to_string());
+                assert_eq!(f["byte_order"], if le { "little-endian" } else { "big-endian" });
+                assert_eq!(f["object"], "NameService");
+                assert_eq!(f["object_key"], "NameService");
+                assert_eq!(f["operation"], "rebind");
+                assert_eq!(f["request_id"], "2");
+                assert_eq!(f["response_expected"], "true");
+                assert_eq!(f["name"], "Hello");
+                assert_eq!(f["bound_to"], "IDL:HelloApp/Hello:1.0 at 127.0.0.1:40123");
+                assert_eq!(f["ior_port"], "40123");
+                assert_eq!(f["ior_key"], key_to_string(SERVANT_KEY));
+                assert!(!f.contains_key("oneway"));
+                let r = &out.kept[6].fields;
+                assert_eq!(r["reply_status"], "NO_EXCEPTION");
+                assert_eq!(r["operation"], "resolve_str", "the reply knows what it answers");
+                assert_eq!(r["results"], "IDL:HelloApp/Hello:1.0 at 127.0.0.1:40123");
+                assert_eq!(out.kept[7].fields["exception"], NOT_FOUND_ID);
+                // Offsets and lengths: the second request starts where the first ended.
+                assert_eq!(out.kept[1].offset, out.kept[0].len);
+                let calls = &out.activity[&("GIOP", 0)];
+                assert_eq!(calls["call of rebind"], 1);
+                assert_eq!(calls["call of _is_a"], 1);
+                assert!(
+                    !out.activity.contains_key(&("GIOP", 1)),
+                    "replies are not activity"
+                );
+            }
+        }
+    }
+
+    /// The Hello server's side: narrow, sayHello, every reply status, a oneway call, and the server's
+    /// CloseConnection.
+    #[test]
+    fn the_hello_server_and_every_reply_status() {
+        let v = GIOP_1_2;
+        let ctx = [ServiceContext {
+            id: wire::giop::message::SC_CODE_SETS,
+            data: vec![1, 0, 0, 0, 1, 0, 1, 0, 9, 1, 1, 0],
+        }];
+        let narrow = encode_request(
+            v,
+            true,
+            &RequestHeader {
+                request_id: 4,
+                response_expected: true,
+                object_key: SERVANT_KEY,
+                operation: "_is_a",
+                service_contexts: &ctx,
+            },
+            |w| w.string("IDL:HelloApp/Hello:1.0"),
+        );
+        let client = [
+            narrow,
+            request(v, true, 5, SERVANT_KEY, "sayHello", |_| {}),
+            request(v, true, 6, SERVANT_KEY, "add", |w| {
+                w.long(2);
+                w.long(3)
+            }),
+            request(v, true, 7, b"Ghost", "sayHello", |_| {}),
+            request(v, true, 8, b"Old", "sayHello", |_| {}),
+            request(v, true, 9, SERVANT_KEY, "greet", |w| {
+                w.string("Budi");
+                w.string("pagi")
+            }),
+            oneway(v, true, 10, SERVANT_KEY, "shutdown"),
+        ]
+        .concat();
+        let ex = SystemException::new("OBJECT_NOT_EXIST", 0x4f4d_0001, Completion::No);
+        let server = [
+            reply(v, true, 4, ReplyStatus::NoException, |w| w.boolean(true)),
+            reply(v, true, 5, ReplyStatus::NoException, |w| {
+                w.string("Hello from CORBA Server!")
+            }),
+            reply(v, true, 6, ReplyStatus::NoException, |w| w.long(5)),
+            reply(v, true, 7, ReplyStatus::SystemException, |w| ex.write(w)),
+            reply(v, true, 8, ReplyStatus::LocationForward, |w| {
+                hello_ior(true).write(w)
+            }),
+            reply(v, true, 9, ReplyStatus::Unknown(9), |_| {}),
+            encode_bare(v, true, MessageType::CloseConnection),
+        ]
+        .concat();
+        let (out, notes) = run(&[(C, client), (S, server)]);
+        let key = "%ff%14%01%00%00%00%00%00%00%00…";
+        assert_eq!(key_shown(SERVANT_KEY), key);
+        assert_eq!(
+            summaries(&out),
+            [
+                format!("Request #4 GIOP 1.2 {key}._is_a(\"IDL:HelloApp/Hello:1.0\")"),
+                format!("Request #5 {key}.sayHello()"),
+                format!("Request #6 {key}.add(8 bytes)"),
+                "Request #7 Ghost.sayHello()".to_string(),
+                "Request #8 Old.sayHello()".to_string(),
+                format!("Request #9 {key}.greet(\"Budi\", \"pagi\")"),
+                format!("Request #10 {key}.shutdown() [oneway]"),
+                "Reply #4 GIOP 1.2 NO_EXCEPTION true".to_string(),
+                "Reply #5 NO_EXCEPTION \"Hello from CORBA Server!\"".to_string(),
+                "Reply #6 NO_EXCEPTION (4 bytes)".to_string(),
+                "Reply #7 SYSTEM_EXCEPTION OBJECT_NOT_EXIST (minor 0x4f4d0001, COMPLETED_NO)".to_string(),
+                "Reply #8 LOCATION_FORWARD → IDL:HelloApp/Hello:1.0 at 127.0.0.1:40123".to_string(),
+                "Reply #9 reply status 9 (0 bytes)".to_string(),
+                "CloseConnection".to_string(),
+            ]
+        );
+        assert!(notes.is_empty(), "the oneway call expects no reply: {notes:?}");
+        let f = &out.kept[0].fields;
+        assert_eq!(f["service_contexts"], "CodeSets");
+        assert_eq!(f["arguments"], "\"IDL:HelloApp/Hello:1.0\"");
+        assert_eq!(f["object_key"], key_to_string(SERVANT_KEY));
+        assert_eq!(out.kept[6].fields["oneway"], "true");
+        assert_eq!(out.kept[6].fields["response_flags"], "0");
+        assert_eq!(out.kept[8].fields["results"], "\"Hello from CORBA Server!\"");
+        let sys = &out.kept[10].fields;
+        assert_eq!(sys["exception"], "IDL:omg.org/CORBA/OBJECT_NOT_EXIST:1.0");
+        assert_eq!(
+            (sys["minor"].as_str(), sys["completed"].as_str()),
+            ("0x4f4d0001", "COMPLETED_NO")
+        );
+        assert_eq!(
+            out.kept[11].fields["forward"],
+            "IDL:HelloApp/Hello:1.0 at 127.0.0.1:40123"
+        );
+        let close = out.closed_by.unwrap();
+        assert_eq!((close.direction, close.message), (S, "CloseConnection"));
+        assert!(out.opened_by.is_none(), "GIOP has no opening message");
+        let calls = &out.activity[&("GIOP", 0)];
+        assert_eq!(calls["call of sayHello"], 3);
+        assert_eq!(calls["call of shutdown"], 1);
+    }
+
+    #[test]
+    fn locate_cancel_message_error_and_an_unanswered_request() {
+        for v in [GIOP_1_0, GIOP_1_2] {
+            let client = [
+                encode_locate_request(v, false, 1, b"Hello"),
+                request(v, false, 2, b"Hello", "slow", |_| {}),
+                encode_cancel_request(v, false, 2),
+                request(v, false, 3, b"Hello", "never", |_| {}),
+                encode_locate_request(v, false, 4, b"Ghost"),
+            ]
+            .concat();
+            let server = [
+                encode_locate_reply(v, false, 1, LocateStatus::ObjectHere, |_| {}),
+                encode_locate_reply(v, false, 4, LocateStatus::ObjectForward, |w| {
+                    hello_ior(false).write(w)
+                }),
+                encode_bare(v, false, MessageType::MessageError),
+            ]
+            .concat();
+            let (out, notes) = run(&[(C, client), (S, server)]);
+            assert_eq!(
+                summaries(&out),
+                [
+                    format!("LocateRequest #1 GIOP {v} Hello").as_str(),
+                    "Request #2 Hello.slow()",
+                    "CancelRequest #2 (of slow)",
+                    "Request #3 Hello.never()",
+                    "LocateRequest #4 Ghost",
+                    format!("LocateReply #1 GIOP {v} OBJECT_HERE").as_str(),
+                    "LocateReply #4 OBJECT_FORWARD → IDL:HelloApp/Hello:1.0 at 127.0.0.1:40123",
+                    "MessageError",
+                ]
+            );
+            assert_eq!(out.kept[5].fields["locate_status"], "OBJECT_HERE");
+            // The cancelled request is not unanswered; #3 is.
+            assert_eq!(notes.len(), 1, "{notes:?}");
+            assert!(
+                matches!(&notes[0], Note::Unanswered { what, .. } if what == "GIOP Request #3 Hello.never()"),
+                "{notes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_malformed_body_is_shown_and_the_next_message_read() {
+        let mut bad = request(GIOP_1_2, true, 1, b"Hello", "sayHello", |_| {});
+        bad[20] = 7; // the addressing disposition: not 0, 1 or 2
+        let good = request(GIOP_1_2, true, 2, b"Hello", "sayHello", |_| {});
+        let mut unknown = encode_bare(GIOP_1_2, true, MessageType::CloseConnection);
+        unknown[7] = 9;
+        let fragment_1_0 = {
+            let mut m = encode_bare(GIOP_1_0, true, MessageType::CloseConnection);
+            m[7] = 7;
+            m
+        };
+        let (out, notes) = run(&[(C, [bad, unknown, fragment_1_0, good].concat())]);
+        let s = summaries(&out);
+        assert_eq!(s.len(), 4, "{s:?}");
+        assert!(
+            s[0].starts_with("malformed Request GIOP 1.2: addressing disposition 7"),
+            "{s:?}"
+        );
+        assert!(s[1].starts_with("malformed message: message type 9"), "{s:?}");
+        assert!(
+            s[2].starts_with("malformed Fragment GIOP 1.0: GIOP 1.0 has no Fragment"),
+            "{s:?}"
+        );
+        assert_eq!(s[3], "Request #2 GIOP 1.2 Hello.sayHello()");
+        assert_eq!(out.kept[1].fields["type"], "unknown (9)");
+        assert!(out.kept[0].fields.contains_key("error"));
+        assert_eq!(
+            out.activity[&("GIOP", 0)].len(),
+            1,
+            "a malformed request is not a call"
+        );
+        assert_eq!(notes.len(), 1, "request #2 unanswered: {notes:?}");
+    }
+
+    /// Cuts `whole` (a 1.1 or 1.2 message) into its first piece and Fragments of `piece` body bytes.
+    fn fragments(whole: &[u8], piece: usize) -> Vec<Vec<u8>> {
+        let h = Header::decode(whole).unwrap();
+        let body = &whole[HEADER_SIZE..];
+        let id = &body[..4];
+        let chunks: Vec<&[u8]> = body.chunks(piece).collect();
+        let mut out = Vec::new();
+        for (i, c) in chunks.iter().enumerate() {
+            let mut hd = Header {
+                more_fragments: i + 1 < chunks.len(),
+                size: 0,
+                ..h
+            };
+            let mut data = Vec::new();
+            if i > 0 {
+                hd.message_type = MessageType::Fragment;
+                if h.version.is_1_2_or_later() {
+                    data.extend_from_slice(id);
+                }
+            }
+            data.extend_from_slice(c);
+            hd.size = data.len() as u32;
+            let mut m = Vec::new();
+            hd.encode(&mut m);
+            m.extend(data);
+            out.push(m);
+        }
+        out
+    }
+
+    #[test]
+    fn fragments_are_joined_and_each_piece_is_a_message() {
+        let long = "x".repeat(100);
+        for (v, le) in [(GIOP_1_1, false), (GIOP_1_2, true)] {
+            let req = request(v, le, 5, b"Hello", "echo", |w| w.string(&long));
+            let pieces = fragments(&req, 48);
+            assert_eq!(pieces.len(), 4);
+            let rep = reply(v, le, 5, ReplyStatus::NoException, |w| w.string(&long));
+            let rep_pieces = fragments(&rep, 64);
+            let (out, notes) = run(&[
+                (C, pieces[..2].concat()),
+                (C, pieces[2..].concat()),
+                (S, rep_pieces.concat()),
+            ]);
+            let id = if v == GIOP_1_2 { " #5" } else { "" };
+            let x60 = "x".repeat(60);
+            assert_eq!(
+                summaries(&out),
+                [
+                    format!("Request #5 GIOP {v} Hello.echo(…) [first fragment, more follow]"),
+                    format!("Fragment{id} [more follow]"),
+                    format!("Fragment{id} [more follow]"),
+                    format!("Fragment{id} (last of 4: Request #5 Hello.echo(\"{x60}…\"))"),
+                    format!("Reply #5 GIOP {v} NO_EXCEPTION [first fragment, more follow]"),
+                    format!("Fragment{id} (last of 2: Reply #5 NO_EXCEPTION \"{x60}…\")"),
+                ],
+                "GIOP {v}"
+            );
+            assert!(notes.is_empty(), "{notes:?}");
+            let last = &out.kept[3].fields;
+            assert_eq!(last["type"], "Fragment");
+            assert_eq!(last["reassembled_type"], "Request");
+            assert_eq!(last["fragments"], "4");
+            assert_eq!(last["reassembled"], req.len().to_string());
+            assert_eq!(last["operation"], "echo");
+            assert_eq!(last["request_id"], "5");
+            assert!(
+                !last.contains_key("call"),
+                "the call was counted at the first piece"
+            );
+            assert_eq!(out.kept[1].fields["request_id"], "5");
+            assert_eq!(out.kept[5].fields["operation"], "echo");
+            assert_eq!(out.activity[&("GIOP", 0)]["call of echo"], 1);
+            assert_eq!(out.per_direction, [4, 2]);
+        }
+        // GIOP 1.2: the fragments of two requests interleave, each joined by its request id; one
+        // whose header does not fit in its first piece is counted at its last Fragment.
+        let a = fragments(
+            &request(GIOP_1_2, true, 1, b"Hello", "echo", |w| w.string(&long)),
+            48,
+        );
+        let b = fragments(
+            &request(GIOP_1_2, true, 2, b"Hello", "echo_long_operation_name", |w| {
+                w.string(&long)
+            }),
+            16,
+        );
+        let mut stream = vec![a[0].clone(), b[0].clone()];
+        stream.extend(
+            b[1..]
+                .iter()
+                .cloned()
+                .zip(a[1..].iter().cloned().chain(std::iter::repeat(vec![])))
+                .flat_map(|(x, y)| [x, y]),
+        );
+        let (out, notes) = run(&[(C, stream.concat())]);
+        let s = summaries(&out);
+        assert!(
+            notes.iter().all(|n| matches!(n, Note::Unanswered { .. })),
+            "{notes:?}"
+        );
+        assert_eq!(s.len(), a.len() + b.len(), "{s:#?}");
+        assert!(
+            s.contains(
+                &format!(
+                    "Fragment #1 (last of 4: Request #1 Hello.echo(\"{}…\"))",
+                    "x".repeat(60)
+                )
+                .as_str()
+            ),
+            "{s:#?}"
+        );
+        assert!(
+            s[1].starts_with("Request #2 [first fragment, more follow; its header does not fit"),
+            "{s:#?}"
+        );
+        let last_b = out
+            .kept
+            .iter()
+            .find(|m| m.summary.starts_with("Fragment #2 (last"))
+            .unwrap();
+        assert_eq!(last_b.fields["call"], "echo_long_operation_name");
+        assert_eq!(out.activity[&("GIOP", 0)]["call of echo_long_operation_name"], 1);
+        assert_eq!(out.activity[&("GIOP", 0)]["call of echo"], 1);
+        // A Fragment whose start was not seen (the capture began between the pieces).
+        let (out, notes) = run(&[(C, a[2..].concat())]);
+        assert_eq!(
+            summaries(&out),
+            [
+                "Fragment #1 GIOP 1.2 (not joined: its message began before the capture or was not read)",
+                "Fragment #1 (not joined: its message began before the capture or was not read)",
+            ]
+        );
+        assert!(notes.is_empty(), "{notes:?}");
+        // A fragmented message whose last Fragment never comes is said so at the end.
+        let (_, notes) = run(&[(C, a[..2].concat())]);
+        assert!(
+            format!("{notes:?}").contains("never got its last Fragment (2 pieces seen)"),
+            "{notes:?}"
+        );
+    }
+
+    #[test]
+    fn a_capture_that_starts_inside_a_message_and_lost_bytes_resync_on_the_next_header() {
+        let first = request(GIOP_1_2, true, 1, b"Hello", "echo", |w| w.string("a long text"));
+        let second = request(GIOP_1_2, true, 2, b"Hello", "echo", |w| w.string("b"));
+        let (out, notes) = run(&[(C, first[20..].to_vec()), (C, second.clone())]);
+        assert_eq!(summaries(&out), ["Request #2 GIOP 1.2 Hello.echo(\"b\")"]);
+        assert_eq!(out.kept[0].offset, (first.len() - 20) as u64);
+        assert!(
+            format!("{notes:?}").contains("do not start with a GIOP header"),
+            "{notes:?}"
+        );
+        // After lost bytes too; and the reply lost with them is not called unanswered.
+        let mut d = Giop::new();
+        let mut out = Messages::default();
+        d.data(C, 0.0, 0, &first, &mut out);
+        d.gap(S);
+        d.data(S, 1.0, 100, &[7u8; 30], &mut out);
+        let r = reply(GIOP_1_2, true, 9, ReplyStatus::NoException, |_| {});
+        d.data(S, 2.0, 130, &r, &mut out);
+        let mut notes = Vec::new();
+        d.finish(3.0, &mut out, &mut notes);
+        assert_eq!(
+            summaries(&out),
+            [
+                "Request #1 GIOP 1.2 Hello.echo(\"a long text\")",
+                "Reply #9 GIOP 1.2 NO_EXCEPTION"
+            ]
+        );
+        assert!(notes.is_empty(), "{notes:?}");
+        // A header that breaks the rules: like tshark, nothing until a segment starts with a header.
+        let mut broken = second.clone();
+        broken[4] = 2; // GIOP 2.2
+        let (out, notes) = run(&[
+            (C, [first.clone(), broken, second.clone()].concat()),
+            (C, second[10..].to_vec()),
+            (C, second[..30].to_vec()),
+            (C, second[30..].to_vec()),
+        ]);
+        assert_eq!(
+            summaries(&out),
+            [
+                "Request #1 GIOP 1.2 Hello.echo(\"a long text\")",
+                "Request #2 Hello.echo(\"b\")"
+            ],
+        );
+        assert_eq!(
+            out.kept[1].offset,
+            (first.len() + 3 * second.len() - 10) as u64,
+            "read from the segment that starts with a header, even split"
+        );
+        assert!(format!("{notes:?}").contains("GIOP version 2.2"), "{notes:?}");
+    }
+
+    #[test]
+    fn a_message_larger_than_sister_holds_is_counted_and_skipped_as_it_streams_by() {
+        let good = oneway(GIOP_1_2, true, 3, b"Hello", "ping");
+        let mut huge = encode_bare(GIOP_1_2, true, MessageType::Request);
+        huge[8..12].copy_from_slice(&(64u32 << 20).to_le_bytes());
+        let mut d = Giop::new();
+        let mut out = Messages::default();
+        d.data(C, 0.0, 0, &huge, &mut out);
+        let mut off = huge.len() as u64;
+        let chunk = vec![0u8; 1 << 20];
+        for _ in 0..63 {
+            d.data(C, 1.0, off, &chunk, &mut out);
+            off += chunk.len() as u64;
+            assert!(d.halves[0].buf.is_empty());
+        }
+        let rest = (64 << 20) + HEADER_SIZE - off as usize;
+        d.data(C, 2.0, off, &[vec![0u8; rest], good].concat(), &mut out);
+        let s = summaries(&out);
+        assert_eq!(s.len(), 2, "{s:?}");
+        assert!(
+            s[0].starts_with("Request of 67108864 bytes (not decoded"),
+            "{s:?}"
+        );
+        assert_eq!(s[1], "Request #3 GIOP 1.2 Hello.ping() [oneway]");
+    }
+
+    #[test]
+    fn counting_only_gives_the_counts_of_keeping_in_full() {
+        let long = "x".repeat(100);
+        let mut client = vec![request(GIOP_1_2, true, 1, b"NameService", "resolve_str", |w| {
+            w.string("Hello")
+        })];
+        client.extend(fragments(
+            &request(GIOP_1_2, true, 2, b"Hello", "echo", |w| w.string(&long)),
+            16,
+        ));
+        client.push(encode_cancel_request(GIOP_1_2, true, 2));
+        let server = [
+            reply(GIOP_1_2, true, 1, ReplyStatus::NoException, |w| {
+                hello_ior(true).write(w)
+            }),
+            encode_bare(GIOP_1_2, true, MessageType::CloseConnection),
+        ];
+        let pieces = [(C, client.concat()), (S, server.concat())];
+        let (full, full_notes) = run(&pieces);
+        let (counted, counted_notes) = run_with(Messages::new(0), &pieces);
+        assert!(counted.kept.is_empty());
+        assert_eq!(counted.omitted, full.kept.len() as u64);
+        assert_eq!(counted.per_direction, full.per_direction);
+        assert_eq!(counted.activity, full.activity);
+        assert_eq!(counted.closed_by, full.closed_by);
+        assert_eq!(counted_notes.len(), full_notes.len());
+    }
+
+    #[test]
+    fn mutated_connections_never_panic_nor_hold_more_than_they_may() {
+        let long = "y".repeat(90);
+        let mut stream = request(GIOP_1_0, true, 1, b"NameService", "resolve_str", |w| {
+            w.string("Hello")
+        });
+        stream.extend(reply(GIOP_1_1, false, 1, ReplyStatus::NoException, |w| {
+            hello_ior(false).write(w)
+        }));
+        for p in fragments(
+            &request(GIOP_1_2, true, 2, SERVANT_KEY, "echo", |w| w.string(&long)),
+            24,
+        ) {
+            stream.extend(p);
+        }
+        for p in fragments(
+            &request(GIOP_1_1, false, 3, b"Hello", "echo", |w| w.string(&long)),
+            40,
+        ) {
+            stream.extend(p);
+        }
+        stream.extend(reply(GIOP_1_2, true, 2, ReplyStatus::SystemException, |w| {
+            SystemException::new("TRANSIENT", 2, Completion::Maybe).write(w)
+        }));
+        stream.extend(encode_locate_reply(
+            GIOP_1_2,
+            true,
+            4,
+            LocateStatus::ObjectForward,
+            |w| hello_ior(true).write(w),
+        ));
+        stream.extend(encode_bare(GIOP_1_2, true, MessageType::CloseConnection));
+        let mut rng = capture::synth::Rng::new(0x610b_da7a);
+        for round in 0..5_000 {
+            let mut m = stream.clone();
+            for _ in 0..1 + rng.next_u64() % 4 {
+                let i = (rng.next_u64() as usize) % m.len();
+                m[i] = rng.next_u64() as u8;
+            }
+            let mut d = Giop::new();
+            let mut out = Messages::new(if round % 2 == 0 { usize::MAX } else { 0 });
+            let mut off = 0;
+            while off < m.len() {
+                let n = 1 + (rng.next_u64() as usize) % 40;
+                let piece = &m[off..(off + n).min(m.len())];
+                let dir = if (round + off) % 5 == 0 { S } else { C };
+                d.data(dir, 0.0, off as u64, piece, &mut out);
+                if rng.next_u64() % 50 == 0 {
+                    d.gap(dir);
+                }
+                off += piece.len();
+                for h in &d.halves {
+                    assert!(h.buf.len() <= MAX_MESSAGE + HEADER_SIZE);
+                    assert!(h.fragmented.len() <= MAX_FRAGMENTED);
+                    assert!(h.fragmented.iter().map(|f| f.bytes).sum::<usize>() <= MAX_MESSAGE);
+                }
+            }
+            let mut notes = Vec::new();
+            d.finish(1.0, &mut out, &mut notes);
+            assert!(notes.len() <= MAX_NOTES + MAX_PENDING + 2 * MAX_FRAGMENTED + 2);
         }
     }
 }

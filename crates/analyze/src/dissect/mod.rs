@@ -582,8 +582,28 @@ mod tests {
             ))
         };
         let ok = |id| wire::ice::Message::Reply(wire::ice::Reply::ok(id, wire::ice::Encapsulation::empty()));
+        let giop_call = |id, op: &str| {
+            let h = wire::giop::RequestHeader {
+                request_id: id,
+                response_expected: true,
+                object_key: b"NameService",
+                operation: op,
+                service_contexts: &[],
+            };
+            wire::giop::encode_request(wire::giop::GIOP_1_2, true, &h, |w| w.string("Hello"))
+        };
+        let giop_ok = |id| {
+            wire::giop::encode_reply(
+                wire::giop::GIOP_1_2,
+                true,
+                id,
+                wire::giop::ReplyStatus::NoException,
+                &[],
+                |_| {},
+            )
+        };
         type Conversation = (u16, Vec<(Direction, Vec<u8>)>);
-        let conversations: [Conversation; 5] = [
+        let conversations: [Conversation; 6] = [
             (
                 1883,
                 vec![
@@ -651,6 +671,25 @@ mod tests {
                     ),
                     (C, ice(&call(0, "printString"))),
                     (C, ice(&wire::ice::Message::CloseConnection)),
+                ],
+            ),
+            (
+                2809,
+                vec![
+                    (
+                        C,
+                        [giop_call(1, "resolve_str"), giop_call(2, "resolve_str")].concat(),
+                    ),
+                    (S, [giop_ok(1), giop_ok(2)].concat()),
+                    (C, giop_call(3, "sayHello")),
+                    (
+                        S,
+                        wire::giop::encode_bare(
+                            wire::giop::GIOP_1_2,
+                            true,
+                            wire::giop::MessageType::CloseConnection,
+                        ),
+                    ),
                 ],
             ),
         ];
@@ -751,5 +790,79 @@ mod tests {
         // `IceP` alone, or a text that starts like it, is not Ice.
         let out = run(9999, &[(C, b"IceP is a word\n".to_vec())], usize::MAX);
         assert_eq!(out.kept[0].protocol, "text");
+    }
+
+    #[test]
+    fn giop_is_found_by_its_magic_on_any_port_either_way_but_not_over_udp() {
+        use wire::giop::{encode_bare, encode_request, MessageType, RequestHeader, GIOP_1_0, GIOP_1_2};
+        use Direction::{ClientToServer as C, ServerToClient as S};
+        let call = |id| {
+            let h = RequestHeader {
+                request_id: id,
+                response_expected: true,
+                object_key: b"Hello",
+                operation: "sayHello",
+                service_contexts: &[],
+            };
+            encode_request(GIOP_1_0, false, &h, |_| {})
+        };
+        let close = encode_bare(GIOP_1_2, true, MessageType::CloseConnection);
+        for port in [2809, 40123, 80, 1883, 12345] {
+            // The client speaks first, its header in two pieces; or the server (its CloseConnection).
+            let out = run(
+                port,
+                &[
+                    (C, call(1)[..3].to_vec()),
+                    (C, call(1)[3..].to_vec()),
+                    (S, close.clone()),
+                ],
+                usize::MAX,
+            );
+            let shown: Vec<(&str, &str)> = out
+                .kept
+                .iter()
+                .map(|m| (m.protocol, m.summary.as_str()))
+                .collect();
+            assert_eq!(
+                shown,
+                [
+                    ("GIOP", "Request #1 GIOP 1.0 Hello.sayHello()"),
+                    ("GIOP", "CloseConnection GIOP 1.2")
+                ],
+                "port {port}"
+            );
+            let out = run(port, &[(S, close.clone())], usize::MAX);
+            assert_eq!(out.kept[0].protocol, "GIOP", "port {port}");
+        }
+        // GIOP runs over TCP: the same bytes in a datagram are not read as GIOP.
+        let mut s = Session::new(Hints {
+            server_port: 2809,
+            udp: true,
+            mid_stream: false,
+        });
+        let mut out = Messages::default();
+        s.data(C, 0.0, 0, &call(1), &mut out);
+        assert_ne!(out.kept[0].protocol, "GIOP");
+        // A capture that began inside a request: the next segment that starts with a header is GIOP.
+        let first = call(1);
+        let mut s = Session::new(Hints {
+            server_port: 40123,
+            udp: false,
+            mid_stream: true,
+        });
+        let mut out = Messages::default();
+        s.data(C, 0.0, 0, &first[20..], &mut out);
+        assert!(out.kept.is_empty(), "held: the first segment says nothing");
+        s.data(C, 1.0, (first.len() - 20) as u64, &call(2), &mut out);
+        let shown: Vec<&str> = out.kept.iter().map(|m| m.summary.as_str()).collect();
+        assert_eq!(shown, ["Request #2 GIOP 1.0 Hello.sayHello()"]);
+        // `GIOP` in a text, or a GIOP 2.0 header, is not GIOP.
+        for text in [
+            &b"GIOP is CORBA's protocol\n"[..],
+            b"GIOP\x02\x00\x00\x00\x00\x00\x00\x00",
+        ] {
+            let out = run(9999, &[(C, text.to_vec())], usize::MAX);
+            assert_eq!(out.kept[0].protocol, "text");
+        }
     }
 }
