@@ -4,16 +4,18 @@
 // [("Hello", "")], run the ORB. Then it prints its IOR and "Hello server ready" (flushed).
 //
 //   hello_server -ORBInitRef NameService=corbaloc::127.0.0.1:2809/NameService \
-//                -ORBendPoint giop:tcp:127.0.0.1:2810 [--name Hello]
+//                -ORBendPoint giop:tcp:127.0.0.1:2810 [--name Hello] [--quiet]
 #include <csignal>
 #include <cstring>
 #include <iostream>
 #include "hello.hh"
 
+static bool quiet = false;  // --quiet: no line per call (bench/corba.sh measures calls, not the terminal)
+
 class HelloImpl : public POA_HelloApp::Hello {
 public:
   char* sayHello() override {
-    std::cout << "sayHello called" << std::endl;
+    if (!quiet) std::cout << "sayHello called" << std::endl;
     return CORBA::string_dup("Hello from CORBA Server!");
   }
 };
@@ -29,8 +31,10 @@ int main(int argc, char** argv) {
   try {
     orb = CORBA::ORB_init(argc, argv);
     const char* name = "Hello";
-    for (int i = 1; i + 1 < argc; i++)
-      if (std::strcmp(argv[i], "--name") == 0) name = argv[i + 1];
+    for (int i = 1; i < argc; i++) {
+      if (std::strcmp(argv[i], "--name") == 0 && i + 1 < argc) name = argv[i + 1];
+      if (std::strcmp(argv[i], "--quiet") == 0) quiet = true;
+    }
     CORBA::Object_var obj = orb->resolve_initial_references("RootPOA");
     PortableServer::POA_var poa = PortableServer::POA::_narrow(obj);
     HelloImpl* servant = new HelloImpl();

@@ -181,7 +181,16 @@ impl Conn {
             };
             let decoded = giop::decode_message(&whole).map_err(|e| e.to_string())?;
             self.version = decoded.header.version;
-            let handled = orb.handle(&decoded);
+            let describe = tracing::enabled!(tracing::Level::INFO) && {
+                let (log_it, skipped) = self.throttle.admit(std::time::Instant::now());
+                if let Some(skipped) = skipped {
+                    tracing::info!(
+                        "... and {skipped} more requests in the last second (not logged one by one)"
+                    );
+                }
+                log_it
+            };
+            let handled = orb.handle(&decoded, describe);
             if matches!(decoded.message, giop::Message::Request(_)) {
                 self.requests += 1;
                 stats.requests.fetch_add(1, Ordering::Relaxed);
@@ -190,15 +199,7 @@ impl Conn {
                 stats.hellos.fetch_add(1, Ordering::Relaxed);
             }
             if let Some(line) = handled.log {
-                let (log_it, skipped) = self.throttle.admit(std::time::Instant::now());
-                if let Some(skipped) = skipped {
-                    tracing::info!(
-                        "... and {skipped} more requests in the last second (not logged one by one)"
-                    );
-                }
-                if log_it {
-                    tracing::info!("GIOP {} {line}", decoded.header.version);
-                }
+                tracing::info!("GIOP {} {line}", decoded.header.version);
             }
             if let Some(reply) = handled.reply {
                 self.out.extend(reply);
