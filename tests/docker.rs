@@ -127,7 +127,7 @@ fn lab_in_containers_captures_and_names_every_container() {
         );
     }
     for p in [
-        "mqtt", "reqresp", "upcall", "udp", "rest", "rpc", "soap", "zmq", "ice",
+        "mqtt", "reqresp", "upcall", "udp", "rest", "rpc", "soap", "zmq", "ice", "corba",
     ] {
         let pcap = out.path().join(format!("{p}.pcap"));
         assert!(

@@ -10,7 +10,7 @@ const T: Duration = Duration::from_secs(180);
 fn the_whole_lab_passes() {
     let (status, out, err) = run_sister(&["lab"], T);
     assert!(status.success(), "sister lab failed:\n{out}\n{err}");
-    for pattern in ["reqresp", "oneway", "udp", "upcall", "ice"] {
+    for pattern in ["reqresp", "oneway", "udp", "upcall", "ice", "corba"] {
         assert!(
             out.contains(&format!("PASS {pattern}")),
             "{pattern} not passed:\n{out}"
@@ -21,6 +21,8 @@ fn the_whole_lab_passes() {
     assert!(out.contains("upcall-server |"), "{out}");
     assert!(out.contains("ice-server | peer=127.0.0.1:"), "{out}");
     assert!(out.contains("Object2 says: Hello World from printer2!"), "{out}");
+    assert!(out.contains("corba-client | Hello from CORBA Server!"), "{out}");
+    assert!(out.contains("NameService.resolve_str"), "{out}");
     assert!(!out.contains('\u{1b}'), "colour codes with NO_COLOR set");
 }
 

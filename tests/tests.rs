@@ -7,6 +7,7 @@
 
 mod analyze;
 mod capture;
+mod corba;
 mod docker;
 mod ice;
 mod lab;

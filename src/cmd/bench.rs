@@ -37,6 +37,14 @@ python3 tests/peers/course/server.py 127.0.0.1 2222 &  sister bench reqresp --se
     #[command(after_help = "Examples:\n  sister bench ice --clients 1,50 --duration 5\n  \
 python3 tests/peers/course/ice_server.py 127.0.0.1 11000 >/dev/null &  sister bench ice --server 127.0.0.1:11000")]
     Ice(IceBench),
+    /// CORBA: sayHello calls per second and p50/p99 latency per number of clients (bench/corba.sh
+    /// compares sister's server with omniORB's C++ server)
+    #[command(
+        after_help = "Examples:\n  sister bench corba --clients 1,50 --duration 5\n  \
+sister bench corba --ior \"$(cat hello.ior)\"          # another server, by its IOR\n  \
+sister bench corba --ior corbaloc:iiop:1.2@127.0.0.1:2809/Hello"
+    )]
+    Corba(CorbaBench),
     /// MQTT broker: delivered msg/s, lost/duplicated/reordered, p50/p99/p99.9 latency (bench/mqtt.sh
     /// compares sister's broker with Mosquitto)
     Mqtt(super::mqtt_bench::BenchArgs),
@@ -82,10 +90,25 @@ struct IceBench {
     message: String,
 }
 
+#[derive(Debug, Args)]
+struct CorbaBench {
+    /// The object to measure (IOR:..., or corbaloc); without it sister starts its own server (quiet)
+    /// in this process
+    #[arg(long, value_name = "REF")]
+    ior: Option<String>,
+    /// Numbers of concurrent clients, one run each
+    #[arg(long, value_delimiter = ',', default_value = "1,50")]
+    clients: Vec<usize>,
+    /// Seconds per run
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    duration: f64,
+}
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.pattern {
         Pattern::Reqresp(a) => reqresp(a).await,
         Pattern::Ice(a) => ice(a).await,
+        Pattern::Corba(a) => corba(a).await,
         Pattern::Mqtt(a) => super::mqtt_bench::run(a).await,
         Pattern::Analyze(a) => super::bench_analyze::run(a).await,
     }
@@ -160,6 +183,80 @@ async fn ice(a: IceBench) -> anyhow::Result<ExitCode> {
             duration: Duration::from_secs_f64(a.duration.max(0.1)),
             object: a.object.clone(),
             message: a.message.clone(),
+        };
+        let r = bench::run(&config)
+            .await
+            .with_context(|| format!("the run with {clients} clients failed"))?;
+        println!(
+            "{:>8} {:>12} {:>12.0} {:>10.1?} {:>10.1?} {:>10.1?}",
+            r.clients,
+            r.calls,
+            r.per_second(),
+            r.p50,
+            r.p99,
+            r.max
+        );
+    }
+    target.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn corba(a: CorbaBench) -> anyhow::Result<ExitCode> {
+    use patterns::corba::{bench, client::ObjectRef, orb, server, HELLO_KEY};
+    use wire::giop::{ObjectUrl, GIOP_1_2};
+    let given = match &a.ior {
+        None => None,
+        Some(s) => Some(match ObjectUrl::parse(s).map_err(anyhow::Error::msg)? {
+            ObjectUrl::Ior(ior) => ObjectRef::from_ior(&ior)?,
+            ObjectUrl::Corbaloc { addresses, key } => {
+                let first = addresses.first().context("the corbaloc URL has no address")?;
+                ObjectRef {
+                    addr: format!("{}", first),
+                    key,
+                    version: wire::giop::ior::giop_for(first.version),
+                }
+            }
+            ObjectUrl::Corbaname { .. } => {
+                anyhow::bail!("give the object's IOR or corbaloc, not a corbaname (resolve it first)")
+            }
+        }),
+    };
+    let target = Target::start(given.as_ref().map(|o| o.addr.clone()), |listener, signal| {
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let endpoint = orb::Endpoint {
+            host: "127.0.0.1".into(),
+            port,
+        };
+        let orb = std::sync::Arc::new(orb::Orb::new(endpoint, true, false));
+        server::run(
+            listener,
+            orb,
+            Default::default(),
+            server::Config::default(),
+            signal,
+        )
+    })
+    .await?;
+    let object = given.unwrap_or(ObjectRef {
+        addr: target.addr.clone(),
+        key: HELLO_KEY.to_vec(),
+        version: GIOP_1_2,
+    });
+    println!(
+        "bench corba: {}, {}.sayHello(), {} s per run",
+        target.describe(),
+        object.describe(),
+        a.duration
+    );
+    println!(
+        "{:>8} {:>12} {:>12} {:>10} {:>10} {:>10}",
+        "clients", "calls", "per second", "p50", "p99", "max"
+    );
+    for &clients in &a.clients {
+        let config = bench::Config {
+            object: object.clone(),
+            clients,
+            duration: Duration::from_secs_f64(a.duration.max(0.1)),
         };
         let r = bench::run(&config)
             .await

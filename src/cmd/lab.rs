@@ -93,6 +93,11 @@ pub const PATTERNS: &[Pattern] = &[
         "distributed objects with ZeroC Ice: two Printer objects (course port 11000)",
         patterns::ice::lab
     ),
+    pattern!(
+        "corba",
+        "distributed objects with CORBA: Hello in a Naming Service (course port 2809)",
+        patterns::corba::lab
+    ),
     pattern!("rest", "REST over HTTP (course port 5151)", patterns::rest::lab),
     pattern!(
         "rpc",

@@ -158,6 +158,22 @@ const PATTERNS: &[DockerPattern] = &[
             "CloseConnection",
         ],
     },
+    DockerPattern {
+        name: "corba",
+        steps: &[step(
+            "corba-client",
+            &["corba", "client", "--wait", "20"],
+            "Hello from CORBA Server!",
+        )],
+        report_mentions: &[
+            "corba-server",
+            "corba-client",
+            "2809",
+            "resolve_str",
+            "sayHello",
+            "Hello from CORBA Server!",
+        ],
+    },
 ];
 
 /// Names of the patterns `--docker` knows, for `--only` and the help text.

@@ -12,6 +12,7 @@ pub mod bench;
 pub mod bench_analyze;
 pub mod capture;
 pub mod client_args;
+pub mod corba;
 pub mod ice;
 pub mod lab;
 pub mod lab_capture;
@@ -100,6 +101,8 @@ pub enum Command {
     Zmq(zmq::ZmqArgs),
     /// Distributed objects with ZeroC Ice: two Printer objects (port 11000)
     Ice(ice::IceArgs),
+    /// Distributed objects with CORBA: HelloApp::Hello and a Naming Service (port 2809)
+    Corba(corba::CorbaArgs),
     /// ZooKeeper: leader election and the balance demo's distributed lock (port 2181)
     #[command(
         subcommand,
@@ -143,6 +146,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mqtt(cmd) => mqtt::run(*cmd).await,
         Command::Zmq(args) => zmq::run(args, patterns::shutdown::on_ctrl_c()).await,
         Command::Ice(args) => ice::run(args).await,
+        Command::Corba(args) => corba::run(args).await,
         Command::Zk(c) => zk::run(c).await,
         Command::Lamport(c) => lamport::run(c).await,
         Command::Procs(a) => tokio::task::spawn_blocking(move || procs::run(a)).await?,

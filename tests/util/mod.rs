@@ -2,6 +2,8 @@
 //! wait for a server to listen, and never leave a process behind.
 #![allow(dead_code)]
 
+pub mod corba;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};

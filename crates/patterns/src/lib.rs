@@ -20,6 +20,7 @@
 //!
 //! Patterns:
 //! - [`zmq`]: ZeroMQ REQ/REP, PUB/SUB, PUSH/PULL (and DEALER/ROUTER) over ZMTP 3, with libzmq's semantics.
+//! - [`corba`]: distributed objects with CORBA (Hello and a CosNaming Naming Service on 2809), over [`wire::giop`].
 //! - [`ice`]: distributed objects with ZeroC Ice (the course's Printer objects on 11000), over [`wire::ice`].
 //!
 //! One folder per pattern; each `mod.rs` says what the pattern is, how to run it and what to look for in
@@ -32,6 +33,7 @@
 
 pub mod calc;
 pub mod console;
+pub mod corba;
 pub mod http;
 pub mod ice;
 pub mod lab;

@@ -24,6 +24,8 @@
 //! - [`zmtp`]: ZeroMQ's wire protocol, ZMTP 3.0/3.1 (greeting, NULL handshake, frames, commands);
 //! - [`ice`]: ZeroC Ice, the Ice protocol 1.0 and encoding 1.1 (header, Request, BatchRequest, Reply
 //!   and its eight statuses, ValidateConnection, CloseConnection, bzip2-compressed bodies);
+//! - [`giop`]: CORBA's GIOP 1.0-1.2 over IIOP (the eight messages, CDR in both byte orders, fragments,
+//!   IORs, corbaloc/corbaname, CosNaming's names and exceptions);
 //! - [`pickle`]: the small subset of Python pickles the course's PUSH/PULL sends (integers).
 //! - [`lamport`]: the course's Lamport-clock JSON message (`message`, `balance`, `timestamp`).
 //! - [`http`]: HTTP/1.1 requests as a server reads them (framing, keep-alive, 100-continue, limits) and
