@@ -89,6 +89,8 @@ const MAX_NOTES: usize = 16;
 const MAX_STRINGS: usize = 8;
 /// Object keys are shown up to this many characters (binary keys in the `%xx` form are long).
 const KEY_SHOWN: usize = 32;
+/// Bytes of a binary object key shown (in hex).
+const KEY_HEX_SHOWN: usize = 8;
 
 fn idx(d: Direction) -> usize {
     match d {
@@ -816,14 +818,29 @@ fn cut_args(s: &str) -> String {
     }
 }
 
-/// An object key as the report shows it: as text when it is text (`NameService`), else in the `%xx`
-/// form corbaloc uses, cut to [`KEY_SHOWN`] characters (omniORB's POA keys are binary).
+/// An object key as the report shows it: as text when it is text (`NameService`, `Hello`); a key
+/// mostly made of letters and digits in the `%xx` form corbaloc uses (`%ffMyPOA%00...`), cut to
+/// [`KEY_SHOWN`] characters; a binary key (omniORB's transient POA keys: `fe`, a timestamp, the
+/// object id) as the hex of its first [`KEY_HEX_SHOWN`] bytes. The whole key is in the `object_key`
+/// field either way.
 fn key_shown(key: &[u8]) -> String {
     if key.is_empty() {
         return "(empty key)".into();
     }
     if key_is_printable(key) {
         return cut(&wire::text::show(key), KEY_SHOWN);
+    }
+    let texty = key.iter().filter(|b| b.is_ascii_alphanumeric()).count();
+    if texty * 2 < key.len() {
+        let mut hex: String = key
+            .iter()
+            .take(KEY_HEX_SHOWN)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if key.len() > KEY_HEX_SHOWN {
+            hex.push('…');
+        }
+        return hex;
     }
     // Cut between two bytes' spellings, never inside a `%xx`.
     let mut shown = String::new();
@@ -1463,8 +1480,10 @@ mod tests {
         ]
         .concat();
         let (out, notes) = run(&[(C, client), (S, server)]);
-        let key = "%ff%14%01%00%00%00%00%00%00%00…";
+        let key = "ff14010000000000…";
         assert_eq!(key_shown(SERVANT_KEY), key);
+        assert_eq!(key_shown(b"\xffMyPOA\x00Hello"), "%ffMyPOA%00Hello");
+        assert_eq!(key_shown(b"\x01\x02"), "0102");
         assert_eq!(
             summaries(&out),
             [
