@@ -1,7 +1,7 @@
-//! `sister analyze` on the 13 real student captures in testdata/pcaps and the 3 ZeroC Ice captures in
-//! testdata/ice, checked against the reference tools on the same file: tshark (packets, TCP/UDP
-//! conversations, HTTP requests and responses, MQTT messages, Ice messages) and tcpflow (every
-//! reassembled stream, byte for byte). Where sister rightly differs, the
+//! `sister analyze` on the 13 real student captures in testdata/pcaps, the 3 ZeroC Ice captures in
+//! testdata/ice and the 4 omniORB captures in testdata/corba, checked against the reference tools on
+//! the same file: tshark (packets, TCP/UDP conversations, HTTP requests and responses, MQTT messages,
+//! Ice and GIOP messages) and tcpflow (every reassembled stream, byte for byte). Where sister rightly differs, the
 //! assertion says why. Plus snapshots (insta) of the text reports, and the bad-input contract.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -504,6 +504,158 @@ fn compare_ice(file: &Path, r: &Value) {
     }
 }
 
+/// GIOP messages must be tshark's (its `giop` dissector, told the port of every GIOP conversation with
+/// `-d tcp.port==P,giop`: it knows 2809 but not the ports servers choose): the same number each way,
+/// the same message types in order, and for every frame holding one message that is not part of a
+/// fragmented one, the same request id, operation and reply status. tshark counts messages, not frames,
+/// and every Fragment is a message of its own for both. Every capture is compared, those without
+/// GIOP too: neither may find GIOP where the other does not.
+fn compare_giop(file: &Path, r: &Value) {
+    // (source endpoint, destination endpoint) -> the messages that way: (type, id, operation, status).
+    type Way = BTreeMap<(String, String), Vec<(u8, String, String, String)>>;
+    let kind = |t: &str| -> u8 {
+        match t {
+            "Request" => 0,
+            "Reply" => 1,
+            "CancelRequest" => 2,
+            "LocateRequest" => 3,
+            "LocateReply" => 4,
+            "CloseConnection" => 5,
+            "MessageError" => 6,
+            "Fragment" => 7,
+            other => other
+                .strip_prefix("unknown (")
+                .and_then(|n| n.strip_suffix(')'))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("GIOP message type {other:?}")),
+        }
+    };
+    let status = |s: &str| -> String {
+        let names = [
+            "NO_EXCEPTION",
+            "USER_EXCEPTION",
+            "SYSTEM_EXCEPTION",
+            "LOCATION_FORWARD",
+            "LOCATION_FORWARD_PERM",
+            "NEEDS_ADDRESSING_MODE",
+        ];
+        match names.iter().position(|n| *n == s) {
+            Some(i) => i.to_string(),
+            None => s.strip_prefix("reply status ").unwrap_or(s).to_string(),
+        }
+    };
+    let mut ours: Way = BTreeMap::new();
+    let mut ports = BTreeSet::new();
+    for c in r["conversations"].as_array().unwrap() {
+        let (client, server) = (endpoint(&c["client"]), endpoint(&c["server"]));
+        for m in c["messages"].as_array().unwrap() {
+            if m["protocol"] != "GIOP" {
+                continue;
+            }
+            ports.insert(c["server"]["port"].as_u64().unwrap());
+            let way = if m["direction"] == "client_to_server" {
+                (client.clone(), server.clone())
+            } else {
+                (server.clone(), client.clone())
+            };
+            let f = &m["fields"];
+            let text = |k: &str| f[k].as_str().unwrap_or("").to_string();
+            let t = kind(&text("type"));
+            let op = if t == 0 { text("operation") } else { String::new() };
+            let st = if t == 1 {
+                status(&text("reply_status"))
+            } else {
+                String::new()
+            };
+            ours.entry(way).or_default().push((t, text("request_id"), op, st));
+        }
+    }
+    let decode_as: Vec<String> = ports.iter().map(|p| format!("tcp.port=={p},giop")).collect();
+    let mut args = vec![];
+    for d in &decode_as {
+        args.extend(["-d", d.as_str()]);
+    }
+    args.extend([
+        "-Y",
+        "giop",
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "aggregator=|",
+        "-e",
+        "ip.src",
+        "-e",
+        "tcp.srcport",
+        "-e",
+        "ip.dst",
+        "-e",
+        "tcp.dstport",
+        "-e",
+        "giop.type",
+        "-e",
+        "giop.request_id",
+        "-e",
+        "giop.request_op",
+        "-e",
+        "giop.replystatus",
+        "-e",
+        "giop.flags.fragment",
+    ]);
+    let out = tshark(file, &args);
+    let mut theirs: Way = BTreeMap::new();
+    let mut whole: BTreeMap<(String, String), Vec<bool>> = BTreeMap::new();
+    for line in out.lines() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let col = |i: usize| cols.get(i).copied().unwrap_or("");
+        let way = (format!("{}:{}", col(0), col(1)), format!("{}:{}", col(2), col(3)));
+        let types: Vec<&str> = col(4).split('|').filter(|t| !t.is_empty()).collect();
+        // A frame holding one message of its own, not a piece of a fragmented one: its fields are
+        // that message's.
+        let single = types.len() == 1
+            && types[0] != "7"
+            && !col(9).contains('1')
+            && ![5, 6, 7].iter().any(|&i| col(i).contains('|'));
+        for t in &types {
+            let t: u8 = t.parse().unwrap();
+            let (id, op, st) = if single {
+                (col(5).to_string(), col(6).to_string(), col(7).to_string())
+            } else {
+                Default::default()
+            };
+            theirs.entry(way.clone()).or_default().push((t, id, op, st));
+            whole.entry(way.clone()).or_default().push(single);
+        }
+    }
+    let count = |w: &Way| w.values().map(Vec::len).sum::<usize>();
+    assert_eq!(
+        count(&ours),
+        count(&theirs),
+        "{}: GIOP messages: sister {}, tshark {}",
+        file.display(),
+        count(&ours),
+        count(&theirs)
+    );
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        theirs.keys().collect::<Vec<_>>(),
+        "GIOP directions"
+    );
+    for (way, mine) in &ours {
+        let tsh = &theirs[way];
+        for (i, (m, t)) in mine.iter().zip(tsh).enumerate() {
+            assert_eq!(m.0, t.0, "{way:?} message {i}: type {} vs tshark's {}", m.0, t.0);
+            if whole[way][i] {
+                assert_eq!(
+                    m, t,
+                    "{way:?} message {i}: sister vs tshark (type, request id, operation, reply status)"
+                );
+            }
+        }
+    }
+}
+
 /// Every stream file must be byte-identical to tcpflow's, and the set of files the same.
 fn compare_streams(file: &Path, ours_dir: &Path, r: &Value) {
     let theirs_dir = tempfile::tempdir().unwrap();
@@ -609,6 +761,7 @@ fn check_capture(name: &str) -> Value {
     compare_mqtt(&file, &r);
     check_zmtp(&file, &r);
     compare_ice(&file, &r);
+    compare_giop(&file, &r);
     compare_streams(&file, streams.path(), &r);
     r
 }
@@ -651,6 +804,10 @@ capture_tests! {
     ice_printer => "ice/printer",
     ice_bank => "ice/bank",
     ice_compressed => "ice/compressed",
+    corba_hello => "corba/hello",
+    corba_notfound => "corba/notfound",
+    corba_giop10 => "corba/giop10",
+    corba_bigendian => "corba/bigendian",
 }
 
 /// Ice streams cut awkwardly, checked against tshark: several messages in one segment, a message over
@@ -903,6 +1060,326 @@ fn ice_captures_read_message_for_message() {
     }
 }
 
+/// The omniORB captures of testdata/corba (what each holds is in its README): every message named
+/// as the README tells it, CosNaming's names and IORs read, the reply matched to its request, the
+/// client's CloseConnection in the lifecycle, the naming service and the server's object in the host
+/// notes.
+#[test]
+fn corba_captures_read_message_for_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let convs = |r: &Value| -> Vec<Vec<String>> {
+        r["conversations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                c["messages"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| m["summary"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .collect()
+    };
+    let naming = |v: &str, a: u32, b: u32, resolved: &str, answer: &str| -> Vec<String> {
+        vec![
+            format!(
+                "Request #{a} GIOP {v} NameService._is_a(\"IDL:omg.org/CosNaming/NamingContextExt:1.0\")"
+            ),
+            format!("Reply #{a} GIOP {v} NO_EXCEPTION true"),
+            format!("Request #{b} NameService.resolve_str(\"{resolved}\")"),
+            format!("Reply #{b} {answer}"),
+        ]
+    };
+    let bind = naming("1.0", 2, 4, "", "")
+        .into_iter()
+        .take(2)
+        .chain([
+            "Request #4 NameService.rebind(Hello → IDL:HelloApp/Hello:1.0 at 127.0.0.1:2810)".to_string(),
+            "Reply #4 NO_EXCEPTION".to_string(),
+        ])
+        .collect::<Vec<_>>();
+    let found = "NO_EXCEPTION IDL:HelloApp/Hello:1.0 at 127.0.0.1:2810";
+    let key = |r: &Value| -> String {
+        let m = &r["conversations"][2]["messages"][0];
+        assert_eq!(m["fields"]["type"], "LocateRequest", "{m}");
+        m["fields"]["object"].as_str().unwrap().to_string()
+    };
+
+    let hello = analyze(&pcap("corba/hello"), dir.path());
+    let k = key(&hello);
+    assert!(
+        k.starts_with("fe") && k.ends_with('…'),
+        "omniORB's binary POA key, in hex: {k}"
+    );
+    assert_eq!(
+        convs(&hello),
+        [
+            bind.clone(),
+            naming("1.0", 2, 4, "Hello", found),
+            vec![
+                format!("LocateRequest #2 GIOP 1.2 {k}"),
+                "LocateReply #2 GIOP 1.2 OBJECT_HERE".into(),
+                format!("Request #4 {k}.sayHello()"),
+                "Reply #4 NO_EXCEPTION \"Hello from CORBA Server!\"".into(),
+                format!("Request #6 {k}.sayHello()"),
+                "Reply #6 NO_EXCEPTION \"Hello from CORBA Server!\"".into(),
+                "CloseConnection".into(),
+            ],
+            vec![],
+        ]
+    );
+    let c = &hello["conversations"][2];
+    let life = &c["lifecycle"];
+    assert_eq!(life["protocol_closed_by"]["message"], "CloseConnection");
+    assert_eq!(life["protocol_closed_by"]["by"], "client");
+    assert!(
+        life["protocol_opened_by"].is_null(),
+        "GIOP has no opening message"
+    );
+    assert_eq!(
+        life["summary"],
+        "opened with the three-way handshake (SYN, SYN+ACK, ACK); closed by CloseConnection from the \
+         client, then FIN from the client, then from the server"
+    );
+    let f = &c["messages"][2]["fields"];
+    assert_eq!(f["service_contexts"], "CodeSets", "{f}");
+    assert_eq!(f["giop_version"], "1.2");
+    assert_eq!(f["byte_order"], "little-endian");
+    assert!(f["object_key"].as_str().unwrap().starts_with("%fe"), "{f}");
+    assert_eq!(c["messages"][3]["fields"]["operation"], "sayHello");
+    assert_eq!(
+        c["messages"][3]["fields"]["results"],
+        "\"Hello from CORBA Server!\""
+    );
+    let rebind = &hello["conversations"][0]["messages"][2]["fields"];
+    assert_eq!(rebind["name"], "Hello");
+    assert_eq!(rebind["bound_to"], "IDL:HelloApp/Hello:1.0 at 127.0.0.1:2810");
+    let notes: Vec<&str> = hello["hosts"][0]["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    for note in [
+        "CORBA objects called on port 2809: NameService (the naming service)".to_string(),
+        format!("CORBA objects called on port 2810: {k} (IDL:HelloApp/Hello:1.0, bound as Hello)"),
+        "names bound in the naming service on port 2809: Hello → IDL:HelloApp/Hello:1.0 at 127.0.0.1:2810"
+            .to_string(),
+    ] {
+        assert!(notes.contains(&note.as_str()), "{note}: {notes:#?}");
+    }
+    let activity: Vec<&str> = hello["activity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["summary"].as_str().unwrap())
+        .collect();
+    assert!(
+        activity.contains(&"2 call of sayHello from 127.0.0.1 to 127.0.0.1:2810"),
+        "{activity:?}"
+    );
+
+    let notfound = analyze(&pcap("corba/notfound"), dir.path());
+    assert_eq!(
+        convs(&notfound)[1],
+        naming(
+            "1.0",
+            2,
+            4,
+            "Nobody",
+            "USER_EXCEPTION IDL:omg.org/CosNaming/NamingContext/NotFound:1.0 (missing_node: Nobody)"
+        )
+    );
+    let m = &notfound["conversations"][1]["messages"][3]["fields"];
+    assert_eq!(m["exception"], "IDL:omg.org/CosNaming/NamingContext/NotFound:1.0");
+    assert_eq!(m["reply_status"], "USER_EXCEPTION");
+
+    let giop10 = analyze(&pcap("corba/giop10"), dir.path());
+    let k = key(&giop10);
+    assert_eq!(
+        convs(&giop10)[2],
+        [
+            format!("LocateRequest #2 GIOP 1.0 {k}"),
+            "LocateReply #2 GIOP 1.0 OBJECT_HERE".into(),
+            format!("Request #4 {k}.sayHello()"),
+            "Reply #4 NO_EXCEPTION \"Hello from CORBA Server!\"".to_string(),
+        ],
+        "GIOP 1.0: no CloseConnection from a client"
+    );
+    assert!(giop10["conversations"][2]["lifecycle"]["protocol_closed_by"].is_null());
+
+    let big = analyze(&pcap("corba/bigendian"), dir.path());
+    assert_eq!(convs(&big)[1], naming("1.0", 1, 2, "Hello", found));
+    let c = &big["conversations"][2]["messages"];
+    let order = |i: usize| c[i]["fields"]["byte_order"].as_str().unwrap().to_string();
+    assert_eq!(
+        (order(0), order(1)),
+        ("big-endian".into(), "little-endian".into()),
+        "sister's big-endian request, omniORB's little-endian reply"
+    );
+    assert_eq!(
+        c[0]["summary"],
+        format!(
+            "Request #1 GIOP 1.1 {}._is_a(\"IDL:HelloApp/Hello:1.0\")",
+            c[0]["fields"]["object"].as_str().unwrap()
+        )
+    );
+    assert_eq!(
+        c[3]["summary"],
+        "Reply #2 NO_EXCEPTION \"Hello from CORBA Server!\""
+    );
+}
+
+/// GIOP streams cut awkwardly, checked against tshark: several messages in one segment, a message
+/// over four segments, GIOP 1.2 fragments (tshark joins them too), both byte orders and all three
+/// versions, a port tshark does not know, and a connection captured from inside a message.
+#[test]
+fn giop_counts_are_tsharks_on_awkward_streams() {
+    use capture::synth::{Conn, Host, Rng};
+    use wire::giop::{
+        encode_bare, encode_cancel_request, encode_locate_reply, encode_locate_request, encode_reply,
+        encode_request, Header, LocateStatus, MessageType, ReplyStatus, RequestHeader, Version, GIOP_1_0,
+        GIOP_1_1, GIOP_1_2, HEADER_SIZE,
+    };
+    let call = |v: Version, le: bool, id: u32, op: &str, text: &str| {
+        let h = RequestHeader {
+            request_id: id,
+            response_expected: true,
+            object_key: b"Hello",
+            operation: op,
+            service_contexts: &[],
+        };
+        encode_request(v, le, &h, |w| w.string(text))
+    };
+    let ok = |v: Version, le: bool, id: u32, text: &str| {
+        encode_reply(v, le, id, ReplyStatus::NoException, &[], |w| w.string(text))
+    };
+    // A GIOP 1.2 message cut into its first piece and Fragments of `piece` bytes (a multiple of 8,
+    // as §15.4.9 wants).
+    let fragments = |whole: &[u8], piece: usize| -> Vec<u8> {
+        let h = Header::decode(whole).unwrap();
+        let body = &whole[HEADER_SIZE..];
+        let chunks: Vec<&[u8]> = body.chunks(piece).collect();
+        let mut out = Vec::new();
+        for (i, c) in chunks.iter().enumerate() {
+            let mut hd = Header {
+                more_fragments: i + 1 < chunks.len(),
+                size: 0,
+                ..h
+            };
+            let mut data = Vec::new();
+            if i > 0 {
+                hd.message_type = MessageType::Fragment;
+                data.extend_from_slice(&body[..4]);
+            }
+            data.extend_from_slice(c);
+            hd.size = data.len() as u32;
+            hd.encode(&mut out);
+            out.extend(data);
+        }
+        out
+    };
+    let big = "x".repeat(5000);
+    let mut rng = Rng::new(15);
+    let (client, server) = (Host::docker(3), Host::docker(2));
+    let mut a = Conn::open(&mut rng, client, 40001, server, 23456);
+    a.send(
+        true,
+        &[
+            call(GIOP_1_0, true, 1, "a", "1"),
+            call(GIOP_1_1, false, 2, "b", "2"),
+            call(GIOP_1_2, true, 3, "c", "3"),
+            encode_locate_request(GIOP_1_2, false, 4, b"Hello"),
+        ]
+        .concat(),
+    );
+    a.send(
+        false,
+        &[
+            ok(GIOP_1_0, false, 1, "1"),
+            ok(GIOP_1_1, true, 2, "2"),
+            ok(GIOP_1_2, false, 3, "3"),
+            encode_locate_reply(GIOP_1_2, true, 4, LocateStatus::ObjectHere, |_| {}),
+        ]
+        .concat(),
+    );
+    a.send(true, &call(GIOP_1_2, true, 5, "printString", &big));
+    a.send(false, &ok(GIOP_1_2, true, 5, "done"));
+    a.send(
+        true,
+        &fragments(&call(GIOP_1_2, true, 6, "echo", &"y".repeat(300)), 64),
+    );
+    a.send(false, &fragments(&ok(GIOP_1_2, false, 6, &"y".repeat(300)), 128));
+    a.send(
+        true,
+        &[
+            call(GIOP_1_2, true, 7, "slow", "z"),
+            encode_cancel_request(GIOP_1_2, true, 7),
+        ]
+        .concat(),
+    );
+    a.send(false, &encode_bare(GIOP_1_2, true, MessageType::CloseConnection));
+    a.close();
+    let mut b = Conn::open(&mut rng, client, 40002, server, 2810);
+    b.send(true, &call(GIOP_1_2, true, 8, "printString", &big));
+    b.send(false, &ok(GIOP_1_2, true, 8, "a"));
+    b.send(true, &call(GIOP_1_2, true, 9, "printString", "after"));
+    b.send(false, &ok(GIOP_1_2, true, 9, "b"));
+    b.close();
+    // B from inside the request: no handshake, not its first segment.
+    let b_frames: Vec<Vec<u8>> = b.frames.into_iter().skip(4).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("awkward.pcap");
+    let mut w = capture::write::PcapWriter::new(
+        std::fs::File::create(&file).unwrap(),
+        capture::write::LINKTYPE_ETHERNET,
+        262_144,
+        capture::write::TsResolution::Micros,
+    )
+    .unwrap();
+    let mut t = std::time::Duration::from_secs(1_700_000_000);
+    for f in a.frames.into_iter().chain(b_frames) {
+        t += std::time::Duration::from_millis(1);
+        w.write_packet(t, f.len() as u32, &f).unwrap();
+    }
+    w.finish().unwrap();
+    let streams = tempfile::tempdir().unwrap();
+    let r = analyze(&file, streams.path());
+    compare_giop(&file, &r);
+    let convs = r["conversations"].as_array().unwrap();
+    let summaries = |c: &Value| -> Vec<String> {
+        c["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["summary"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let s = summaries(&convs[0]);
+    assert_eq!(s.len(), 22, "{s:#?}");
+    assert!(
+        s.iter()
+            .any(|x| x.starts_with("Fragment #6 (last of 6: Request #6 Hello.echo(\"yyy")),
+        "{s:#?}"
+    );
+    assert!(
+        s.iter()
+            .any(|x| x.starts_with("Fragment #6 (last of 3: Reply #6 NO_EXCEPTION \"yyy")),
+        "{s:#?}"
+    );
+    assert_eq!(convs[1]["protocol"], "GIOP");
+    assert_eq!(
+        summaries(&convs[1]),
+        [
+            "Reply #8 GIOP 1.2 NO_EXCEPTION \"a\"",
+            "Request #9 GIOP 1.2 Hello.printString(\"after\")",
+            "Reply #9 NO_EXCEPTION \"b\""
+        ]
+    );
+}
+
 /// What the README of testdata/pcaps says about specific captures, checked.
 #[test]
 fn lifecycles_are_the_ones_in_the_readme() {
@@ -1027,8 +1504,10 @@ fn mutated_captures_never_crash() {
         "lamport__auliamghfr__lamport",
         "ice/bank",
         "ice/compressed",
+        "corba/hello",
+        "corba/bigendian",
     ];
-    for (i, name) in names.iter().cycle().take(30).enumerate() {
+    for (i, name) in names.iter().cycle().take(40).enumerate() {
         let mut bytes = std::fs::read(pcap(name)).unwrap();
         for _ in 0..(1 + next() % 40) {
             let at = (next() as usize) % bytes.len();
