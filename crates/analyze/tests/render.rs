@@ -196,3 +196,54 @@ fn ice_bank_every_reply_status() {
     preview("ice-bank.svg", &s);
     insta::assert_snapshot!("ice_bank_svg", s);
 }
+
+#[test]
+fn corba_hello_in_both_languages() {
+    let r = report("corba/hello.pcap");
+    let s = svg::render(&r, &Options::default());
+    check_svg(&s);
+    // The client's CloseConnection is an arrow like every message; the calls and their replies too.
+    assert!(s.contains(">CloseConnection<"), "{s}");
+    assert!(
+        s.contains("NameService.resolve_str(&quot;Hello&quot;)")
+            || s.contains("NameService.resolve_str(\"Hello\")"),
+        "{s}"
+    );
+    assert!(s.contains("Hello from CORBA Server!"), "{s}");
+    preview("corba-hello.svg", &s);
+    insta::assert_snapshot!("corba_hello_svg", s);
+    let md = markdown::render(&r, &Options::default(), &markdown::Diagram::None);
+    assert!(
+        md.contains("CloseConnection from the client, then closed"),
+        "{md}"
+    );
+    preview("corba-hello.md", &md);
+    insta::assert_snapshot!("corba_hello_md", md);
+    let id = Options {
+        lang: Lang::Id,
+        ..Options::default()
+    };
+    let md = markdown::render(&r, &id, &markdown::Diagram::Link("corba.svg".into()));
+    assert!(
+        md.contains("CloseConnection dari klien, lalu ditutup dengan baik"),
+        "{md}"
+    );
+    preview("corba-hello.id.md", &md);
+    insta::assert_snapshot!("corba_hello_md_id", md);
+    let s = svg::render(&r, &id);
+    check_svg(&s);
+    assert!(s.contains("Diagram urutan") && s.contains(">CloseConnection<"));
+}
+
+#[test]
+fn corba_notfound_svg() {
+    let r = report("corba/notfound.pcap");
+    let s = svg::render(&r, &Options::default());
+    check_svg(&s);
+    assert!(
+        s.contains("USER_EXCEPTION IDL:omg.org/CosNaming/NamingContext/NotFound:1.0"),
+        "{s}"
+    );
+    preview("corba-notfound.svg", &s);
+    insta::assert_snapshot!("corba_notfound_svg", s);
+}
