@@ -20,17 +20,18 @@
 //!    lifecycle and Zeek state, messages, activity lines, anomalies, other traffic.
 //!
 //! Dissectors run on the lab's own codecs: `wire::mqtt`, `wire::zmtp` (+ `wire::pickle`), `wire::ice`,
-//! `wire::jsonrpc`, `wire::soap`, `wire::lamport`, `wire::frame`; HTTP/1.x framing is httparse's.
+//! `wire::giop`, `wire::jsonrpc`, `wire::soap`, `wire::lamport`, `wire::frame`; HTTP/1.x framing is httparse's.
 //!
 //! Bounds: at most 4 MiB per direction waits behind a hole in a TCP stream, 64 KiB of HTTP headers,
-//! 256 KiB of a body kept for summarising, one MQTT packet / ZMTP frame / Ice message of 8 MiB; the report keeps 1000
+//! 256 KiB of a body kept for summarising, one MQTT packet / ZMTP frame / Ice or GIOP message of 8 MiB
+//! (and 8 MiB of GIOP fragments being joined per direction); the report keeps 1000
 //! messages per conversation and 20,000 in all (every message is still counted; past the limit the
 //! dissectors only count, see [`dissect::Messages`], which is what makes a 1 GB capture fast).
 //!
 //! Tests: unit tests here (`cargo test -p sister-analyze`), and `tests/analyze.rs` in the repository's
-//! test binary, which runs `sister analyze` on the 13 real captures of `testdata/pcaps` and the ZeroC
-//! Ice captures of `testdata/ice` and compares it with tshark (packets, conversations, HTTP, MQTT,
-//! Ice) and tcpflow (every stream, byte for byte).
+//! test binary, which runs `sister analyze` on the 13 real captures of `testdata/pcaps`, the ZeroC
+//! Ice captures of `testdata/ice` and the omniORB captures of `testdata/corba`, and compares it with
+//! tshark (packets, conversations, HTTP, MQTT, Ice, GIOP) and tcpflow (every stream, byte for byte).
 //!
 //! Modules: [`report`] (the model and its JSON Schema), [`text`] (the text rendering), [`follow`]
 //! (`--follow`), [`flow`], [`reassembly`], [`dissect`], [`render`] (the SVG sequence diagram and the
