@@ -149,9 +149,10 @@ struct Fragmented {
     request_id: Option<u32>,
     /// The operation of the request (for a Reply: of the request it answers), when known.
     operation: Option<String>,
-    /// Was the call counted at the first piece? (If its header did not fit there, the last
-    /// Fragment counts it.)
-    counted: bool,
+    /// Was the message's header read from the first piece (and the request it makes, or the one it
+    /// answers, taken into account there)? If the header did not fit, the last Fragment does it, and
+    /// counts the call.
+    header_read: bool,
     /// Pieces seen and bytes handed to the reassembler so far.
     pieces: u32,
     bytes: usize,
@@ -367,7 +368,7 @@ impl Giop {
                 kind: header.message_type,
                 request_id: first.as_ref().ok().and_then(Message::request_id).or(key),
                 operation: None,
-                counted: false,
+                header_read: false,
                 pieces: 1,
                 bytes: frame.len(),
                 dropped: None,
@@ -475,7 +476,7 @@ impl Giop {
             let first_seen = !completes || {
                 // A last Fragment completes what its first piece may not have told.
                 let f = self.fragment_entry(dir, &piece);
-                f.is_none_or(|f| !f.counted)
+                f.is_none_or(|f| !f.header_read)
             };
             match m {
                 Message::Request(req) if first_seen => {
@@ -515,7 +516,7 @@ impl Giop {
                 _ => known_operation.clone(),
             };
             if let Some(f) = self.halves[idx(dir)].fragmented.last_mut() {
-                f.counted = call.is_some();
+                f.header_read = true;
                 f.operation = op;
             }
         }
