@@ -5,9 +5,12 @@
 //
 //   hello_server -ORBInitRef NameService=corbaloc::127.0.0.1:2809/NameService \
 //                -ORBendPoint giop:tcp:127.0.0.1:2810 [--name Hello] [--quiet]
+#include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <pthread.h>
 #include "hello.hh"
 
 static bool quiet = false;  // --quiet: no line per call (bench/corba.sh measures calls, not the terminal)
@@ -21,13 +24,29 @@ public:
 };
 
 static CORBA::ORB_var orb;
+static sigset_t stop_signals;
+static std::atomic<bool> running(false);
 
-static void on_signal(int) {
-  // orb->shutdown(false) only asks the ORB to stop; run() returns in the main thread.
-  if (!CORBA::is_nil(orb)) orb->shutdown(false);
+// SIGINT and SIGTERM are blocked in every thread (the mask is set before ORB_init, so the ORB's threads
+// inherit it) and taken here with sigwait(): orb->shutdown() takes the ORB's locks, which a signal
+// handler must not do. shutdown(false) only asks the ORB to stop; run() returns in the main thread and
+// the process exits 0. A signal before orb->run() (still registering) ends the process at once.
+static void* wait_for_stop(void*) {
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  if (!running) std::_Exit(128 + sig);
+  orb->shutdown(false);
+  return 0;
 }
 
 int main(int argc, char** argv) {
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, 0);
+  pthread_t stopper;
+  pthread_create(&stopper, 0, wait_for_stop, 0);
+  pthread_detach(stopper);
   try {
     orb = CORBA::ORB_init(argc, argv);
     const char* name = "Hello";
@@ -58,8 +77,7 @@ int main(int argc, char** argv) {
     mgr->activate();
     CORBA::String_var ior = orb->object_to_string(ref);
     std::cout << ior << std::endl << "Hello server ready" << std::endl;
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
+    running = true;
     orb->run();
     orb->destroy();
   } catch (CORBA::SystemException& e) {
