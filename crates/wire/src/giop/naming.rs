@@ -210,7 +210,7 @@ pub fn describe_request(operation: &str, args: &mut Reader) -> Option<String> {
         "bind" | "rebind" | "bind_context" | "rebind_context" => {
             let name = read_name(args).ok()?;
             let ior = Ior::read(args).ok()?;
-            format!("{} → {}", name_to_string(&name), describe_ior(&ior))
+            format!("{} → {}", shorten(name_to_string(&name)), describe_ior(&ior))
         }
         "resolve" | "unbind" | "bind_new_context" | "to_string" => name_to_string(&read_name(args).ok()?),
         "resolve_str" | "to_name" => args.string("the name").ok()?,
@@ -223,7 +223,23 @@ pub fn describe_request(operation: &str, args: &mut Reader) -> Option<String> {
         "next_n" => format!("up to {}", args.ulong("how_many").ok()?),
         _ => return None,
     };
-    Some(text)
+    Some(if text.contains(" → ") {
+        text
+    } else {
+        shorten(text)
+    })
+}
+
+/// A description is one line of a report: a 10,000-character name (as in testdata/corba's fragment
+/// captures) is cut after 60 characters.
+fn shorten(text: String) -> String {
+    const MAX: usize = 60;
+    if text.chars().count() <= MAX {
+        return text;
+    }
+    let mut s: String = text.chars().take(MAX).collect();
+    s.push('…');
+    s
 }
 
 /// An IOR in a few words: its type and where its IIOP profile points.
@@ -287,5 +303,10 @@ mod tests {
         );
         assert_eq!(describe_request("sayHello", &mut Reader::new(&[], true)), None);
         assert_eq!(describe_ior(&Ior::nil()), "nil");
+        let mut w = Writer::new(true);
+        w.string(&"n".repeat(10_000));
+        let b = w.into_bytes();
+        let long = describe_request("resolve_str", &mut Reader::new(&b, true)).unwrap();
+        assert_eq!(long.chars().count(), 61);
     }
 }
