@@ -50,6 +50,7 @@ pub mod server;
 pub mod shutdown;
 pub mod soap;
 pub mod throttle;
+pub mod tls;
 pub mod udp;
 pub mod upcall;
 pub mod zk;
