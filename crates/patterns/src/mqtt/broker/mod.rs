@@ -8,9 +8,10 @@
 //! - `parking`: idle clients parked outside tokio, without a task (memory per idle client).
 
 pub mod auth;
+mod link;
 mod parking;
 pub mod server;
 pub mod state;
 pub mod trie;
 
-pub use server::{run, BrokerOptions};
+pub use server::{run, run_listeners, BrokerOptions, Listener};

@@ -36,6 +36,7 @@ use tokio::net::TcpStream;
 use tokio::runtime::Handle;
 use tracing::Instrument;
 
+use super::link::Link;
 use super::server::{connection, lost, Conn, Hub, Ready};
 
 /// The parked clients and the epoll set their sockets wait in.
@@ -190,7 +191,7 @@ fn resume(runtime: &Handle, role: &tracing::Span, hub: Arc<Hub>, p: Parked) {
         }
         match TcpStream::from_std(stream) {
             Ok(stream) => Some(Ready {
-                stream,
+                stream: Link::Plain(stream),
                 conn,
                 work: Box::default(),
             }),

@@ -42,6 +42,7 @@ use wire::mqtt::{
 };
 
 use super::auth::Auth;
+use super::link::Link;
 use super::parking::{self, NotParked, Parking};
 use super::state::{
     self, Broker, ConnectOutcome, ConnectReq, Ending, Message, MsgProps, Out, PublishIn, QoS, SubOpts,
@@ -49,6 +50,8 @@ use super::state::{
 };
 use crate::server::{self, Limits};
 use crate::shutdown::Signal;
+use crate::tls;
+use tracing::Instrument;
 
 /// Everything `sister mqtt broker` can be configured with.
 #[derive(Debug, Clone)]
@@ -198,8 +201,47 @@ impl Hub {
     }
 }
 
-/// Run the broker on `listener` until `shutdown` fires.
+/// One of the broker's listening sockets, as a connection sees it (Mosquitto's `listener` block).
+#[derive(Clone, Default)]
+pub struct Listener {
+    /// How the log names it: `0.0.0.0:8883 (TLS)`.
+    pub name: String,
+    /// TLS: the handshake comes before CONNECT (`certfile`, `keyfile`, ...).
+    pub tls: Option<crate::tls::TlsAcceptor>,
+    /// The username is the client certificate's subject CN (`use_identity_as_username`).
+    pub identity_as_username: bool,
+    /// This listener's connection limit (`max_connections`).
+    pub limits: Limits,
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener")
+            .field("name", &self.name)
+            .field("tls", &self.tls.is_some())
+            .field("identity_as_username", &self.identity_as_username)
+            .finish()
+    }
+}
+
+/// Run the broker on one plain listener until `shutdown` fires.
 pub async fn run(listener: TcpListener, opts: BrokerOptions, shutdown: Signal) -> io::Result<()> {
+    let ctx = Listener {
+        name: listener.local_addr()?.to_string(),
+        tls: None,
+        identity_as_username: false,
+        limits: opts.limits.clone(),
+    };
+    run_listeners(vec![(listener, ctx)], opts, shutdown).await
+}
+
+/// Run the broker on every listener until `shutdown` fires: one broker state, any number of ports
+/// (say 1883 in plain text for the lab's machines and 8883 with TLS for the campus network).
+pub async fn run_listeners(
+    listeners: Vec<(TcpListener, Listener)>,
+    opts: BrokerOptions,
+    shutdown: Signal,
+) -> io::Result<()> {
     let (parking, poll) = Parking::new()?;
     let parking = Arc::new(parking);
     let hub = Arc::new(Hub::new(opts.clone(), parking.clone()));
@@ -209,20 +251,26 @@ pub async fn run(listener: TcpListener, opts: BrokerOptions, shutdown: Signal) -
         .name("mqtt-parking".into())
         .spawn(move || parking::watch(p, poll))?;
     let ticker = tokio::spawn(tick(hub.clone(), shutdown.clone()));
-    let h = hub.clone();
-    let result = server::serve(
-        listener,
-        opts.limits.clone(),
-        shutdown,
-        move |stream, _peer, sd| {
+    let mut serving = tokio::task::JoinSet::new();
+    for (listener, ctx) in listeners {
+        let h = hub.clone();
+        let ctx = Arc::new(ctx);
+        let limits = ctx.limits.clone();
+        let serve = server::serve(listener, limits, shutdown.clone(), move |stream, _peer, sd| {
             let hub = h.clone();
             // Boxed: the handshake's buffers and timers are needed for a moment, the connection's
             // own state for as long as the client stays (see `a_connection_task_stays_small`).
-            let handshake = Box::pin(handshake(hub.clone(), stream, sd));
+            let handshake = Box::pin(handshake(hub.clone(), stream, ctx.clone(), sd));
             connection(hub, handshake)
-        },
-    )
-    .await;
+        });
+        serving.spawn(serve.in_current_span());
+    }
+    let mut result = Ok(());
+    while let Some(done) = serving.join_next().await {
+        if let Ok(Err(e)) = done {
+            result = Err(e);
+        }
+    }
     // Parked clients are no tasks of `serve`: wake them all (if the tick has not yet) and wait for
     // their goodbyes.
     hub.begin_shutdown();
@@ -378,7 +426,7 @@ impl Work {
 
 /// What the handshake leaves for the rest of the connection.
 pub(super) struct Ready {
-    pub(super) stream: TcpStream,
+    pub(super) stream: Link,
     pub(super) conn: Conn,
     /// The CONNACK to write, and whatever the client sent after its CONNECT.
     pub(super) work: Box<Work>,
@@ -413,7 +461,7 @@ where
         let mut waker = Some(std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await);
         let close = loop {
             let w = work.get_or_insert_with(Box::default);
-            let park = match step(&hub, &mut conn, &stream, w, waker.take()) {
+            let park = match step(&hub, &mut conn, &mut stream, w, waker.take()) {
                 Step::Wait { park } => park,
                 Step::Yield => {
                     tokio::task::yield_now().await;
@@ -447,15 +495,51 @@ where
 }
 
 /// The first phase of a connection, with the socket and the shutdown signal it needs.
-async fn handshake(hub: Arc<Hub>, mut stream: TcpStream, mut shutdown: Signal) -> Option<Ready> {
-    let (conn, work) = connect_and_ack(&hub, &mut stream, &mut shutdown).await?;
+async fn handshake(
+    hub: Arc<Hub>,
+    stream: TcpStream,
+    listener: Arc<Listener>,
+    mut shutdown: Signal,
+) -> Option<Ready> {
+    let (mut stream, identity) = match &listener.tls {
+        None => (Link::Plain(stream), None),
+        Some(acceptor) => {
+            let accepted = tokio::select! {
+                _ = shutdown.recv() => return None,
+                r = tokio::time::timeout(hub.opts.connect_timeout, acceptor.accept(stream)) => r,
+            };
+            let tls = match accepted {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    // A plain-MQTT client on this port gets no CONNACK: its CONNECT is not a TLS
+                    // ClientHello (as with Mosquitto).
+                    tracing::info!(listener = %listener.name, "TLS handshake failed: {}", tls::explain(&e));
+                    return None;
+                }
+                Err(_) => {
+                    tracing::info!(listener = %listener.name, "no TLS handshake within {:?}; closing", hub.opts.connect_timeout);
+                    return None;
+                }
+            };
+            let (tcp, session) = tls.into_inner();
+            let identity = session
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .and_then(|cert| tls::subject_common_name(cert));
+            (Link::tls(tcp, session), identity)
+        }
+    };
+    let identity = identity.filter(|_| listener.identity_as_username);
+    let (conn, work) = connect_and_ack(&hub, &mut stream, &listener, identity, &mut shutdown).await?;
     Some(Ready { stream, conn, work })
 }
 
 /// Read CONNECT, let the broker decide, queue CONNACK. `None`: the connection is over.
 async fn connect_and_ack(
     hub: &Hub,
-    stream: &mut TcpStream,
+    stream: &mut Link,
+    listener: &Listener,
+    identity: Option<String>,
     shutdown: &mut Signal,
 ) -> Option<(Conn, Box<Work>)> {
     let id = hub.next_conn.fetch_add(1, Ordering::Relaxed);
@@ -546,6 +630,15 @@ async fn connect_and_ack(
     } else {
         None
     };
+    let early = early.or_else(|| {
+        (listener.identity_as_username && identity.is_none()).then(|| {
+            (
+                ReasonCode::NotAuthorized,
+                "this listener takes the username from the client's certificate (use_identity_as_username), and the client sent none"
+                    .to_string(),
+            )
+        })
+    });
     if let Some((reason, why)) = early {
         tracing::warn!(client = %connect.client_id, "CONNECT refused: {why}");
         let ack = refuse(reason, &why);
@@ -570,8 +663,9 @@ async fn connect_and_ack(
         session_expiry: props.session_expiry_interval.unwrap_or(0),
         receive_maximum: props.receive_maximum.unwrap_or(65535),
         will,
-        username: connect.username.clone(),
+        username: identity.clone().or_else(|| connect.username.clone()),
         password: connect.password.clone(),
+        certified: identity.is_some(),
     };
     // The broker wakes this task with its waker when the outbox gets something.
     let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
@@ -676,13 +770,18 @@ async fn connect_and_ack(
 
 /// Park an idle connection (see [`super::parking`]): `None` if it is parked (or lost), the socket
 /// and [`Conn`] back if it has something to do after all.
-fn try_park(hub: &Hub, stream: TcpStream, conn: Conn) -> Option<(TcpStream, Conn)> {
+fn try_park(hub: &Hub, stream: Link, conn: Conn) -> Option<(Link, Conn)> {
     let (sid, id) = (conn.sid, conn.id);
+    // A TLS session lives in user space, beside the socket: it stays with its task (see link.rs).
+    let stream = match stream {
+        Link::Plain(s) => s,
+        tls => return Some((tls, conn)),
+    };
     // Under the broker's lock, so nothing can be queued for the client between the check and the
     // slot pointing at the parking.
     let mut inner = hub.lock();
     if hub.shutting_down.load(Ordering::Acquire) || !inner.broker.is_idle(sid, id) {
-        return Some((stream, conn));
+        return Some((Link::Plain(stream), conn));
     }
     inner.broker.trim(sid);
     match hub.parking.park(stream, conn) {
@@ -694,7 +793,7 @@ fn try_park(hub: &Hub, stream: TcpStream, conn: Conn) -> Option<(TcpStream, Conn
             }
             None
         }
-        Err(NotParked::Kept(stream, conn)) => Some((stream, conn)),
+        Err(NotParked::Kept(stream, conn)) => Some((Link::Plain(stream), conn)),
         Err(NotParked::Lost(conn, e)) => {
             drop(inner);
             lost(hub, &conn, format!("socket lost while parking: {e}"));
@@ -721,7 +820,7 @@ pub(super) fn lost(hub: &Hub, conn: &Conn, why: String) {
 }
 
 /// The connection ends: tell the broker state, and a 5.0 client why.
-async fn goodbye(hub: &Hub, conn: &Conn, stream: &mut TcpStream, close: Close) {
+async fn goodbye(hub: &Hub, conn: &Conn, stream: &mut Link, close: Close) {
     let (sid, id, version) = (conn.sid, conn.id, conn.version);
     let now = Instant::now();
     let mut goodbye = Vec::new();
@@ -774,12 +873,13 @@ const LINGER: Duration = Duration::from_secs(2);
 /// "connection reset" and loses whatever it had not read yet, our DISCONNECT included. So: send FIN
 /// (shutdown of our write half), read and drop the client's bytes until it closes too or LINGER
 /// passes, then close.
-async fn linger(stream: &mut TcpStream) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+async fn linger(stream: &mut Link) {
     let _ = stream.shutdown().await;
-    let mut sink = [0u8; 4096];
+    let mut sink = BytesMut::new();
     let _ = tokio::time::timeout(LINGER, async {
-        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+        while matches!(stream.read_buf(&mut sink).await, Ok(n) if n > 0) {
+            sink.clear();
+        }
     })
     .await;
 }
@@ -792,12 +892,11 @@ enum ReadErr {
 
 /// Read until one whole packet is buffered and decode it (used for CONNECT).
 async fn read_packet(
-    stream: &mut TcpStream,
+    stream: &mut Link,
     rbuf: &mut BytesMut,
     max: usize,
     hub: &Hub,
 ) -> Result<Packet, ReadErr> {
-    use tokio::io::AsyncReadExt;
     loop {
         match mqtt::decode_with_limit(rbuf, Version::V3_1_1, max) {
             Ok((p, used)) => {
@@ -818,8 +917,7 @@ async fn read_packet(
     }
 }
 
-async fn write_all(stream: &mut TcpStream, buf: &[u8], hub: &Hub) -> io::Result<()> {
-    use tokio::io::AsyncWriteExt;
+async fn write_all(stream: &mut Link, buf: &[u8], hub: &Hub) -> io::Result<()> {
     stream.write_all(buf).await?;
     hub.bytes_out.fetch_add(buf.len() as u64, Ordering::Relaxed);
     Ok(())
@@ -833,7 +931,7 @@ async fn write_all(stream: &mut TcpStream, buf: &[u8], hub: &Hub) -> io::Result<
 /// sending cannot keep the thread to itself. (A plain `fn` returning the `poll_fn`, not an `async fn`:
 /// that would store its arguments twice in the task.)
 fn wait<'a>(
-    stream: &'a TcpStream,
+    stream: &'a Link,
     mut work: Option<&'a mut Work>,
 ) -> impl Future<Output = io::Result<Waker>> + 'a {
     let mut registered = false;
@@ -846,6 +944,8 @@ fn wait<'a>(
         let (read, write) = work
             .as_deref()
             .map_or((true, false), |w| (w.may_read(), w.wpos < w.wbuf.len()));
+        // TLS: ciphertext may wait for the socket after all plaintext was taken (link.rs).
+        let write = write || stream.wants_write();
         if read {
             ready |= stream.poll_read_ready(cx)?.is_ready();
         }
@@ -878,7 +978,7 @@ enum Step {
 
 /// Everything the connection can do now without waiting: read and apply what the client sent, move
 /// what the broker queued for us into the write buffer, write as much as the socket takes.
-fn step(hub: &Hub, conn: &mut Conn, stream: &TcpStream, w: &mut Work, waker: Option<Waker>) -> Step {
+fn step(hub: &Hub, conn: &mut Conn, stream: &mut Link, w: &mut Work, waker: Option<Waker>) -> Step {
     if hub.shutting_down.load(Ordering::Acquire) {
         return Step::Close(Close::new(
             ReasonCode::ServerShuttingDown,
@@ -958,6 +1058,18 @@ fn step(hub: &Hub, conn: &mut Conn, stream: &TcpStream, w: &mut Work, waker: Opt
             }
             if let Some(c) = closing {
                 return Step::FlushAndClose(c);
+            }
+        }
+        // TLS: ciphertext left over from the last write goes first (link.rs).
+        if stream.wants_write() && w.wpos == w.wbuf.len() {
+            match stream.try_flush() {
+                Err(e) if e.kind() != io::ErrorKind::WouldBlock => {
+                    return Step::Close(Close::new(
+                        ReasonCode::UnspecifiedError,
+                        format!("write failed: {e}"),
+                    ))
+                }
+                _ => {}
             }
         }
         // Write as much as the socket takes now: everything queued goes in one system call.
@@ -1171,8 +1283,8 @@ fn apply_backlog(
     result
 }
 
-async fn flush(stream: &mut TcpStream, buf: &[u8], hub: &Hub) -> io::Result<()> {
-    if buf.is_empty() {
+async fn flush(stream: &mut Link, buf: &[u8], hub: &Hub) -> io::Result<()> {
+    if buf.is_empty() && !stream.wants_write() {
         return Ok(());
     }
     tokio::time::timeout(Duration::from_secs(2), write_all(stream, buf, hub))
@@ -1437,7 +1549,10 @@ mod tests {
         let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
         let (parking, _poll) = Parking::new().unwrap();
         let hub = Arc::new(Hub::new(BrokerOptions::default(), Arc::new(parking)));
-        let f = connection(hub.clone(), Box::pin(handshake(hub, c, Signal::never())));
+        let f = connection(
+            hub.clone(),
+            Box::pin(handshake(hub, c, Arc::new(Listener::default()), Signal::never())),
+        );
         let size = std::mem::size_of_val(&f);
         assert!(size <= 224, "the connection future grew to {size} bytes");
     }

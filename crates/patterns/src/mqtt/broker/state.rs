@@ -412,6 +412,9 @@ pub struct ConnectReq {
     pub will: Option<Will>,
     pub username: Option<String>,
     pub password: Option<Bytes>,
+    /// The username is the subject name of the client's TLS certificate, which the listener checked
+    /// (`use_identity_as_username`): the password file is not consulted, the ACL still is.
+    pub certified: bool,
 }
 
 /// The broker's answer to a CONNECT.
@@ -750,10 +753,13 @@ impl Broker {
     /// A CONNECT arrived on connection `conn`.
     pub fn connect(&mut self, conn: u64, req: ConnectReq, now: Instant) -> ConnectOutcome {
         // Authentication (an optional password file; anonymous clients allowed by default).
-        if let Err(why) = self
-            .auth
-            .check_password(req.username.as_deref(), req.password.as_deref())
-        {
+        let checked = if req.certified {
+            Ok(())
+        } else {
+            self.auth
+                .check_password(req.username.as_deref(), req.password.as_deref())
+        };
+        if let Err(why) = checked {
             let reason = if req.username.is_none() {
                 rc::NOT_AUTHORIZED
             } else {
@@ -1770,6 +1776,7 @@ mod tests {
             will: None,
             username: None,
             password: None,
+            certified: false,
         }
     }
 
@@ -2317,6 +2324,7 @@ mod pressure_tests {
             will: None,
             username: None,
             password: None,
+            certified: false,
         };
         let ConnectOutcome::Accepted { sid: s, .. } = b.connect(1, req("s"), now) else {
             panic!()
