@@ -8,6 +8,7 @@
 //! - `parking`: idle clients parked outside tokio, without a task (memory per idle client).
 
 pub mod auth;
+pub mod config;
 mod link;
 mod parking;
 pub mod server;
