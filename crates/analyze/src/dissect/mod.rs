@@ -3,10 +3,11 @@
 //! A conversation's dissector is chosen **by content first, port second**: the course runs UDP text,
 //! ZeroMQ PUB/SUB and a Lamport demo all on port 12345, and students move services to other ports.
 //! [`Session`] holds the first bytes until one of the detectors recognises them (an HTTP request line,
-//! the ZMTP signature `ff .. 7f`, an MQTT CONNECT, Ice's magic `IceP`, GIOP's magic `GIOP`), then
-//! replays them into the chosen dissector. Streams that start in the middle (the capture began after
-//! the connection opened) are recognised from what comes next (an HTTP status line, an MQTT packet on
-//! the MQTT port, an Ice or a GIOP message).
+//! the ZMTP signature `ff .. 7f`, an MQTT CONNECT, Ice's magic `IceP`, GIOP's magic `GIOP`, a TLS
+//! record holding a ClientHello or ServerHello), then replays them into the chosen dissector. Streams
+//! that start in the middle (the capture began after the connection opened) are recognised from what
+//! comes next (an HTTP status line, an MQTT packet on the MQTT port, an Ice or a GIOP message, a run
+//! of TLS record headers).
 //!
 //! Every dissector takes contiguous bytes of one direction as they become available and emits
 //! [`Msg`]s into the conversation's [`Messages`]; none may panic or hold more than a bounded buffer,
@@ -24,6 +25,7 @@ pub mod jsonrpc;
 pub mod mqtt;
 pub mod soap;
 pub mod text;
+pub mod tls;
 pub mod zmtp;
 
 use std::collections::BTreeMap;
@@ -71,6 +73,8 @@ pub struct Messages {
     /// protocols that have such messages (set whether the message is kept or only counted).
     pub opened_by: Option<Step>,
     pub closed_by: Option<Step>,
+    /// What a TLS connection showed (set by [`tls::Tls`] when the capture ends).
+    pub tls: Option<crate::report::TlsSession>,
     /// Where [`Messages::count`] writes an activity key (reused: counting allocates nothing for a key
     /// already seen).
     key: String,
@@ -92,6 +96,7 @@ impl Messages {
             activity: BTreeMap::new(),
             opened_by: None,
             closed_by: None,
+            tls: None,
             key: String::new(),
         }
     }
@@ -302,6 +307,10 @@ impl Session {
         } else if self.hints.mid_stream && !self.hints.udp && wire::giop::sniff(bytes) {
             // And one that starts with a GIOP header is GIOP.
             Some(Box::new(giop::Giop::new()) as Box<dyn Dissector + Send>)
+        } else if self.hints.mid_stream && !self.hints.udp && tls::starts_record_run(bytes) {
+            // And one that is TLS records back to back (every header sane, to the segment's end)
+            // is TLS: the handshake was before the capture, application data records follow.
+            Some(Box::new(tls::Tls::new(self.hints.server_port, true)) as Box<dyn Dissector + Send>)
         } else {
             detect(&first, dir, self.hints, self.held_len >= UNDECIDED_LIMIT, patient)
         };
@@ -395,6 +404,14 @@ fn detect(
             } else if !enough {
                 return None;
             }
+        }
+        // TLS: a handshake record holding a ClientHello or a ServerHello ([`tls::sniff_hello`]), on
+        // any port, in whichever direction the capture shows first. Before MQTT: on 8883 MQTT
+        // travels inside TLS.
+        match tls::sniff_hello(first) {
+            tls::Sniff::Tls => return Some(Box::new(tls::Tls::new(hints.server_port, hints.mid_stream))),
+            tls::Sniff::NeedMore if !enough => return None,
+            _ => {}
         }
         // MQTT: a CONNECT is unmistakable on any port; without one (the capture started later), a whole
         // MQTT packet on the MQTT port (1883, 8883) will do.
