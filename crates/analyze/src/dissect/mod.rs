@@ -620,7 +620,9 @@ mod tests {
             )
         };
         type Conversation = (u16, Vec<(Direction, Vec<u8>)>);
-        let conversations: [Conversation; 6] = [
+        let conversations: [Conversation; 8] = [
+            (8883, tls::build::tls13_conversation()),
+            (8443, tls::build::tls12_conversation()),
             (
                 1883,
                 vec![
@@ -720,7 +722,61 @@ mod tests {
             assert_eq!(counted.activity, full.activity, "port {port}");
             assert_eq!(counted.opened_by, full.opened_by, "port {port}");
             assert_eq!(counted.closed_by, full.closed_by, "port {port}");
+            assert_eq!(counted.tls, full.tls, "port {port}");
         }
+    }
+
+    #[test]
+    fn tls_is_found_by_its_hello_on_any_port_and_mid_stream_by_its_records() {
+        use tls::build::{client_hello_message, record};
+        use Direction::{ClientToServer as C, ServerToClient as S};
+        let hello = record(
+            22,
+            0x0301,
+            &client_hello_message("localhost", &["mqtt"], &[0x001d]),
+        );
+        // 8883 first: MQTT's port, where TLS must win over the MQTT guess.
+        for port in [8883, 443, 4433, 1883, 12345] {
+            // The ClientHello in two pieces, the first shorter than the detector needs.
+            let out = run(
+                port,
+                &[(C, hello[..4].to_vec()), (C, hello[4..].to_vec())],
+                usize::MAX,
+            );
+            assert_eq!(out.kept.len(), 1, "port {port}");
+            assert_eq!(out.kept[0].protocol, "TLS", "port {port}");
+            assert!(
+                out.kept[0].summary.starts_with("ClientHello (SNI localhost"),
+                "port {port}"
+            );
+            assert!(out.tls.is_some());
+        }
+        // A capture that began after the handshake: application data records back to back.
+        let mut s = Session::new(Hints {
+            server_port: 4433,
+            udp: false,
+            mid_stream: true,
+        });
+        let mut out = Messages::default();
+        s.data(C, 0.0, 0, &record(23, 0x0303, &[1; 22]), &mut out);
+        s.data(S, 0.1, 0, &record(23, 0x0303, &[2; 22]), &mut out);
+        let mut notes = Vec::new();
+        s.finish(1.0, &mut out, &mut notes);
+        let shown: Vec<(&str, &str)> = out
+            .kept
+            .iter()
+            .map(|m| (m.protocol, m.summary.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("TLS", "application data (22 bytes)"),
+                ("TLS", "application data (22 bytes)")
+            ]
+        );
+        // The same records in a connection whose start was captured are no hello: not TLS.
+        let out = run(4433, &[(C, record(23, 0x0303, &[1; 22]))], usize::MAX);
+        assert_ne!(out.kept[0].protocol, "TLS");
     }
 
     #[test]

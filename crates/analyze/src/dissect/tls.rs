@@ -1738,3 +1738,728 @@ fn bad_header(dir: Direction, b: &[u8]) -> String {
         hex.join(" ")
     )
 }
+
+/// TLS bytes built by hand for the tests (here and in [`super`]'s): records, hellos, certificates.
+#[cfg(test)]
+pub(crate) mod build {
+    use crate::report::Direction;
+
+    pub fn vec8(b: &[u8]) -> Vec<u8> {
+        [&[b.len() as u8][..], b].concat()
+    }
+    pub fn vec16(b: &[u8]) -> Vec<u8> {
+        [&(b.len() as u16).to_be_bytes()[..], b].concat()
+    }
+    pub fn vec24(b: &[u8]) -> Vec<u8> {
+        [&(b.len() as u32).to_be_bytes()[1..], b].concat()
+    }
+    /// A record: type, version, length, body.
+    pub fn record(ty: u8, version: u16, body: &[u8]) -> Vec<u8> {
+        [
+            &[ty][..],
+            &version.to_be_bytes(),
+            &(body.len() as u16).to_be_bytes(),
+            body,
+        ]
+        .concat()
+    }
+    /// A handshake message: type, 3-byte length, body.
+    pub fn handshake(ty: u8, body: &[u8]) -> Vec<u8> {
+        [&[ty][..], &vec24(body)].concat()
+    }
+    pub fn ext(ty: u16, data: &[u8]) -> Vec<u8> {
+        [&ty.to_be_bytes()[..], &vec16(data)].concat()
+    }
+    fn u16s(v: &[u16]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_be_bytes()).collect()
+    }
+
+    /// A ClientHello offering TLS 1.3 and 1.2, three suites, with SNI, ALPN and key shares.
+    pub fn client_hello_message(sni: &str, alpn: &[&str], groups: &[u16]) -> Vec<u8> {
+        let mut exts = Vec::new();
+        exts.extend(ext(0, &vec16(&[&[0u8][..], &vec16(sni.as_bytes())].concat())));
+        if !alpn.is_empty() {
+            let list: Vec<u8> = alpn.iter().flat_map(|a| vec8(a.as_bytes())).collect();
+            exts.extend(ext(16, &vec16(&list)));
+        }
+        exts.extend(ext(43, &vec8(&u16s(&[0x0a0a, 0x0304, 0x0303]))));
+        let shares: Vec<u8> = groups
+            .iter()
+            .flat_map(|&g| [&g.to_be_bytes()[..], &vec16(&[7; 32])].concat())
+            .collect();
+        exts.extend(ext(51, &vec16(&shares)));
+        let body = [
+            &0x0303u16.to_be_bytes()[..],
+            &[0x11; 32],
+            &vec8(&[0x22; 32]),
+            &vec16(&u16s(&[0x1301, 0x1302, 0xc02f])),
+            &vec8(&[0]),
+            &vec16(&exts),
+        ]
+        .concat();
+        handshake(1, &body)
+    }
+
+    fn server_hello_with(random: &[u8; 32], suite: u16, exts: &[u8]) -> Vec<u8> {
+        let body = [
+            &0x0303u16.to_be_bytes()[..],
+            random,
+            &vec8(&[0x22; 32]),
+            &suite.to_be_bytes(),
+            &[0],
+            &vec16(exts),
+        ]
+        .concat();
+        handshake(2, &body)
+    }
+
+    /// A TLS 1.3 ServerHello: supported_versions 0x0304 and a key share for `group`.
+    pub fn server_hello_13(suite: u16, group: u16) -> Vec<u8> {
+        let exts = [
+            ext(43, &0x0304u16.to_be_bytes()),
+            ext(51, &[&group.to_be_bytes()[..], &vec16(&[9; 32])].concat()),
+        ]
+        .concat();
+        server_hello_with(&[0x33; 32], suite, &exts)
+    }
+
+    /// A HelloRetryRequest asking for a key share for `group`.
+    pub fn hello_retry(group: u16) -> Vec<u8> {
+        let exts = [ext(43, &0x0304u16.to_be_bytes()), ext(51, &group.to_be_bytes())].concat();
+        server_hello_with(&super::HELLO_RETRY_RANDOM, 0x1301, &exts)
+    }
+
+    /// A TLS 1.2 ServerHello choosing `suite` and ALPN `alpn`.
+    pub fn server_hello_12(suite: u16, alpn: &str) -> Vec<u8> {
+        let exts = ext(16, &vec16(&vec8(alpn.as_bytes())));
+        server_hello_with(&[0x44; 32], suite, &exts)
+    }
+
+    /// A DER element.
+    fn der(tag: u8, body: &[u8]) -> Vec<u8> {
+        let len = body.len();
+        let head = if len < 0x80 {
+            vec![tag, len as u8]
+        } else if len < 0x100 {
+            vec![tag, 0x81, len as u8]
+        } else {
+            vec![tag, 0x82, (len >> 8) as u8, len as u8]
+        };
+        [head, body.to_vec()].concat()
+    }
+    fn name(cn: &str) -> Vec<u8> {
+        let org = der(
+            0x31,
+            &der(
+                0x30,
+                &[der(0x06, &[0x55, 4, 0x0a]), der(0x13, b"sister")].concat(),
+            ),
+        );
+        let common = der(
+            0x31,
+            &der(
+                0x30,
+                &[der(0x06, &[0x55, 4, 3]), der(0x0c, cn.as_bytes())].concat(),
+            ),
+        );
+        der(0x30, &[org, common].concat())
+    }
+
+    /// A certificate with the fields sister reads (the rest empty: no key, no real signature).
+    pub fn certificate_der(subject: &str, issuer: &str) -> Vec<u8> {
+        let san = der(
+            0x30,
+            &[der(0x82, b"localhost"), der(0x87, &[127, 0, 0, 1])].concat(),
+        );
+        let extensions = der(
+            0xa3,
+            &der(
+                0x30,
+                &der(0x30, &[der(0x06, &[0x55, 0x1d, 0x11]), der(0x04, &san)].concat()),
+            ),
+        );
+        let tbs = der(
+            0x30,
+            &[
+                der(0xa0, &der(0x02, &[2])),
+                der(0x02, &[0x01, 0x23]),
+                der(0x30, &der(0x06, &[0x2a, 0x86, 0x48])),
+                name(issuer),
+                der(
+                    0x30,
+                    &[der(0x17, b"251207100400Z"), der(0x18, b"20351205100400Z")].concat(),
+                ),
+                name(subject),
+                der(0x30, &[]),
+                extensions,
+            ]
+            .concat(),
+        );
+        der(0x30, &[tbs, der(0x30, &[]), der(0x03, &[0])].concat())
+    }
+
+    /// A TLS 1.2 Certificate message.
+    pub fn certificate(ders: &[Vec<u8>]) -> Vec<u8> {
+        let list: Vec<u8> = ders.iter().flat_map(|d| vec24(d)).collect();
+        handshake(11, &vec24(&list))
+    }
+
+    /// A TLS 1.3 connection: hellos, the server's encrypted flight, the client's Finished, data
+    /// both ways, the client's close_notify (encrypted).
+    pub fn tls13_conversation() -> Vec<(Direction, Vec<u8>)> {
+        use Direction::{ClientToServer as C, ServerToClient as S};
+        vec![
+            (
+                C,
+                record(
+                    22,
+                    0x0301,
+                    &client_hello_message("localhost", &["mqtt"], &[0x001d]),
+                ),
+            ),
+            (
+                S,
+                [
+                    record(22, 0x0303, &server_hello_13(0x1301, 0x001d)),
+                    record(20, 0x0303, &[1]),
+                    record(23, 0x0303, &[0; 30]),
+                    record(23, 0x0303, &[0; 900]),
+                    record(23, 0x0303, &[0; 280]),
+                    record(23, 0x0303, &[0; 69]),
+                ]
+                .concat(),
+            ),
+            (
+                C,
+                [record(20, 0x0303, &[1]), record(23, 0x0303, &[0; 69])].concat(),
+            ),
+            (S, record(23, 0x0303, &[0; 250])),
+            (C, record(23, 0x0303, &[0; 31])),
+            (S, record(23, 0x0303, &[0; 21])),
+            (
+                C,
+                [record(23, 0x0303, &[0; 45]), record(23, 0x0303, &[0; 45])].concat(),
+            ),
+            (C, record(23, 0x0303, &[0; 19])),
+        ]
+    }
+
+    /// A TLS 1.2 connection: hellos, certificates, key exchange, Finished both ways, data, an
+    /// encrypted close_notify.
+    pub fn tls12_conversation() -> Vec<(Direction, Vec<u8>)> {
+        use Direction::{ClientToServer as C, ServerToClient as S};
+        let ske = handshake(12, &[&[3u8, 0x00, 0x1d][..], &vec8(&[5; 32]), &[0; 20]].concat());
+        vec![
+            (
+                C,
+                record(
+                    22,
+                    0x0301,
+                    &client_hello_message("localhost", &["http/1.1"], &[0x001d]),
+                ),
+            ),
+            (
+                S,
+                [
+                    record(22, 0x0303, &server_hello_12(0xc030, "http/1.1")),
+                    record(
+                        22,
+                        0x0303,
+                        &certificate(&[
+                            certificate_der("localhost", "sister lab CA"),
+                            certificate_der("sister lab CA", "sister lab CA"),
+                        ]),
+                    ),
+                    // ServerKeyExchange and ServerHelloDone in one record.
+                    record(22, 0x0303, &[ske, handshake(14, &[])].concat()),
+                ]
+                .concat(),
+            ),
+            (
+                C,
+                [
+                    record(22, 0x0303, &handshake(16, &vec8(&[6; 32]))),
+                    record(20, 0x0303, &[1]),
+                    record(22, 0x0303, &[0; 40]),
+                ]
+                .concat(),
+            ),
+            (
+                S,
+                [record(20, 0x0303, &[1]), record(22, 0x0303, &[0; 40])].concat(),
+            ),
+            (C, record(23, 0x0303, &[0; 39])),
+            (S, record(23, 0x0303, &[0; 39])),
+            (C, record(21, 0x0303, &[0; 26])),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::build::*;
+    use super::*;
+    use Direction::{ClientToServer as C, ServerToClient as S};
+
+    /// Feed each piece, cut into `chunk`-byte deliveries, to a fresh dissector.
+    fn run_chunked(
+        port: u16,
+        pieces: &[(Direction, Vec<u8>)],
+        chunk: usize,
+        limit: usize,
+    ) -> (Messages, Vec<Note>) {
+        let mut d = Tls::new(port, false);
+        let mut out = Messages::new(limit);
+        let mut off = [0u64; 2];
+        for (i, (dir, bytes)) in pieces.iter().enumerate() {
+            for c in bytes.chunks(chunk.max(1)) {
+                d.data(*dir, i as f64, off[idx(*dir)], c, &mut out);
+                off[idx(*dir)] += c.len() as u64;
+            }
+        }
+        let mut notes = Vec::new();
+        d.finish(99.0, &mut out, &mut notes);
+        (out, notes)
+    }
+
+    fn run(pieces: &[(Direction, Vec<u8>)]) -> Messages {
+        run_chunked(8883, pieces, usize::MAX, usize::MAX).0
+    }
+
+    fn summaries(m: &Messages) -> Vec<(Direction, &str)> {
+        m.kept.iter().map(|m| (m.direction, m.summary.as_str())).collect()
+    }
+
+    #[test]
+    fn a_hello_is_tls_on_its_first_bytes_and_other_protocols_are_not() {
+        let ch = record(22, 0x0301, &client_hello_message("localhost", &[], &[0x001d]));
+        assert_eq!(sniff_hello(&ch), Sniff::Tls);
+        for n in 1..SNIFF_LEN {
+            assert_eq!(sniff_hello(&ch[..n]), Sniff::NeedMore, "{n} bytes");
+        }
+        let sh = record(22, 0x0303, &server_hello_13(0x1301, 0x001d));
+        assert_eq!(sniff_hello(&sh), Sniff::Tls);
+        for other in [
+            &b"GET / HTTP/1.1\r\n\r\n"[..],
+            b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c",
+            // Version 3.5, a finished record as the first message, a record too long for TLS.
+            b"\x16\x03\x05\x00\x40\x01\x00\x00\x3c\x03\x03",
+            b"\x16\x03\x03\x00\x40\x14\x00\x00\x3c\x03\x03",
+            b"\x16\x03\x03\x48\x01\x01\x00\x00\x3c\x03\x03",
+            // Application data first: TLS, but not a start (the mid-stream check reads those).
+            b"\x17\x03\x03\x00\x10\x00\x00\x00\x00\x00\x00",
+        ] {
+            assert_eq!(sniff_hello(other), Sniff::NotTls, "{other:?}");
+        }
+    }
+
+    #[test]
+    fn a_run_of_record_headers_is_tls_and_text_is_not() {
+        let run = [
+            record(23, 0x0303, &[1; 22]),
+            record(23, 0x0303, &[2; 300]),
+            record(21, 0x0303, &[3; 26]),
+        ]
+        .concat();
+        assert!(starts_record_run(&run));
+        // Cut anywhere after the first header: still a run (the rest is in the next segment).
+        for n in HEADER..run.len() {
+            assert!(starts_record_run(&run[..n]), "{n}");
+        }
+        assert!(
+            !starts_record_run(&run[..3]),
+            "a header's prefix alone proves nothing"
+        );
+        let mut bad = run.clone();
+        bad[HEADER + 22] = 0x47; // the second header's type
+        assert!(!starts_record_run(&bad));
+        assert!(!starts_record_run(b"Suhu: 28\xc2\xb0C"));
+        assert!(
+            !starts_record_run(&record(24, 0x0303, &[1; 3])),
+            "heartbeat is not a start"
+        );
+    }
+
+    #[test]
+    fn a_tls13_connection_reads_the_same_in_any_cutting() {
+        let conv = tls13_conversation();
+        let (whole, notes) = run_chunked(8883, &conv, usize::MAX, usize::MAX);
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(
+            summaries(&whole),
+            [
+                (C, "ClientHello (SNI localhost, ALPN mqtt, key share x25519, up to TLS 1.3, 3 cipher suites)"),
+                (S, "ServerHello (TLS 1.3, TLS_AES_128_GCM_SHA256, x25519)"),
+                (S, "ChangeCipherSpec (middlebox compatibility only, RFC 8446 D.4)"),
+                (
+                    S,
+                    "application data ×4 (1279 bytes, beginning with the encrypted EncryptedExtensions … Finished)"
+                ),
+                (C, "ChangeCipherSpec (middlebox compatibility only, RFC 8446 D.4)"),
+                (C, "application data (69 bytes, beginning with the client's encrypted Finished)"),
+                (S, "application data (250 bytes)"),
+                (C, "application data (31 bytes)"),
+                (S, "application data (21 bytes)"),
+                (C, "application data ×3 (109 bytes)"),
+            ]
+        );
+        let tls = whole.tls.as_ref().unwrap();
+        assert_eq!(tls.version.as_deref(), Some("TLS 1.3"));
+        assert_eq!(tls.versions_offered, ["TLS 1.3", "TLS 1.2"], "GREASE left out");
+        assert_eq!(tls.server_name.as_deref(), Some("localhost"));
+        assert_eq!(tls.alpn_offered, ["mqtt"]);
+        assert_eq!(tls.alpn, None, "TLS 1.3 sends the choice encrypted");
+        assert_eq!(tls.cipher_suite.as_deref(), Some("TLS_AES_128_GCM_SHA256"));
+        assert_eq!(tls.key_exchange_group.as_deref(), Some("x25519"));
+        assert_eq!((tls.client_records.records, tls.server_records.records), (7, 8));
+        assert_eq!(
+            (
+                tls.client_records.application_data,
+                tls.client_records.application_data_bytes
+            ),
+            (5, 69 + 31 + 45 + 45 + 19)
+        );
+        assert_eq!(tls.server_records.handshake_messages, 1);
+        assert_eq!(
+            tls.summary,
+            "TLS 1.3 (port 8883 suggests MQTT over TLS): the server name `localhost`, the application \
+             protocols the client offered (ALPN `mqtt`), the cipher TLS_AES_128_GCM_SHA256 and the sizes \
+             and timing of 11 encrypted records are visible; their content cannot be read without the \
+             session keys. In TLS 1.3 everything after the ServerHello is encrypted, the server's \
+             certificate included."
+        );
+        let ch = &whole.kept[0].fields;
+        assert_eq!(ch["handshake_type"], "1");
+        assert_eq!(ch["supported_versions"], "TLS 1.3, TLS 1.2");
+        assert_eq!(
+            ch["cipher_suites"],
+            "TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+        );
+        assert_eq!(ch["record_version"], "0x0301");
+        let flight = &whole.kept[3].fields;
+        assert_eq!(
+            (flight["records"].as_str(), flight["record_sizes"].as_str()),
+            ("4", "30, 900, 280, 69")
+        );
+        for chunk in [1, 2, 3, 5, 7, 64] {
+            let (cut, _) = run_chunked(8883, &conv, chunk, usize::MAX);
+            assert_eq!(summaries(&cut), summaries(&whole), "{chunk}-byte deliveries");
+            assert_eq!(cut.tls, whole.tls, "{chunk}-byte deliveries");
+        }
+        // Offsets and lengths are the stream's: the ClientHello starts after its record's header,
+        // the flight's run ends where the server's bytes of that piece end.
+        let hello_len = conv[0].1.len() - HEADER;
+        assert_eq!(
+            (whole.kept[0].offset, whole.kept[0].len),
+            (HEADER as u64, hello_len as u64)
+        );
+        let run = &whole.kept[3];
+        assert_eq!(run.offset + run.len, conv[1].1.len() as u64);
+    }
+
+    #[test]
+    fn a_tls12_connection_shows_its_certificates_and_encrypted_finished() {
+        let (m, _) = run_chunked(8443, &tls12_conversation(), usize::MAX, usize::MAX);
+        assert_eq!(
+            summaries(&m),
+            [
+                (C, "ClientHello (SNI localhost, ALPN http/1.1, key share x25519, up to TLS 1.3, 3 cipher suites)"),
+                (S, "ServerHello (TLS 1.2, TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, ALPN http/1.1)"),
+                (S, "Certificate (2: CN=localhost issued by CN=sister lab CA, valid 2025-12-07 to 2035-12-05)"),
+                (S, "ServerKeyExchange (ECDHE x25519)"),
+                (S, "ServerHelloDone"),
+                (C, "ClientKeyExchange (33 bytes)"),
+                (C, "ChangeCipherSpec (what follows is encrypted)"),
+                (C, "encrypted handshake message (Finished, 40 bytes)"),
+                (S, "ChangeCipherSpec (what follows is encrypted)"),
+                (S, "encrypted handshake message (Finished, 40 bytes)"),
+                (C, "application data (39 bytes)"),
+                (S, "application data (39 bytes)"),
+                (C, "encrypted Alert (26 bytes)"),
+            ]
+        );
+        let cert = &m.kept[2].fields;
+        assert_eq!(cert["subject"], "CN=localhost");
+        assert_eq!(cert["issuer"], "CN=sister lab CA");
+        assert_eq!(cert["not_before"], "2025-12-07T10:04:00Z");
+        assert_eq!(cert["not_after"], "2035-12-05T10:04:00Z");
+        assert_eq!(cert["alt_names"], "localhost, 127.0.0.1");
+        assert_eq!(cert["chain"], "CN=localhost ← CN=sister lab CA");
+        let tls = m.tls.as_ref().unwrap();
+        assert_eq!(tls.alpn.as_deref(), Some("http/1.1"));
+        assert_eq!(tls.certificates.len(), 2);
+        assert_eq!(tls.certificates[1].subject.as_deref(), Some("CN=sister lab CA"));
+        assert_eq!(tls.alerts.len(), 1);
+        assert!(tls.alerts[0].encrypted && tls.alerts[0].description.is_none());
+        assert_eq!(m.closed_by.map(|s| s.message), Some("encrypted Alert"));
+        // Handshake messages in the clear, as tshark counts `tls.handshake.type`.
+        assert_eq!(
+            (
+                tls.client_records.handshake_messages,
+                tls.server_records.handshake_messages
+            ),
+            (2, 4)
+        );
+        assert_eq!(
+            (tls.client_records.handshake, tls.server_records.handshake),
+            (3, 4)
+        );
+        assert!(
+            tls.summary.starts_with(
+            "TLS 1.2 (port 8443 suggests HTTP over TLS): the server name `localhost`, the application protocol `http/1.1` (ALPN), the cipher \
+             TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, the server's certificate (CN=localhost, issued by CN=sister \
+             lab CA) and the sizes and timing of 2 encrypted records are visible;"
+            ),
+            "{}",
+            tls.summary
+        );
+        // The port (4433 is no protocol's) changes only the sentence.
+        let (other_port, _) = run_chunked(4433, &tls12_conversation(), usize::MAX, usize::MAX);
+        assert!(other_port.tls.unwrap().port_suggests.is_none());
+        assert_eq!(m.tls.as_ref().unwrap().port_suggests.as_deref(), Some("HTTP"));
+    }
+
+    #[test]
+    fn a_hello_retry_request_and_a_plaintext_alert() {
+        let m = run(&[
+            (
+                C,
+                record(22, 0x0301, &client_hello_message("example.org", &[], &[0x001d])),
+            ),
+            (
+                S,
+                [record(22, 0x0303, &hello_retry(0x0017)), record(20, 0x0303, &[1])].concat(),
+            ),
+            (
+                C,
+                [
+                    record(20, 0x0303, &[1]),
+                    record(22, 0x0303, &client_hello_message("example.org", &[], &[0x0017])),
+                ]
+                .concat(),
+            ),
+            (S, record(21, 0x0303, &[2, 40])),
+        ]);
+        assert_eq!(
+            summaries(&m),
+            [
+                (
+                    C,
+                    "ClientHello (SNI example.org, key share x25519, up to TLS 1.3, 3 cipher suites)"
+                ),
+                (
+                    S,
+                    "HelloRetryRequest (TLS 1.3, asks for a key share for secp256r1)"
+                ),
+                (S, "ChangeCipherSpec (middlebox compatibility only, RFC 8446 D.4)"),
+                (C, "ChangeCipherSpec (middlebox compatibility only, RFC 8446 D.4)"),
+                (
+                    C,
+                    "ClientHello (SNI example.org, key share secp256r1, up to TLS 1.3, 3 cipher suites)"
+                ),
+                (S, "Alert fatal handshake_failure"),
+            ]
+        );
+        assert_eq!(m.kept[1].fields["type"], "HelloRetryRequest");
+        assert_eq!(m.kept[1].fields["handshake_type"], "2");
+        let tls = m.tls.unwrap();
+        assert!(tls.hello_retry_request);
+        assert_eq!(tls.version, None, "a HelloRetryRequest chooses nothing yet");
+        assert_eq!(tls.alerts[0].level.as_deref(), Some("fatal"));
+        assert!(tls.summary.ends_with(
+            "no encrypted record followed. The server asked the client for another key share \
+             (HelloRetryRequest). The connection failed: the server sent the fatal alert handshake_failure."
+        ));
+        assert_eq!(m.closed_by.map(|s| (s.direction, s.message)), Some((S, "Alert")));
+    }
+
+    #[test]
+    fn an_unanswered_hello_is_a_note() {
+        let (_, notes) = run_chunked(
+            443,
+            &[(C, record(22, 0x0301, &client_hello_message("a", &[], &[])))],
+            usize::MAX,
+            usize::MAX,
+        );
+        assert!(matches!(&notes[..], [Note::Unanswered { what, .. }] if what == "TLS ClientHello"));
+    }
+
+    #[test]
+    fn a_handshake_message_over_records_and_one_too_large_to_hold() {
+        let ch = client_hello_message("split.example", &["h2"], &[0x001d]);
+        // The ClientHello in three records (RFC 8446 §5.1 allows it), then a Certificate too large
+        // to hold, then a ServerHelloDone that must still be read.
+        let (a, rest) = ch.split_at(3);
+        let (b, c) = rest.split_at(50);
+        let big = handshake(11, &vec![0; MAX_HANDSHAKE + 10]);
+        let mut server = Vec::new();
+        for piece in big.chunks(MAX_RECORD) {
+            server.extend(record(22, 0x0303, piece));
+        }
+        server.extend(record(22, 0x0303, &handshake(14, &[])));
+        let m = run(&[
+            (
+                C,
+                [
+                    record(22, 0x0301, a),
+                    record(22, 0x0301, b),
+                    record(22, 0x0301, c),
+                ]
+                .concat(),
+            ),
+            (S, server),
+        ]);
+        assert_eq!(
+            summaries(&m),
+            [
+                (C, "ClientHello (SNI split.example, ALPN h2, key share x25519, up to TLS 1.3, 3 cipher suites)"),
+                (S, "Certificate (65546 bytes, too large to read)"),
+                (S, "ServerHelloDone"),
+            ]
+        );
+        assert_eq!(m.tls.unwrap().client_records.handshake, 3);
+    }
+
+    #[test]
+    fn mid_stream_reading_starts_at_a_segment_that_starts_with_a_record() {
+        let mut d = Tls::new(4433, true);
+        let mut out = Messages::default();
+        let records = [record(23, 0x0303, &[1; 40]), record(23, 0x0303, &[2; 22])].concat();
+        // The tail of a record first (skipped), then whole records.
+        d.data(C, 0.0, 0, &[0x99; 17], &mut out);
+        d.data(C, 1.0, 17, &records, &mut out);
+        d.data(S, 1.5, 0, &record(23, 0x0303, &[3; 22]), &mut out);
+        let mut notes = Vec::new();
+        d.finish(2.0, &mut out, &mut notes);
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(
+            summaries(&out),
+            [
+                (C, "application data ×2 (62 bytes)"),
+                (S, "application data (22 bytes)")
+            ]
+        );
+        assert_eq!(out.kept[0].offset, 17);
+        let tls = out.tls.unwrap();
+        assert!(tls.summary.starts_with(
+            "TLS: the handshake was not captured, so the version, the server name and the cipher are unknown; \
+             the sizes and timing of 3 encrypted records are visible"
+        ));
+    }
+
+    #[test]
+    fn a_broken_header_is_noted_and_reading_resumes_at_the_next_segment() {
+        let mut d = Tls::new(4433, false);
+        let mut out = Messages::default();
+        d.data(C, 0.0, 0, &record(23, 0x0303, &[1; 10]), &mut out);
+        d.data(C, 1.0, 15, b"\x47\x45\x54 / HTTP/1.1", &mut out);
+        d.data(C, 2.0, 32, &record(23, 0x0303, &[1; 10]), &mut out);
+        let mut notes = Vec::new();
+        d.finish(3.0, &mut out, &mut notes);
+        assert_eq!(notes.len(), 1);
+        assert!(matches!(&notes[0], Note::Malformed { what, .. } if what.contains("47 45 54 20 2f")));
+        assert_eq!(out.tls.unwrap().client_records.application_data, 2);
+    }
+
+    #[test]
+    fn counting_only_gives_the_counts_of_keeping_in_full() {
+        for conv in [tls13_conversation(), tls12_conversation()] {
+            let (full, _) = run_chunked(443, &conv, usize::MAX, usize::MAX);
+            let (counted, _) = run_chunked(443, &conv, usize::MAX, 0);
+            assert!(counted.kept.is_empty());
+            assert_eq!(counted.omitted, full.kept.len() as u64);
+            assert_eq!(counted.per_direction, full.per_direction);
+            assert_eq!(counted.closed_by, full.closed_by);
+            assert_eq!(counted.tls, full.tls);
+        }
+    }
+
+    #[test]
+    fn names_from_the_registries() {
+        assert_eq!(version_name(0x0304), "TLS 1.3");
+        assert_eq!(version_name(0x7a7a), "GREASE");
+        assert_eq!(version_name(0x7f1c), "TLS 1.3 draft 28");
+        assert_eq!(
+            cipher_suite(0xcca8),
+            "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"
+        );
+        assert_eq!(cipher_suite(0x1234), "0x1234");
+        assert_eq!(group_name(0x001d), "x25519");
+        assert_eq!(alert_description(48), Some("unknown_ca"));
+        assert_eq!(port_suggests(8883), Some("MQTT"));
+        assert_eq!(port_suggests(1883), None, "the lab's MQTT port carries no TLS");
+    }
+
+    /// Mutated connections, cut at random places, with random gaps: no panic, and no buffer beyond
+    /// its bound ([`MAX_RECORD`] for a record, [`MAX_HANDSHAKE`] for a handshake message).
+    #[test]
+    fn mutated_connections_never_panic_nor_hold_more_than_they_may() {
+        let mut streams = Vec::new();
+        for conv in [tls13_conversation(), tls12_conversation()] {
+            let mut per_dir = [Vec::new(), Vec::new()];
+            for (dir, b) in conv {
+                per_dir[idx(dir)].extend(b);
+            }
+            streams.push(per_dir);
+        }
+        let mut rng = capture::synth::Rng::new(0x7153_a11c);
+        for round in 0..10_000 {
+            let [client, server] = &streams[round % streams.len()];
+            let mut m = [client.clone(), server.clone()];
+            for _ in 0..1 + rng.next_u64() % 6 {
+                let side = (rng.next_u64() % 2) as usize;
+                let i = (rng.next_u64() as usize) % m[side].len();
+                m[side][i] = match rng.next_u64() % 4 {
+                    0 => 0xff,
+                    1 => 0x00,
+                    _ => rng.next_u64() as u8,
+                };
+            }
+            let mut d = Tls::new(443, round % 7 == 0);
+            let mut out = Messages::new(if round % 2 == 0 { usize::MAX } else { 0 });
+            let mut off = [0usize; 2];
+            while off[0] < m[0].len() || off[1] < m[1].len() {
+                let side = (rng.next_u64() % 2) as usize;
+                if off[side] >= m[side].len() {
+                    continue;
+                }
+                let n = 1 + (rng.next_u64() as usize) % 300;
+                let end = (off[side] + n).min(m[side].len());
+                d.data(
+                    dir_of(side),
+                    0.0,
+                    off[side] as u64,
+                    &m[side][off[side]..end],
+                    &mut out,
+                );
+                if rng.next_u64() % 40 == 0 {
+                    d.gap(dir_of(side));
+                }
+                off[side] = end;
+                for h in &d.halves {
+                    assert!(h.buf.len() <= HEADER + MAX_RECORD);
+                    assert!(h.hs.len() <= MAX_HANDSHAKE);
+                }
+            }
+            d.end(C, 1.0, &mut out);
+            let mut notes = Vec::new();
+            d.finish(1.0, &mut out, &mut notes);
+            assert!(notes.len() <= MAX_NOTES + 1);
+            assert!(out.tls.is_some());
+        }
+        // And random bytes, which are mostly not TLS at all.
+        for _ in 0..2_000 {
+            let len = (rng.next_u64() % 200) as usize;
+            let bytes: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+            let _ = sniff_hello(&bytes);
+            let _ = starts_record_run(&bytes);
+            let _ = x509::read(&bytes);
+            let _ = client_hello(&bytes);
+            let _ = server_hello(&bytes);
+            let _ = certificates(&bytes, false);
+            let mut d = Tls::new(443, false);
+            let mut out = Messages::default();
+            d.data(S, 0.0, 0, &bytes, &mut out);
+        }
+    }
+}
