@@ -40,11 +40,13 @@
 //! `Certificate`..., `ChangeCipherSpec`, `Alert`, `encrypted Alert`, `encrypted handshake message`,
 //! `application data`), `record_version`; handshake messages add `handshake_type` (the number, as
 //! tshark's `tls.handshake.type`) and what each one says: `version`, `supported_versions`,
-//! `server_name`, `alpn`, `cipher_suite`, `cipher_suites`, `key_share`, `extensions`
-//! (hellos), `certificates`, `subject`, `issuer`, `not_before`, `not_after`, `alt_names`
-//! (Certificate), `key_exchange` (ServerKeyExchange); alerts `level` and `description`; runs of
-//! application data `records`, `bytes`, `record_sizes`, `first_t`, `begins_with` (TLS 1.3's first
-//! encrypted run each way: the rest of the handshake).
+//! `server_name`, `alpn`, `cipher_suite`, `cipher_suites`, `key_share`, `extensions` (hellos),
+//! `cipher_suite_id` (ServerHello), `certificates`, `subject`, `issuer`, `not_before`,
+//! `not_after`, `alt_names`, `chain` (Certificate), `key_exchange` (ServerKeyExchange); alerts
+//! `level`, `description` and `description_code`; runs of application data `records`, `bytes`,
+//! `record_sizes`, `first_t`, `begins_with` (TLS 1.3's first encrypted run each way: the rest of
+//! the handshake). What the whole connection showed is the conversation's `tls`
+//! ([`crate::report::TlsSession`]).
 
 use std::collections::BTreeMap;
 
@@ -1078,6 +1080,7 @@ impl Tls {
             );
             m.fields.insert("level".into(), level.clone());
             m.fields.insert("description".into(), desc.clone());
+            m.fields.insert("description_code".into(), body[1].to_string());
             m
         } else {
             let s = format!("encrypted Alert ({} bytes)", body.len());
@@ -1364,6 +1367,8 @@ impl Tls {
         let group = sh.ext.groups.first().map(|&g| group_name(g));
         f.insert("version".into(), version_name(chosen));
         f.insert("cipher_suite".into(), cipher_suite(sh.suite));
+        // The number too, as Wireshark shows it beside the name: `TLS_AES_128_GCM_SHA256 (0x1301)`.
+        f.insert("cipher_suite_id".into(), format!("0x{:04x}", sh.suite));
         f.insert(
             "extensions".into(),
             sh.ext
