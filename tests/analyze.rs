@@ -1608,7 +1608,10 @@ fn tshark_tls(name: &str, server_port: u64) -> TlsFigures {
     for line in lines {
         let cols: Vec<&str> = line.split('\t').collect();
         let col = |name: &str| {
-            let i = header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("no column {name}"));
+            let i = header
+                .iter()
+                .position(|h| *h == name)
+                .unwrap_or_else(|| panic!("no column {name}"));
             cols.get(i).copied().unwrap_or("")
         };
         let list = |name: &str| -> Vec<u64> {
@@ -1618,13 +1621,23 @@ fn tshark_tls(name: &str, server_port: u64) -> TlsFigures {
                 .map(|v| v.parse().unwrap_or_else(|_| panic!("{name}: {v}")))
                 .collect()
         };
-        let d = if col("tcp.dstport").parse::<u64>().unwrap() == server_port { 0 } else { 1 };
-        for t in list("tls.record.content_type").into_iter().chain(list("tls.record.opaque_type")) {
+        let d = if col("tcp.dstport").parse::<u64>().unwrap() == server_port {
+            0
+        } else {
+            1
+        };
+        for t in list("tls.record.content_type")
+            .into_iter()
+            .chain(list("tls.record.opaque_type"))
+        {
             *f.records[d].entry(t as u8).or_default() += 1;
         }
         let types = list("tls.handshake.type");
         f.handshake[d].extend(types.iter().map(|&t| t as u8));
-        for (l, desc) in list("tls.alert_message.level").into_iter().zip(list("tls.alert_message.desc")) {
+        for (l, desc) in list("tls.alert_message.level")
+            .into_iter()
+            .zip(list("tls.alert_message.desc"))
+        {
             f.alerts[d].push((l as u8, desc as u8));
         }
         if d == 0 && types.contains(&1) && f.server_name.is_empty() {
@@ -1635,7 +1648,11 @@ fn tshark_tls(name: &str, server_port: u64) -> TlsFigures {
             f.cipher_suite = col("tls.handshake.ciphersuite").to_string();
             let supported = col("tls.handshake.extensions.supported_version");
             f.version = if supported.is_empty() {
-                col("tls.handshake.version").split(',').next().unwrap_or("").to_string()
+                col("tls.handshake.version")
+                    .split(',')
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
             } else {
                 supported.to_string()
             };
@@ -1662,7 +1679,12 @@ fn sister_tls(r: &Value) -> TlsFigures {
             n("change_cipher_spec") + n("alert") + n("handshake") + n("application_data"),
             "{key}: every record has one of the four types"
         );
-        for (t, k) in [(20, "change_cipher_spec"), (21, "alert"), (22, "handshake"), (23, "application_data")] {
+        for (t, k) in [
+            (20, "change_cipher_spec"),
+            (21, "alert"),
+            (22, "handshake"),
+            (23, "application_data"),
+        ] {
             if n(k) > 0 {
                 f.records[d].insert(t, n(k));
             }
@@ -1684,7 +1706,9 @@ fn sister_tls(r: &Value) -> TlsFigures {
     }
     for d in 0..2 {
         assert_eq!(
-            tls[["client_records", "server_records"][d]]["handshake_messages"].as_u64().unwrap() as usize,
+            tls[["client_records", "server_records"][d]]["handshake_messages"]
+                .as_u64()
+                .unwrap() as usize,
             f.handshake[d].len(),
             "handshake messages counted = handshake messages listed"
         );
@@ -1757,11 +1781,19 @@ fn tls_captures_agree_with_tshark() {
                 assert_eq!(certs.len(), 2);
                 assert_eq!(certs[0]["subject"], "CN=localhost");
                 assert_eq!(certs[0]["issuer"], "CN=sister lab CA");
-                assert_eq!(certs[0]["alt_names"], serde_json::json!(["localhost", "127.0.0.1"]));
+                assert_eq!(
+                    certs[0]["alt_names"],
+                    serde_json::json!(["localhost", "127.0.0.1"])
+                );
                 assert_eq!(certs[1]["subject"], "CN=sister lab CA");
                 assert!(certs[0]["not_after"].as_str().unwrap() > certs[0]["not_before"].as_str().unwrap());
-                assert!(summary.starts_with("TLS 1.2 (port 8443 suggests HTTP over TLS):"), "{summary}");
-                assert!(summary.contains("the server's certificate (CN=localhost, issued by CN=sister lab CA)"));
+                assert!(
+                    summary.starts_with("TLS 1.2 (port 8443 suggests HTTP over TLS):"),
+                    "{summary}"
+                );
+                assert!(
+                    summary.contains("the server's certificate (CN=localhost, issued by CN=sister lab CA)")
+                );
                 // Both sides close with close_notify, encrypted after their ChangeCipherSpec.
                 let alerts = tls["alerts"].as_array().unwrap();
                 assert_eq!(alerts.len(), 2);
@@ -1770,14 +1802,23 @@ fn tls_captures_agree_with_tshark() {
             "tls/alert" => {
                 assert_eq!(ours.alerts[0], [(2, 48)], "the client's fatal unknown_ca");
                 assert_eq!(tls["client_records"]["application_data"], 0);
-                assert!(summary.ends_with("The connection failed: the client sent the fatal alert unknown_ca."));
+                assert!(
+                    summary.ends_with("The connection failed: the client sent the fatal alert unknown_ca.")
+                );
                 let life = &r["conversations"][0]["lifecycle"]["protocol_closed_by"];
-                assert_eq!((&life["message"], &life["by"]), (&"Alert".into(), &"client".into()));
+                assert_eq!(
+                    (&life["message"], &life["by"]),
+                    (&"Alert".into(), &"client".into())
+                );
             }
             "tls/hrr" => {
                 assert_eq!(tls["hello_retry_request"], true);
                 assert_eq!(tls["key_exchange_group"], "secp256r1");
-                assert_eq!(ours.handshake, [vec![1, 1], vec![2, 2]], "two ClientHellos, HRR + ServerHello");
+                assert_eq!(
+                    ours.handshake,
+                    [vec![1, 1], vec![2, 2]],
+                    "two ClientHellos, HRR + ServerHello"
+                );
             }
             "tls/midstream" => {
                 assert!(tls.get("version").is_none() && tls.get("server_name").is_none());
@@ -1786,10 +1827,14 @@ fn tls_captures_agree_with_tshark() {
             }
             "tls/mosquitto" => {
                 assert_eq!(tls["port_suggests"], "MQTT");
-                assert!(summary.starts_with("TLS 1.3 (port 8883 suggests MQTT over TLS): the server name `localhost`"));
+                assert!(summary
+                    .starts_with("TLS 1.3 (port 8883 suggests MQTT over TLS): the server name `localhost`"));
                 let notes = r["hosts"][0]["notes"].as_array().unwrap();
                 assert!(
-                    notes.iter().any(|n| n == "TLS server on port 8883 (the port suggests MQTT over TLS) for 127.0.0.1"),
+                    notes
+                        .iter()
+                        .any(|n| n
+                            == "TLS server on port 8883 (the port suggests MQTT over TLS) for 127.0.0.1"),
                     "{notes:?}"
                 );
             }
