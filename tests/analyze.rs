@@ -1513,8 +1513,10 @@ fn mutated_captures_never_crash() {
         "ice/compressed",
         "corba/hello",
         "corba/bigendian",
+        "tls/tls12",
+        "tls/mosquitto",
     ];
-    for (i, name) in names.iter().cycle().take(40).enumerate() {
+    for (i, name) in names.iter().cycle().take(50).enumerate() {
         let mut bytes = std::fs::read(pcap(name)).unwrap();
         for _ in 0..(1 + next() % 40) {
             let at = (next() as usize) % bytes.len();
