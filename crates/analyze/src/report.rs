@@ -347,6 +347,9 @@ pub struct TlsRecords {
     pub application_data: u64,
     /// Their lengths added up (record bodies: ciphertext, tag and padding included).
     pub application_data_bytes: u64,
+    /// Records whose content is hidden: every application_data record, and up to TLS 1.2 the
+    /// handshake and alert records sent after the sender's ChangeCipherSpec.
+    pub encrypted: u64,
 }
 
 /// Which way a message went.

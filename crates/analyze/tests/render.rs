@@ -286,7 +286,7 @@ fn tls12_in_both_languages() {
         md.contains(
             "TLS 1.2 (port 8443 menunjukkan HTTP di atas TLS): nama server `localhost`, protokol aplikasi \
              `http/1.1` (ALPN), cipher TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, sertifikat server \
-             (CN=localhost, diterbitkan oleh CN=sister lab CA), serta ukuran dan waktu 6 record \
+             (CN=localhost, diterbitkan oleh CN=sister lab CA), serta ukuran dan waktu 10 record \
              terenkripsi terlihat; isinya tidak dapat dibaca tanpa kunci sesi."
         ),
         "{md}"

@@ -148,11 +148,11 @@ impl RecordHeader {
     }
 }
 
-/// Could `b` (shorter than a header) be the start of one? Detection uses the four types of RFC 8446
-/// §5.1 only.
-fn header_prefix(b: &[u8]) -> bool {
+/// Could `b` (shorter than a header) be the start of one, with a content type up to `last_type`?
+/// Detection uses the four types of RFC 8446 §5.1; reading also knows heartbeat (RFC 6520).
+fn header_prefix(b: &[u8], last_type: u8) -> bool {
     b.first()
-        .is_none_or(|t| (CHANGE_CIPHER_SPEC..=APPLICATION_DATA).contains(t))
+        .is_none_or(|t| (CHANGE_CIPHER_SPEC..=last_type).contains(t))
         && b.get(1).is_none_or(|&v| v == 3)
         && b.get(2).is_none_or(|v| (1..=4).contains(v))
 }
@@ -175,7 +175,7 @@ pub const SNIFF_LEN: usize = HEADER + 4 + 2;
 /// and a length that can hold one (RFC 8446 §4.1.2: 2 + 32 + 1 + 2 + 1 bytes at the least).
 pub fn sniff_hello(b: &[u8]) -> Sniff {
     if b.len() < SNIFF_LEN {
-        let plausible = header_prefix(b)
+        let plausible = header_prefix(b, APPLICATION_DATA)
             && b.first().is_none_or(|&t| t == HANDSHAKE)
             && (b.len() < HEADER || RecordHeader::parse(b).is_some_and(|h| h.length >= 4))
             && b.get(5).is_none_or(|t| matches!(*t, CLIENT_HELLO | SERVER_HELLO))
@@ -208,7 +208,7 @@ pub fn starts_record_run(b: &[u8]) -> bool {
     while at < b.len() {
         let rest = &b[at..];
         if rest.len() < HEADER {
-            return records > 0 && header_prefix(rest);
+            return records > 0 && header_prefix(rest, APPLICATION_DATA);
         }
         let Some(h) = RecordHeader::parse(rest) else {
             return false;
@@ -968,11 +968,13 @@ impl Tls {
                 let c = self.records(d);
                 c.application_data += 1;
                 c.application_data_bytes += body.len() as u64;
+                c.encrypted += 1;
                 self.extend_run(d, t, offset, rec.len(), body.len(), out);
             }
             HANDSHAKE => {
                 self.records(d).handshake += 1;
                 if self.halves[d].encrypted {
+                    self.records(d).encrypted += 1;
                     self.flush_run(out);
                     self.encrypted_handshake(d, t, offset, rec, out);
                 } else {
@@ -1032,6 +1034,9 @@ impl Tls {
         // A plaintext alert is two bytes, level and description (RFC 8446 §6); one sent after the
         // sender's ChangeCipherSpec (1.2) is encrypted, and longer (the AEAD's nonce and tag).
         let plain = !self.halves[d].encrypted && body.len() == 2;
+        if !plain {
+            self.records(d).encrypted += 1;
+        }
         let (level, description) = if plain {
             let level = match body[0] {
                 1 => "warning".to_string(),
@@ -1678,7 +1683,7 @@ impl Dissector for Tls {
                     self.halves[d].buf.extend_from_slice(bytes);
                     return;
                 }
-                None if bytes.len() < HEADER && header_prefix(bytes) => {
+                None if bytes.len() < HEADER && header_prefix(bytes, HEARTBEAT) => {
                     self.halves[d].buf.extend_from_slice(bytes);
                     return;
                 }
@@ -2213,7 +2218,7 @@ mod tests {
             tls.summary.starts_with(
             "TLS 1.2 (port 8443 suggests HTTP over TLS): the server name `localhost`, the application protocol `http/1.1` (ALPN), the cipher \
              TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, the server's certificate (CN=localhost, issued by CN=sister \
-             lab CA) and the sizes and timing of 2 encrypted records are visible;"
+             lab CA) and the sizes and timing of 5 encrypted records are visible;"
             ),
             "{}",
             tls.summary

@@ -247,7 +247,7 @@ impl Lang {
                 format!("the server's certificate ({subject}, issued by {issuer})")
             });
         }
-        let encrypted = s.client_records.application_data + s.server_records.application_data;
+        let encrypted = s.client_records.encrypted + s.server_records.encrypted;
         if encrypted > 0 {
             visible.push(if id {
                 format!("ukuran dan waktu {encrypted} record terenkripsi")
