@@ -1,7 +1,8 @@
 //! `sister analyze` on the 13 real student captures in testdata/pcaps, the 3 ZeroC Ice captures in
-//! testdata/ice and the 4 omniORB captures in testdata/corba, checked against the reference tools on
-//! the same file: tshark (packets, TCP/UDP conversations, HTTP requests and responses, MQTT messages,
-//! Ice and GIOP messages) and tcpflow (every reassembled stream, byte for byte). Where sister rightly differs, the
+//! testdata/ice, the 4 omniORB captures in testdata/corba and the 6 OpenSSL/Mosquitto captures in
+//! testdata/tls, checked against the reference tools on the same file: tshark (packets, TCP/UDP
+//! conversations, HTTP requests and responses, MQTT messages, Ice and GIOP messages, TLS records,
+//! handshake messages and alerts) and tcpflow (every reassembled stream, byte for byte). Where sister rightly differs, the
 //! assertion says why. Plus snapshots (insta) of the text reports, and the bad-input contract.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -808,6 +809,12 @@ capture_tests! {
     corba_notfound => "corba/notfound",
     corba_giop10 => "corba/giop10",
     corba_bigendian => "corba/bigendian",
+    tls_tls13 => "tls/tls13",
+    tls_tls12 => "tls/tls12",
+    tls_alert => "tls/alert",
+    tls_hrr => "tls/hrr",
+    tls_midstream => "tls/midstream",
+    tls_mosquitto => "tls/mosquitto",
 }
 
 /// Ice streams cut awkwardly, checked against tshark: several messages in one segment, a message over
@@ -1506,8 +1513,10 @@ fn mutated_captures_never_crash() {
         "ice/compressed",
         "corba/hello",
         "corba/bigendian",
+        "tls/tls12",
+        "tls/mosquitto",
     ];
-    for (i, name) in names.iter().cycle().take(40).enumerate() {
+    for (i, name) in names.iter().cycle().take(50).enumerate() {
         let mut bytes = std::fs::read(pcap(name)).unwrap();
         for _ in 0..(1 + next() % 40) {
             let at = (next() as usize) % bytes.len();
@@ -1570,4 +1579,269 @@ fn pcapng_and_nanosecond_pcap_read_the_same() {
             "{format}: the report differs from the pcap one"
         );
     }
+}
+
+/// What tshark's reference of a TLS capture (`testdata/tls/FILE.pcap.tshark.txt`, written by
+/// capture.sh) and sister's report both say, per direction (0: client → server, 1: back).
+#[derive(Debug, Default, PartialEq)]
+struct TlsFigures {
+    /// Records by content type (20, 21, 22, 23).
+    records: [BTreeMap<u8, u64>; 2],
+    /// The handshake messages read in the clear, their types in order.
+    handshake: [Vec<u8>; 2],
+    /// Alerts in the clear: (level, description code).
+    alerts: [Vec<(u8, u8)>; 2],
+    server_name: String,
+    alpn_offered: String,
+    /// The ServerHello's (the last one, after a HelloRetryRequest): cipher suite id, version.
+    cipher_suite: String,
+    version: String,
+}
+
+/// tshark's figures, from the saved reference: a TLS 1.3 encrypted record's type is in
+/// `opaque_type` (tshark fills it once it knows the connection is 1.3), every other one's in
+/// `content_type`; the version chosen is the ServerHello's supported_version, else its version.
+fn tshark_tls(name: &str, server_port: u64) -> TlsFigures {
+    let path = util::repo().join(format!("testdata/{name}.pcap.tshark.txt"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let mut f = TlsFigures::default();
+    for line in lines {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let col = |name: &str| {
+            let i = header
+                .iter()
+                .position(|h| *h == name)
+                .unwrap_or_else(|| panic!("no column {name}"));
+            cols.get(i).copied().unwrap_or("")
+        };
+        let list = |name: &str| -> Vec<u64> {
+            col(name)
+                .split(',')
+                .filter(|v| !v.is_empty())
+                .map(|v| v.parse().unwrap_or_else(|_| panic!("{name}: {v}")))
+                .collect()
+        };
+        let d = if col("tcp.dstport").parse::<u64>().unwrap() == server_port {
+            0
+        } else {
+            1
+        };
+        for t in list("tls.record.content_type")
+            .into_iter()
+            .chain(list("tls.record.opaque_type"))
+        {
+            *f.records[d].entry(t as u8).or_default() += 1;
+        }
+        let types = list("tls.handshake.type");
+        f.handshake[d].extend(types.iter().map(|&t| t as u8));
+        for (l, desc) in list("tls.alert_message.level")
+            .into_iter()
+            .zip(list("tls.alert_message.desc"))
+        {
+            f.alerts[d].push((l as u8, desc as u8));
+        }
+        if d == 0 && types.contains(&1) && f.server_name.is_empty() {
+            f.server_name = col("tls.handshake.extensions_server_name").to_string();
+            f.alpn_offered = col("tls.handshake.extensions_alpn_str").to_string();
+        }
+        if d == 1 && types.contains(&2) {
+            f.cipher_suite = col("tls.handshake.ciphersuite").to_string();
+            let supported = col("tls.handshake.extensions.supported_version");
+            f.version = if supported.is_empty() {
+                col("tls.handshake.version")
+                    .split(',')
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
+            } else {
+                supported.to_string()
+            };
+        }
+    }
+    f
+}
+
+/// sister's figures from its JSON report: the record counts of `conversations[].tls`, the
+/// messages with a `handshake_type`, the alerts with a `description_code`.
+fn sister_tls(r: &Value) -> TlsFigures {
+    let convs = r["conversations"].as_array().unwrap();
+    assert_eq!(convs.len(), 1, "one TLS connection per capture");
+    let c = &convs[0];
+    assert_eq!(c["protocol"], "TLS");
+    assert_eq!(c["messages_omitted"], 0);
+    let tls = &c["tls"];
+    let text = |v: &Value| v.as_str().unwrap_or("").to_string();
+    let mut f = TlsFigures::default();
+    for (d, key) in ["client_records", "server_records"].iter().enumerate() {
+        let n = |k: &str| tls[key][k].as_u64().unwrap();
+        assert_eq!(
+            n("records"),
+            n("change_cipher_spec") + n("alert") + n("handshake") + n("application_data"),
+            "{key}: every record has one of the four types"
+        );
+        for (t, k) in [
+            (20, "change_cipher_spec"),
+            (21, "alert"),
+            (22, "handshake"),
+            (23, "application_data"),
+        ] {
+            if n(k) > 0 {
+                f.records[d].insert(t, n(k));
+            }
+        }
+    }
+    for m in c["messages"].as_array().unwrap() {
+        let d = usize::from(m["direction"] != "client_to_server");
+        let fields = &m["fields"];
+        if let Some(t) = fields["handshake_type"].as_str() {
+            f.handshake[d].push(t.parse().unwrap());
+        }
+        if let Some(desc) = fields["description_code"].as_str() {
+            let level = if fields["level"] == "fatal" { 2 } else { 1 };
+            f.alerts[d].push((level, desc.parse().unwrap()));
+        }
+        if fields["type"] == "ServerHello" {
+            f.cipher_suite = text(&fields["cipher_suite_id"]);
+        }
+    }
+    for d in 0..2 {
+        assert_eq!(
+            tls[["client_records", "server_records"][d]]["handshake_messages"]
+                .as_u64()
+                .unwrap() as usize,
+            f.handshake[d].len(),
+            "handshake messages counted = handshake messages listed"
+        );
+    }
+    f.server_name = text(&tls["server_name"]);
+    f.alpn_offered = tls["alpn_offered"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(text)
+        .collect::<Vec<_>>()
+        .join(",");
+    f.version = match tls["version"].as_str() {
+        Some("TLS 1.3") => "0x0304".into(),
+        Some("TLS 1.2") => "0x0303".into(),
+        Some(other) => other.into(),
+        None => String::new(),
+    };
+    f
+}
+
+/// The TLS captures of testdata/tls (what each holds is in its README): sister's records per
+/// direction and content type, its handshake messages in the clear (type by type, in order) and
+/// its plaintext alerts are tshark's; so are the server name, the ALPN offered, the cipher suite
+/// and the version chosen. Then what each capture is about: the certificates of TLS 1.2, the
+/// unknown CA, the HelloRetryRequest, the capture that began mid-stream, MQTT's port.
+#[test]
+fn tls_captures_agree_with_tshark() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut table = String::new();
+    for (name, port) in [
+        ("tls/tls13", 4433),
+        ("tls/tls12", 8443),
+        ("tls/alert", 4433),
+        ("tls/hrr", 4433),
+        ("tls/midstream", 4433),
+        ("tls/mosquitto", 8883),
+    ] {
+        let r = analyze(&pcap(name), dir.path());
+        let ours = sister_tls(&r);
+        let theirs = tshark_tls(name, port);
+        assert_eq!(ours, theirs, "{name}: sister (left) vs tshark (right)");
+        let n = |m: &BTreeMap<u8, u64>| m.values().sum::<u64>();
+        table.push_str(&format!(
+            "{name}: records {}/{} (23: {}/{}), handshake messages {}/{}, plaintext alerts {}/{}\n",
+            n(&ours.records[0]),
+            n(&ours.records[1]),
+            ours.records[0].get(&23).unwrap_or(&0),
+            ours.records[1].get(&23).unwrap_or(&0),
+            ours.handshake[0].len(),
+            ours.handshake[1].len(),
+            ours.alerts[0].len(),
+            ours.alerts[1].len(),
+        ));
+        let tls = &r["conversations"][0]["tls"];
+        let summary = tls["summary"].as_str().unwrap();
+        match name {
+            "tls/tls13" => {
+                assert_eq!(tls["alpn_offered"][0], "mqtt");
+                assert!(tls.get("alpn").is_none(), "1.3 sends the chosen ALPN encrypted");
+                assert_eq!(tls["cipher_suite"], "TLS_AES_256_GCM_SHA384");
+                assert_eq!(tls["key_exchange_group"], "x25519");
+                assert!(tls["certificates"].as_array().unwrap().is_empty());
+                assert!(summary.contains("In TLS 1.3 everything after the ServerHello is encrypted"));
+            }
+            "tls/tls12" => {
+                assert_eq!(tls["alpn"], "http/1.1");
+                assert_eq!(tls["cipher_suite"], "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384");
+                let certs = tls["certificates"].as_array().unwrap();
+                assert_eq!(certs.len(), 2);
+                assert_eq!(certs[0]["subject"], "CN=localhost");
+                assert_eq!(certs[0]["issuer"], "CN=sister lab CA");
+                assert_eq!(
+                    certs[0]["alt_names"],
+                    serde_json::json!(["localhost", "127.0.0.1"])
+                );
+                assert_eq!(certs[1]["subject"], "CN=sister lab CA");
+                assert!(certs[0]["not_after"].as_str().unwrap() > certs[0]["not_before"].as_str().unwrap());
+                assert!(
+                    summary.starts_with("TLS 1.2 (port 8443 suggests HTTP over TLS):"),
+                    "{summary}"
+                );
+                assert!(
+                    summary.contains("the server's certificate (CN=localhost, issued by CN=sister lab CA)")
+                );
+                // Both sides close with close_notify, encrypted after their ChangeCipherSpec.
+                let alerts = tls["alerts"].as_array().unwrap();
+                assert_eq!(alerts.len(), 2);
+                assert!(alerts.iter().all(|a| a["encrypted"] == true));
+            }
+            "tls/alert" => {
+                assert_eq!(ours.alerts[0], [(2, 48)], "the client's fatal unknown_ca");
+                assert_eq!(tls["client_records"]["application_data"], 0);
+                assert!(
+                    summary.ends_with("The connection failed: the client sent the fatal alert unknown_ca.")
+                );
+                let life = &r["conversations"][0]["lifecycle"]["protocol_closed_by"];
+                assert_eq!(
+                    (&life["message"], &life["by"]),
+                    (&"Alert".into(), &"client".into())
+                );
+            }
+            "tls/hrr" => {
+                assert_eq!(tls["hello_retry_request"], true);
+                assert_eq!(tls["key_exchange_group"], "secp256r1");
+                assert_eq!(
+                    ours.handshake,
+                    [vec![1, 1], vec![2, 2]],
+                    "two ClientHellos, HRR + ServerHello"
+                );
+            }
+            "tls/midstream" => {
+                assert!(tls.get("version").is_none() && tls.get("server_name").is_none());
+                assert_eq!(r["conversations"][0]["lifecycle"]["opened"], "mid_stream");
+                assert!(summary.starts_with("TLS: the handshake was not captured"));
+            }
+            "tls/mosquitto" => {
+                assert_eq!(tls["port_suggests"], "MQTT");
+                assert!(summary
+                    .starts_with("TLS 1.3 (port 8883 suggests MQTT over TLS): the server name `localhost`"));
+                let notes = r["hosts"][0]["notes"].as_array().unwrap();
+                assert!(
+                    notes
+                        .iter()
+                        .any(|n| n
+                            == "TLS server on port 8883 (the port suggests MQTT over TLS) for 127.0.0.1"),
+                    "{notes:?}"
+                );
+            }
+            _ => unreachable!(),
+        }
+    }
+    eprintln!("sister = tshark, client→server/server→client:\n{table}");
 }

@@ -145,3 +145,34 @@ fn text_and_json_name_the_hosts_too() {
     assert_eq!(name_of("172.18.0.4"), Some("mqtt-sub".into()));
     assert_eq!(name_of("172.18.0.3"), None, "no name: no field");
 }
+
+#[test]
+fn tls_sentence_in_indonesian_and_arrows_in_the_svg() {
+    let tls = |f: &str| repo().join("testdata/tls").join(f).display().to_string();
+    let out = sister(&[
+        "analyze",
+        "--format",
+        "md",
+        "--lang",
+        "id",
+        "--no-docker",
+        &tls("mosquitto.pcap"),
+    ])
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        md.contains("TLS 1.3 (port 8883 menunjukkan MQTT di atas TLS): nama server `localhost`"),
+        "{md}"
+    );
+    assert!(md.contains("isinya tidak dapat dibaca tanpa kunci sesi."), "{md}");
+    let out = sister(&["analyze", "--format", "svg", "--no-docker", &tls("alert.pcap")])
+        .output()
+        .unwrap();
+    let svg = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        svg.contains(">ClientHello (SNI localhost") && svg.contains(">Alert fatal unknown_ca<"),
+        "{svg}"
+    );
+}

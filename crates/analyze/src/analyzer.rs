@@ -738,7 +738,8 @@ fn ep(a: SocketAddr) -> Endpoint {
 
 /// The conversation's protocol from its messages (the most specific label seen).
 fn conversation_protocol(msgs: &[crate::dissect::Msg]) -> String {
-    const ORDER: [&str; 14] = [
+    const ORDER: [&str; 15] = [
+        "TLS",
         "MQTT",
         "ZMTP",
         "Ice",
@@ -920,7 +921,13 @@ fn build_conversation(c: &mut Conv, anomalies: &mut Vec<Anomaly>) -> Conversatio
             });
         }
     }
-    let protocol = conversation_protocol(&c.messages.kept);
+    let tls = c.messages.tls.take();
+    // A TLS connection is TLS even when none of its messages was kept in full.
+    let protocol = if tls.is_some() {
+        crate::dissect::tls::PROTOCOL.to_string()
+    } else {
+        conversation_protocol(&c.messages.kept)
+    };
     // In an echo or upcall conversation the client's lines are that service's requests.
     let request_label = |m: &crate::dissect::Msg| {
         if m.protocol == "text"
@@ -963,6 +970,7 @@ fn build_conversation(c: &mut Conv, anomalies: &mut Vec<Anomaly>) -> Conversatio
         lifecycle,
         messages,
         messages_omitted: c.messages.omitted,
+        tls,
     }
 }
 
@@ -1256,8 +1264,15 @@ fn build_hosts<'a>(
             ));
         } else {
             r.insert(Role::Server);
+            // TLS does not say what it carries; the port may (8883: MQTT).
+            let suggests = match crate::dissect::tls::port_suggests(*port) {
+                Some(inner) if proto == crate::dissect::tls::PROTOCOL => {
+                    format!(" (the port suggests {inner} over TLS)")
+                }
+                _ => String::new(),
+            };
             notes.entry(addr.clone()).or_default().push(format!(
-                "{proto_text} server on port {port} for {}",
+                "{proto_text} server on port {port}{suggests} for {}",
                 clients.iter().cloned().collect::<Vec<_>>().join(", ")
             ));
         }

@@ -244,6 +244,112 @@ pub struct Conversation {
     pub messages: Vec<Message>,
     /// Messages left out of `messages` beyond the per-conversation limit (they are still counted).
     pub messages_omitted: u64,
+    /// What a TLS conversation shows without its keys (`protocol` is `TLS`). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSession>,
+}
+
+/// What the TLS handshake and records of one connection show to someone without the session keys
+/// (RFC 8446 for TLS 1.3, RFC 5246 for 1.2). Names are the RFCs' and IANA's (`TLS 1.3`,
+/// `TLS_AES_128_GCM_SHA256`, `x25519`, `unknown_ca`); values sister does not know are in hex.
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Default)]
+pub struct TlsSession {
+    /// The version the server chose: its ServerHello's `supported_versions` (TLS 1.3, RFC 8446
+    /// §4.2.1), else the ServerHello's version. Absent when no ServerHello was captured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The versions the client offered (its `supported_versions`, else its ClientHello's version).
+    pub versions_offered: Vec<String>,
+    /// The server name the client asked for (SNI, RFC 6066 §3), in the clear in every version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    /// The application protocols the client offered (ALPN, RFC 7301).
+    pub alpn_offered: Vec<String>,
+    /// The one the server chose: in the ServerHello up to TLS 1.2; TLS 1.3 sends it in the
+    /// encrypted EncryptedExtensions, so it is absent there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpn: Option<String>,
+    /// The cipher suite the server chose (IANA's name, or `0x....`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cipher_suite: Option<String>,
+    /// How many cipher suites the client offered.
+    pub cipher_suites_offered: u64,
+    /// The key exchange group (`x25519`, `secp256r1`): TLS 1.3's server key share, TLS 1.2's
+    /// ECDHE ServerKeyExchange.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_exchange_group: Option<String>,
+    /// The server answered the first ClientHello with a HelloRetryRequest (RFC 8446 §4.1.4).
+    pub hello_retry_request: bool,
+    /// The certificates the server sent, leaf first, when they travel in the clear (TLS 1.2 and
+    /// earlier; TLS 1.3 encrypts them).
+    pub certificates: Vec<TlsCertificate>,
+    /// The alerts, in order (at most 16).
+    pub alerts: Vec<TlsAlert>,
+    /// The records each way, by content type.
+    pub client_records: TlsRecords,
+    pub server_records: TlsRecords,
+    /// The application protocol the server's port suggests (`MQTT` on 8883, `HTTP` on 443): TLS
+    /// itself does not say what it carries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port_suggests: Option<String>,
+    /// One sentence: what is visible, and that the content is not.
+    pub summary: String,
+}
+
+/// A certificate of a TLS Certificate message, as far as sister reads it (RFC 5280 §4.1).
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Default)]
+pub struct TlsCertificate {
+    /// The subject's and the issuer's common names (`CN=localhost`; `O=...` when there is no CN).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Validity (ISO 8601, UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<String>,
+    /// The DNS names and IP addresses of its subjectAltName extension.
+    pub alt_names: Vec<String>,
+    /// Its size (DER bytes).
+    pub size: u64,
+}
+
+/// A TLS alert (RFC 8446 §6, RFC 5246 §7.2).
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
+pub struct TlsAlert {
+    /// Seconds from the capture's start.
+    pub t: f64,
+    pub by: Side,
+    /// `warning` or `fatal`; absent when the alert is encrypted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    /// `close_notify`, `unknown_ca`...; absent when the alert is encrypted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Sent after the sender's ChangeCipherSpec (TLS 1.2): only its size is visible.
+    pub encrypted: bool,
+}
+
+/// The records of one direction of a TLS connection, by content type (RFC 8446 §5.1).
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Default)]
+pub struct TlsRecords {
+    /// Every record.
+    pub records: u64,
+    pub handshake: u64,
+    /// Handshake messages read in the clear (ClientHello, Certificate...; several may share a
+    /// record, one may span records).
+    pub handshake_messages: u64,
+    pub change_cipher_spec: u64,
+    pub alert: u64,
+    /// Records of type application_data (23): application data, and in TLS 1.3 every encrypted
+    /// record (the rest of the handshake, alerts and tickets included).
+    pub application_data: u64,
+    /// Their lengths added up (record bodies: ciphertext, tag and padding included).
+    pub application_data_bytes: u64,
+    /// Records whose content is hidden: every application_data record, and up to TLS 1.2 the
+    /// handshake and alert records sent after the sender's ChangeCipherSpec.
+    pub encrypted: u64,
 }
 
 /// Which way a message went.

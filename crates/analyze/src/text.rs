@@ -171,6 +171,9 @@ pub fn render(r: &Report) -> String {
                 l.summary, l.zeek_state, l.zeek_history
             );
         }
+        if let Some(tls) = &cv.tls {
+            let _ = writeln!(o, "      {}", tls.summary);
+        }
         for m in cv.messages.iter().take(MESSAGES_SHOWN) {
             let _ = writeln!(
                 o,

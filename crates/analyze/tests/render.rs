@@ -247,3 +247,80 @@ fn corba_notfound_svg() {
     preview("corba-notfound.svg", &s);
     insta::assert_snapshot!("corba_notfound_svg", s);
 }
+
+#[test]
+fn tls12_in_both_languages() {
+    let r = report("tls/tls12.pcap");
+    let s = svg::render(&r, &Options::default());
+    check_svg(&s);
+    // Every handshake message is an arrow of its own, TLS's colour and arrowhead with it; the
+    // tooltips name what Wireshark's Info column shows.
+    for name in [
+        "ClientHello",
+        "ServerHello",
+        "Certificate",
+        "ServerKeyExchange",
+        "ServerHelloDone",
+    ] {
+        assert!(s.contains(&format!(">{name}")), "{name}: {s}");
+    }
+    assert!(s.contains(r##"<marker id="a4d7c0f""##) && s.contains(r##"stroke="#4d7c0f""##));
+    assert!(s.contains("(Wireshark: Encrypted Handshake Message)"), "{s}");
+    preview("tls12.svg", &s);
+    insta::assert_snapshot!("tls12_svg", s);
+    let md = markdown::render(&r, &Options::default(), &markdown::Diagram::None);
+    assert!(md.contains("### What TLS lets one see"), "{md}");
+    assert!(
+        md.contains("TLS 1.2 (port 8443 suggests HTTP over TLS): the server name `localhost`"),
+        "{md}"
+    );
+    preview("tls12.md", &md);
+    insta::assert_snapshot!("tls12_md", md);
+    let id = Options {
+        lang: Lang::Id,
+        ..Options::default()
+    };
+    let md = markdown::render(&r, &id, &markdown::Diagram::Link("tls12.svg".into()));
+    assert!(md.contains("### Apa yang terlihat dari TLS"), "{md}");
+    assert!(
+        md.contains(
+            "TLS 1.2 (port 8443 menunjukkan HTTP di atas TLS): nama server `localhost`, protokol aplikasi \
+             `http/1.1` (ALPN), cipher TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, sertifikat server \
+             (CN=localhost, diterbitkan oleh CN=sister lab CA), serta ukuran dan waktu 10 record \
+             terenkripsi terlihat; isinya tidak dapat dibaca tanpa kunci sesi."
+        ),
+        "{md}"
+    );
+    preview("tls12.id.md", &md);
+    insta::assert_snapshot!("tls12_md_id", md);
+}
+
+#[test]
+fn mqtt_over_tls_and_a_capture_begun_mid_stream() {
+    let r = report("tls/mosquitto.pcap");
+    let id = Options {
+        lang: Lang::Id,
+        ..Options::default()
+    };
+    let md = markdown::render(&r, &id, &markdown::Diagram::None);
+    assert!(
+        md.contains(
+            "TLS 1.3 (port 8883 menunjukkan MQTT di atas TLS): nama server `localhost`, cipher \
+             TLS_AES_256_GCM_SHA384, serta ukuran dan waktu 18 record terenkripsi terlihat; isinya tidak \
+             dapat dibaca tanpa kunci sesi. Pada TLS 1.3 semua yang dikirim setelah ServerHello \
+             terenkripsi, termasuk sertifikat server."
+        ),
+        "{md}"
+    );
+    let s = svg::render(&r, &Options::default());
+    check_svg(&s);
+    // The server's first encrypted run (the rest of its handshake) is one arrow.
+    assert!(s.contains(">application data ×4 (1993 bytes"), "{s}");
+    let r = report("tls/midstream.pcap");
+    let s = svg::render(&r, &Options::default());
+    check_svg(&s);
+    assert!(!s.contains(">SYN<"), "no handshake in a capture begun mid-stream");
+    assert!(s.contains(">application data (22 bytes)<"), "{s}");
+    preview("tls-midstream.svg", &s);
+    insta::assert_snapshot!("tls_midstream_svg", s);
+}

@@ -3,10 +3,11 @@
 //! A conversation's dissector is chosen **by content first, port second**: the course runs UDP text,
 //! ZeroMQ PUB/SUB and a Lamport demo all on port 12345, and students move services to other ports.
 //! [`Session`] holds the first bytes until one of the detectors recognises them (an HTTP request line,
-//! the ZMTP signature `ff .. 7f`, an MQTT CONNECT, Ice's magic `IceP`, GIOP's magic `GIOP`), then
-//! replays them into the chosen dissector. Streams that start in the middle (the capture began after
-//! the connection opened) are recognised from what comes next (an HTTP status line, an MQTT packet on
-//! the MQTT port, an Ice or a GIOP message).
+//! the ZMTP signature `ff .. 7f`, an MQTT CONNECT, Ice's magic `IceP`, GIOP's magic `GIOP`, a TLS
+//! record holding a ClientHello or ServerHello), then replays them into the chosen dissector. Streams
+//! that start in the middle (the capture began after the connection opened) are recognised from what
+//! comes next (an HTTP status line, an MQTT packet on the MQTT port, an Ice or a GIOP message, a run
+//! of TLS record headers).
 //!
 //! Every dissector takes contiguous bytes of one direction as they become available and emits
 //! [`Msg`]s into the conversation's [`Messages`]; none may panic or hold more than a bounded buffer,
@@ -24,6 +25,7 @@ pub mod jsonrpc;
 pub mod mqtt;
 pub mod soap;
 pub mod text;
+pub mod tls;
 pub mod zmtp;
 
 use std::collections::BTreeMap;
@@ -71,6 +73,8 @@ pub struct Messages {
     /// protocols that have such messages (set whether the message is kept or only counted).
     pub opened_by: Option<Step>,
     pub closed_by: Option<Step>,
+    /// What a TLS connection showed (set by [`tls::Tls`] when the capture ends).
+    pub tls: Option<crate::report::TlsSession>,
     /// Where [`Messages::count`] writes an activity key (reused: counting allocates nothing for a key
     /// already seen).
     key: String,
@@ -92,6 +96,7 @@ impl Messages {
             activity: BTreeMap::new(),
             opened_by: None,
             closed_by: None,
+            tls: None,
             key: String::new(),
         }
     }
@@ -302,6 +307,10 @@ impl Session {
         } else if self.hints.mid_stream && !self.hints.udp && wire::giop::sniff(bytes) {
             // And one that starts with a GIOP header is GIOP.
             Some(Box::new(giop::Giop::new()) as Box<dyn Dissector + Send>)
+        } else if self.hints.mid_stream && !self.hints.udp && tls::starts_record_run(bytes) {
+            // And one that is TLS records back to back (every header sane, to the segment's end)
+            // is TLS: the handshake was before the capture, application data records follow.
+            Some(Box::new(tls::Tls::new(self.hints.server_port, true)) as Box<dyn Dissector + Send>)
         } else {
             detect(&first, dir, self.hints, self.held_len >= UNDECIDED_LIMIT, patient)
         };
@@ -395,6 +404,14 @@ fn detect(
             } else if !enough {
                 return None;
             }
+        }
+        // TLS: a handshake record holding a ClientHello or a ServerHello ([`tls::sniff_hello`]), on
+        // any port, in whichever direction the capture shows first. Before MQTT: on 8883 MQTT
+        // travels inside TLS.
+        match tls::sniff_hello(first) {
+            tls::Sniff::Tls => return Some(Box::new(tls::Tls::new(hints.server_port, hints.mid_stream))),
+            tls::Sniff::NeedMore if !enough => return None,
+            _ => {}
         }
         // MQTT: a CONNECT is unmistakable on any port; without one (the capture started later), a whole
         // MQTT packet on the MQTT port (1883, 8883) will do.
@@ -603,7 +620,9 @@ mod tests {
             )
         };
         type Conversation = (u16, Vec<(Direction, Vec<u8>)>);
-        let conversations: [Conversation; 6] = [
+        let conversations: [Conversation; 8] = [
+            (8883, tls::build::tls13_conversation()),
+            (8443, tls::build::tls12_conversation()),
             (
                 1883,
                 vec![
@@ -703,7 +722,61 @@ mod tests {
             assert_eq!(counted.activity, full.activity, "port {port}");
             assert_eq!(counted.opened_by, full.opened_by, "port {port}");
             assert_eq!(counted.closed_by, full.closed_by, "port {port}");
+            assert_eq!(counted.tls, full.tls, "port {port}");
         }
+    }
+
+    #[test]
+    fn tls_is_found_by_its_hello_on_any_port_and_mid_stream_by_its_records() {
+        use tls::build::{client_hello_message, record};
+        use Direction::{ClientToServer as C, ServerToClient as S};
+        let hello = record(
+            22,
+            0x0301,
+            &client_hello_message("localhost", &["mqtt"], &[0x001d]),
+        );
+        // 8883 first: MQTT's port, where TLS must win over the MQTT guess.
+        for port in [8883, 443, 4433, 1883, 12345] {
+            // The ClientHello in two pieces, the first shorter than the detector needs.
+            let out = run(
+                port,
+                &[(C, hello[..4].to_vec()), (C, hello[4..].to_vec())],
+                usize::MAX,
+            );
+            assert_eq!(out.kept.len(), 1, "port {port}");
+            assert_eq!(out.kept[0].protocol, "TLS", "port {port}");
+            assert!(
+                out.kept[0].summary.starts_with("ClientHello (SNI localhost"),
+                "port {port}"
+            );
+            assert!(out.tls.is_some());
+        }
+        // A capture that began after the handshake: application data records back to back.
+        let mut s = Session::new(Hints {
+            server_port: 4433,
+            udp: false,
+            mid_stream: true,
+        });
+        let mut out = Messages::default();
+        s.data(C, 0.0, 0, &record(23, 0x0303, &[1; 22]), &mut out);
+        s.data(S, 0.1, 0, &record(23, 0x0303, &[2; 22]), &mut out);
+        let mut notes = Vec::new();
+        s.finish(1.0, &mut out, &mut notes);
+        let shown: Vec<(&str, &str)> = out
+            .kept
+            .iter()
+            .map(|m| (m.protocol, m.summary.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("TLS", "application data (22 bytes)"),
+                ("TLS", "application data (22 bytes)")
+            ]
+        );
+        // The same records in a connection whose start was captured are no hello: not TLS.
+        let out = run(4433, &[(C, record(23, 0x0303, &[1; 22]))], usize::MAX);
+        assert_ne!(out.kept[0].protocol, "TLS");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::report::{AnomalyKind, Closing, Opening, ProtocolStep, Role, Side};
+use crate::report::{AnomalyKind, Closing, Opening, ProtocolStep, Role, Side, TlsSession};
 
 /// The language of a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -194,6 +194,115 @@ impl Lang {
         }
     }
 
+    /// What a TLS connection shows, in a sentence: "TLS 1.3 (port 8883 suggests MQTT over TLS): the
+    /// server name `localhost`, the cipher TLS_AES_256_GCM_SHA384 and the sizes and timing of 14
+    /// encrypted records are visible; their content cannot be read without the session keys."
+    /// `port`: the server's port, which `s.port_suggests` comes from.
+    pub fn tls_sentence(self, s: &TlsSession, port: u16) -> String {
+        let id = self == Lang::Id;
+        let mut out = s.version.clone().unwrap_or_else(|| "TLS".into());
+        if let Some(p) = &s.port_suggests {
+            if id {
+                out.push_str(&format!(" (port {port} menunjukkan {p} di atas TLS)"));
+            } else {
+                out.push_str(&format!(" (port {port} suggests {p} over TLS)"));
+            }
+        }
+        out.push_str(": ");
+        let handshake_seen = !s.versions_offered.is_empty() || s.version.is_some();
+        if !handshake_seen {
+            out.push_str(self.pick(
+                "the handshake was not captured, so the version, the server name and the cipher are unknown; ",
+                "handshake tidak tertangkap, jadi versi, nama server, dan cipher tidak diketahui; ",
+            ));
+        }
+        let mut visible: Vec<String> = Vec::new();
+        if let Some(n) = &s.server_name {
+            visible.push(format!("{} `{n}`", self.pick("the server name", "nama server")));
+        }
+        match (&s.alpn, s.alpn_offered.is_empty()) {
+            (Some(a), _) => visible.push(format!(
+                "{} `{a}` (ALPN)",
+                self.pick("the application protocol", "protokol aplikasi")
+            )),
+            (None, false) => visible.push(format!(
+                "{} (ALPN `{}`)",
+                self.pick(
+                    "the application protocols the client offered",
+                    "protokol aplikasi yang ditawarkan klien"
+                ),
+                s.alpn_offered.join("`, `")
+            )),
+            (None, true) => {}
+        }
+        if let Some(c) = &s.cipher_suite {
+            visible.push(format!("{} {c}", self.pick("the cipher", "cipher")));
+        }
+        if let Some(leaf) = s.certificates.first() {
+            let subject = leaf.subject.as_deref().unwrap_or("?");
+            let issuer = leaf.issuer.as_deref().unwrap_or("?");
+            visible.push(if id {
+                format!("sertifikat server ({subject}, diterbitkan oleh {issuer})")
+            } else {
+                format!("the server's certificate ({subject}, issued by {issuer})")
+            });
+        }
+        let encrypted = s.client_records.encrypted + s.server_records.encrypted;
+        if encrypted > 0 {
+            visible.push(if id {
+                format!("ukuran dan waktu {encrypted} record terenkripsi")
+            } else {
+                format!("the sizes and timing of {encrypted} encrypted records")
+            });
+        }
+        let and = self.pick(" and ", ", serta ");
+        let list = match visible.len() {
+            0 => String::new(),
+            1 => visible[0].clone(),
+            n => format!("{}{and}{}", visible[..n - 1].join(", "), visible[n - 1]),
+        };
+        if !list.is_empty() {
+            out.push_str(&list);
+            out.push_str(self.pick(" are visible", " terlihat"));
+        }
+        if encrypted > 0 {
+            out.push_str(self.pick(
+                "; their content cannot be read without the session keys.",
+                "; isinya tidak dapat dibaca tanpa kunci sesi.",
+            ));
+        } else {
+            out.push_str(self.pick(
+                "; no encrypted record followed.",
+                "; tidak ada record terenkripsi sesudahnya.",
+            ));
+        }
+        if s.hello_retry_request {
+            out.push_str(self.pick(
+                " The server asked the client for another key share (HelloRetryRequest).",
+                " Server meminta key share lain dari klien (HelloRetryRequest).",
+            ));
+        }
+        if s.version.as_deref() == Some("TLS 1.3") {
+            out.push_str(self.pick(
+                " In TLS 1.3 everything after the ServerHello is encrypted, the server's certificate included.",
+                " Pada TLS 1.3 semua yang dikirim setelah ServerHello terenkripsi, termasuk sertifikat server.",
+            ));
+        }
+        let fatal = s.alerts.iter().find(|a| a.level.as_deref() == Some("fatal"));
+        if let Some(a) = fatal {
+            let desc = a.description.as_deref().unwrap_or("?");
+            out.push_str(&if id {
+                format!(" Koneksi gagal: {} mengirim alert fatal {desc}.", self.side(a.by))
+            } else {
+                format!(
+                    " The connection failed: {} sent the fatal alert {desc}.",
+                    self.side(a.by)
+                )
+            });
+        }
+        out
+    }
+
     /// The name of an anomaly kind (Wireshark's expert-info wording where it has one).
     pub fn anomaly(self, k: AnomalyKind) -> &'static str {
         match (self, k) {
@@ -235,6 +344,29 @@ pub fn wireshark_name(protocol: &str, summary: &str) -> Option<&'static str> {
             "BatchRequest" => "Batch request",
             "ValidateConnection" => "Validate connection",
             "CloseConnection" => "Close connection",
+            _ => return None,
+        });
+    }
+    if protocol == "TLS" {
+        // Wireshark's tls dissector, the Info column (`ssl_31_handshake_type`, content types).
+        let mut words = summary.split_whitespace();
+        return Some(match words.next()? {
+            "ClientHello" => "Client Hello",
+            "ServerHello" => "Server Hello",
+            "HelloRetryRequest" => "Hello Retry Request",
+            "ServerKeyExchange" => "Server Key Exchange",
+            "ServerHelloDone" => "Server Hello Done",
+            "ClientKeyExchange" => "Client Key Exchange",
+            "CertificateRequest" => "Certificate Request",
+            "CertificateVerify" => "Certificate Verify",
+            "NewSessionTicket" => "New Session Ticket",
+            "ChangeCipherSpec" => "Change Cipher Spec",
+            "application" => "Application Data",
+            "encrypted" => match words.next()? {
+                "Alert" => "Encrypted Alert",
+                "handshake" => "Encrypted Handshake Message",
+                _ => return None,
+            },
             _ => return None,
         });
     }
@@ -283,6 +415,19 @@ mod tests {
         );
         assert_eq!(wireshark_name("Ice", "Reply #2 ok"), None);
         assert_eq!(wireshark_name("MQTT", ""), None);
+        assert_eq!(
+            wireshark_name("TLS", "ClientHello (SNI localhost, 31 cipher suites)"),
+            Some("Client Hello")
+        );
+        assert_eq!(
+            wireshark_name("TLS", "encrypted handshake message (Finished, 40 bytes)"),
+            Some("Encrypted Handshake Message")
+        );
+        assert_eq!(
+            wireshark_name("TLS", "application data ×4 (1993 bytes)"),
+            Some("Application Data")
+        );
+        assert_eq!(wireshark_name("TLS", "Certificate (2: CN=localhost …)"), None);
     }
 
     #[test]

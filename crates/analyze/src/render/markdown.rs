@@ -221,6 +221,8 @@ pub fn render(report: &Report, opts: &Options, diagram: &Diagram) -> String {
     #[derive(Default)]
     struct Group {
         first: f64,
+        /// The position of its first arrow: the order among groups first seen at the same time.
+        order: usize,
         count: u64,
         example: String,
         protocol: String,
@@ -234,12 +236,13 @@ pub fn render(report: &Report, opts: &Options, diagram: &Diagram) -> String {
         .collect();
     let exact = distinct.len() <= 30;
     let mut groups: BTreeMap<(String, String, String), Group> = BTreeMap::new();
-    for e in data {
+    for (order, e) in data.into_iter().enumerate() {
         let what = if exact { &e.label } else { &e.key };
         let g = groups
             .entry((e.from.clone(), e.to.clone(), what.clone()))
             .or_insert_with(|| Group {
                 first: e.t,
+                order,
                 example: e.label.clone(),
                 protocol: e.protocol.clone(),
                 ..Group::default()
@@ -249,7 +252,7 @@ pub fn render(report: &Report, opts: &Options, diagram: &Diagram) -> String {
     if !groups.is_empty() {
         let _ = writeln!(s, "### {}\n", l.pick("Protocol messages", "Pesan protokol"));
         let mut list: Vec<_> = groups.into_iter().collect();
-        list.sort_by(|a, b| a.1.first.total_cmp(&b.1.first));
+        list.sort_by(|a, b| a.1.first.total_cmp(&b.1.first).then(a.1.order.cmp(&b.1.order)));
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {} |\n|---|---|---|---|---|",
@@ -324,6 +327,27 @@ pub fn render(report: &Report, opts: &Options, diagram: &Diagram) -> String {
                 ),
                 life.zeek_state,
                 life.zeek_history
+            );
+        }
+        s.push('\n');
+    }
+
+    // TLS: what is visible without the keys, and that the content is not.
+    let tls: Vec<&Conversation> = report.conversations.iter().filter(|c| c.tls.is_some()).collect();
+    if !tls.is_empty() {
+        let _ = writeln!(
+            s,
+            "### {}\n",
+            l.pick("What TLS lets one see", "Apa yang terlihat dari TLS")
+        );
+        for c in tls {
+            let Some(t) = &c.tls else { continue };
+            let _ = writeln!(
+                s,
+                "- **#{}** {}: {}",
+                c.id,
+                conv_line(opts, c),
+                l.tls_sentence(t, c.server.port)
             );
         }
         s.push('\n');

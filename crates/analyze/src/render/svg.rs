@@ -69,6 +69,8 @@ fn colour(kind: Kind, protocol: &str) -> &'static str {
             "JSON-RPC" | "Ice" | "GIOP" => "#0d9488",
             "SOAP" => "#7c3aed",
             "ZMTP" => "#db2777",
+            // TLS in a colour of its own: what it carries cannot be read.
+            "TLS" => "#4d7c0f",
             _ => "#111827",
         },
     }
@@ -126,10 +128,20 @@ pub fn render(report: &Report, opts: &Options) -> String {
         s,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="DejaVu Sans, Verdana, Arial, sans-serif" font-size="12">"#
     );
+    // One arrowhead per colour; TLS's only when the diagram has TLS arrows.
+    let mut colours = vec![
+        "#6b7280", "#d97706", "#dc2626", "#2563eb", "#059669", "#0d9488", "#7c3aed", "#db2777", "#111827",
+    ];
+    if rows
+        .iter()
+        .any(|r| r.event.kind == Kind::Data && r.event.protocol == "TLS")
+    {
+        colours.insert(8, "#4d7c0f");
+    }
     let _ = writeln!(
         s,
         "<defs>{}</defs>",
-        ["#6b7280", "#d97706", "#dc2626", "#2563eb", "#059669", "#0d9488", "#7c3aed", "#db2777", "#111827"]
+        colours
             .iter()
             .map(|c| format!(
                 r#"<marker id="a{}" viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{c}"/></marker>"#,
