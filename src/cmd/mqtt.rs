@@ -9,6 +9,7 @@
 //! `--verbose` there for sister's meanings.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use clap::{Args, Subcommand};
 use patterns::mqtt::client::{self, ClientOptions};
 use patterns::mqtt::publisher::{self, Messages, PubSettings};
 use patterns::mqtt::subscriber::{self, Ended, Output, SubSettings};
+use patterns::tls::{ClientTls, MinVersion};
 use wire::mqtt::{Properties, QoS, RetainHandling, SubscriptionOptions, Version, Will};
 
 use super::mqtt_broker;
@@ -118,6 +120,42 @@ pub struct ConnArgs {
         action = clap::ArgAction::Append
     )]
     pub property: Vec<String>,
+    /// MQTT over TLS, trusting the CA certificate(s) in FILE (PEM; the lab CA's ca.crt). With TLS the
+    /// default port is 8883
+    #[arg(long, value_name = "FILE", help_heading = "TLS (mosquitto_pub's flags)")]
+    pub cafile: Option<PathBuf>,
+    /// MQTT over TLS, trusting the CA certificates in DIR (PEM files)
+    #[arg(long, value_name = "DIR", help_heading = "TLS (mosquitto_pub's flags)")]
+    pub capath: Option<PathBuf>,
+    /// MQTT over TLS, trusting the system's CAs (/etc/ssl/certs)
+    #[arg(long, help_heading = "TLS (mosquitto_pub's flags)")]
+    pub tls_use_os_certs: bool,
+    /// Client certificate (PEM), for a broker with require_certificate
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "key",
+        help_heading = "TLS (mosquitto_pub's flags)"
+    )]
+    pub cert: Option<PathBuf>,
+    /// The private key of --cert (PEM)
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "cert",
+        help_heading = "TLS (mosquitto_pub's flags)"
+    )]
+    pub key: Option<PathBuf>,
+    /// Do not check that the broker's certificate names the host connected to (the CA is still checked)
+    #[arg(long, help_heading = "TLS (mosquitto_pub's flags)")]
+    pub insecure: bool,
+    /// Lowest TLS version: tlsv1.2 (the default: 1.2 or 1.3) or tlsv1.3
+    #[arg(long, value_name = "VERSION", value_parser = parse_tls_version, help_heading = "TLS (mosquitto_pub's flags)")]
+    pub tls_version: Option<MinVersion>,
+}
+
+fn parse_tls_version(s: &str) -> Result<MinVersion, String> {
+    MinVersion::parse(s).map_err(|e| e.0)
 }
 
 /// The 5.0 properties given with `-D`, by the packet they go in.
@@ -334,6 +372,27 @@ pub fn mosquitto_flags(args: impl IntoIterator<Item = OsString>) -> Vec<OsString
 }
 
 impl ConnArgs {
+    /// TLS options, if any TLS flag was given (as mosquitto_pub: --cafile, --capath or
+    /// --tls-use-os-certs turn TLS on).
+    fn tls(&self) -> anyhow::Result<Option<ClientTls>> {
+        let on = self.cafile.is_some() || self.capath.is_some() || self.tls_use_os_certs;
+        if !on {
+            if self.cert.is_some() || self.insecure || self.tls_version.is_some() {
+                bail!("TLS needs --cafile (the CA that signed the broker's certificate), --capath or --tls-use-os-certs");
+            }
+            return Ok(None);
+        }
+        Ok(Some(ClientTls {
+            cafile: self.cafile.clone(),
+            capath: self.capath.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            insecure: self.insecure,
+            min_version: self.tls_version.unwrap_or_default(),
+            alpn: Vec::new(),
+        }))
+    }
+
     /// The client's options, and the 5.0 properties of `-D` for the publish or subscribe packets.
     fn options(&self, role: &str) -> anyhow::Result<(ClientOptions, V5Properties)> {
         let mut props = V5Properties::parse(&self.property)?;
@@ -345,8 +404,14 @@ impl ConnArgs {
             .clone()
             .or_else(|| std::env::var("SISTER_SERVER").ok())
             .unwrap_or_else(|| client::DEFAULT_SERVER.to_string());
+        let tls = self.tls()?;
+        // mosquitto_pub: 1883 for plain MQTT, 8883 for MQTT over TLS, unless -p says otherwise.
+        let default_port = if tls.is_some() { "8883" } else { "1883" };
+        if tls.is_some() && self.server.is_none() && std::env::var("SISTER_SERVER").is_err() {
+            server = server.replace(":1883", ":8883");
+        }
         if self.host.is_some() || self.port.is_some() {
-            let (host, port) = server.rsplit_once(':').unwrap_or((server.as_str(), "1883"));
+            let (host, port) = server.rsplit_once(':').unwrap_or((server.as_str(), default_port));
             let host = self.host.clone().unwrap_or_else(|| host.to_string());
             let port = self.port.map_or_else(|| port.to_string(), |p| p.to_string());
             server = format!("{host}:{port}");
@@ -385,6 +450,7 @@ impl ConnArgs {
             wait: Duration::from_secs_f64(self.wait),
             show_packets: self.debug,
             properties: connect,
+            tls,
         };
         Ok((options, props))
     }

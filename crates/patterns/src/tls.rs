@@ -408,6 +408,12 @@ pub fn explain_tls(e: &rustls::Error) -> String {
             CertificateError::BadEncoding => "certificate verify failed: the certificate is not valid DER".into(),
             CertificateError::BadSignature => "certificate verify failed: bad signature".into(),
             CertificateError::Revoked => "certificate verify failed: the certificate is revoked".into(),
+            CertificateError::Other(o) if format!("{o:?}").contains("UnsupportedCertVersion") => {
+                "certificate verify failed: the certificate is X.509 version 1 (as `openssl x509 -req` makes without -extfile); rustls accepts version 3 only: sign it again with extensions (`sister ca client`, or -extfile with subjectAltName/extendedKeyUsage)".into()
+            }
+            CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+                "certificate verify failed: the certificate is not made for this use (its extendedKeyUsage lacks serverAuth or clientAuth)".into()
+            }
             other => format!("certificate verify failed: {other:?}"),
         },
         E::NoCertificatesPresented => "the client presented no certificate, and this listener requires one (require_certificate)".into(),

@@ -33,6 +33,8 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::tls::ClientTls;
 use tokio::time::{timeout_at, Instant};
 use wire::mqtt::{
     self, Ack, ConnAck, Connect, Disconnect, Packet, Properties, Publish, QoS, ReasonCode, SubAck, Subscribe,
@@ -53,7 +55,7 @@ pub const DEFAULT_MESSAGE: &str = "Suhu: 28°C";
 pub enum ClientError {
     #[error(transparent)]
     Net(#[from] NetError),
-    #[error("connection to the broker failed: {0}")]
+    #[error("connection to the broker failed: {}", crate::tls::explain(.0))]
     Io(#[from] io::Error),
     #[error("the broker sent bytes that are not MQTT {version}: {error}")]
     Decode { version: Version, error: mqtt::Error },
@@ -75,6 +77,8 @@ pub enum ClientError {
     KeepAliveTimeout(Duration),
     #[error("the broker broke the protocol: {0}")]
     Protocol(String),
+    #[error("TLS with {server} failed: {why}")]
+    Tls { server: String, why: String },
 }
 
 fn show_reason(reason: &Option<String>) -> String {
@@ -143,6 +147,8 @@ pub struct ClientOptions {
     pub show_packets: bool,
     /// 5.0: properties of the CONNECT (`-D connect ...`).
     pub properties: Properties,
+    /// MQTT over TLS (`--cafile`, `--cert`, ...; see [`crate::tls`]).
+    pub tls: Option<ClientTls>,
 }
 
 impl Default for ClientOptions {
@@ -160,6 +166,7 @@ impl Default for ClientOptions {
             wait: Duration::ZERO,
             show_packets: false,
             properties: Properties::default(),
+            tls: None,
         }
     }
 }
@@ -233,7 +240,7 @@ impl ClientState {
 
 /// One connection to a broker.
 pub struct Client {
-    stream: TcpStream,
+    stream: Stream,
     buf: BytesMut,
     out: BytesMut,
     version: Version,
@@ -265,8 +272,29 @@ pub struct InFlight {
 impl Client {
     /// Open the TCP connection, send CONNECT, wait for CONNACK. A refusal is an error.
     pub async fn connect(opts: &ClientOptions) -> Result<(Client, ConnAck), ClientError> {
-        let stream = net::connect_tcp(&opts.server, opts.wait).await?;
-        let _ = stream.set_nodelay(true);
+        let tcp = net::connect_tcp(&opts.server, opts.wait).await?;
+        let _ = tcp.set_nodelay(true);
+        let stream = match &opts.tls {
+            None => Stream::Plain(tcp),
+            Some(tls) => {
+                let failed = |why: String| ClientError::Tls {
+                    server: opts.server.clone(),
+                    why,
+                };
+                let connector = tls.connector().map_err(|e| failed(e.0))?;
+                let name = crate::tls::server_name(&opts.server).map_err(|e| failed(e.0))?;
+                let handshake = connector.connect(name, tcp);
+                match tokio::time::timeout(Duration::from_secs(30), handshake).await {
+                    Ok(Ok(s)) => Stream::Tls(Box::new(s)),
+                    Ok(Err(e)) => return Err(failed(crate::tls::explain(&e))),
+                    Err(_) => {
+                        return Err(failed(
+                            "no TLS handshake within 30 s (is this a TLS port?)".into(),
+                        ))
+                    }
+                }
+            }
+        };
         let mut properties = opts.properties.clone();
         if opts.version.is_v5() && opts.session_expiry.is_some() {
             properties.session_expiry_interval = opts.session_expiry;
@@ -377,6 +405,8 @@ impl Client {
             }
             self.out.advance(n);
         }
+        // TLS: what rustls encrypted but the socket did not take yet goes out now.
+        self.stream.flush().await?;
         self.last_sent = Instant::now();
         Ok(())
     }
@@ -749,5 +779,58 @@ mod tests {
         assert_eq!(delays, [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000]);
         b.reset();
         assert_eq!(b.next_delay().as_millis(), 500);
+    }
+}
+
+/// The connection under the client: plain TCP, or TLS over it (tokio-rustls).
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl tokio::io::AsyncRead for Stream {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for Stream {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => std::pin::Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+            // close_notify, then FIN.
+            Stream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
     }
 }

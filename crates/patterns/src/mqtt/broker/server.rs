@@ -522,6 +522,13 @@ async fn handshake(
                 }
             };
             let (tcp, session) = tls.into_inner();
+            tracing::debug!(
+                listener = %listener.name,
+                version = ?session.protocol_version(),
+                cipher = ?session.negotiated_cipher_suite().map(|c| c.suite()),
+                server_name = session.server_name().unwrap_or("-"),
+                "TLS handshake done"
+            );
             let identity = session
                 .peer_certificates()
                 .and_then(|chain| chain.first())
