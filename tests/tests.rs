@@ -14,6 +14,7 @@ mod lab;
 mod lamport;
 mod mqtt_broker;
 mod mqtt_clients;
+mod mqtt_tls;
 mod oneway;
 mod procs;
 mod render;

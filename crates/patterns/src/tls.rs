@@ -551,6 +551,53 @@ mod tests {
         assert_eq!(subject_common_name(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]), None);
     }
 
+    /// A real handshake in memory (no sockets) with a server certificate that expired in 2001: the
+    /// client's error says "expired".
+    #[tokio::test]
+    async fn an_expired_certificate_is_named() {
+        let dir = std::env::temp_dir().join(format!("sister-tls-expired-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "test CA");
+        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap()).unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
+        params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &ca).unwrap();
+        std::fs::write(dir.join("ca.crt"), ca.pem()).unwrap();
+        std::fs::write(dir.join("s.crt"), cert.pem()).unwrap();
+        std::fs::write(dir.join("s.key"), key.serialize_pem()).unwrap();
+
+        let acceptor = ServerTls::new(dir.join("s.crt"), dir.join("s.key"))
+            .acceptor()
+            .unwrap();
+        let connector = ClientTls {
+            cafile: Some(dir.join("ca.crt")),
+            ..ClientTls::default()
+        }
+        .connector()
+        .unwrap();
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let server = tokio::spawn(async move { acceptor.accept(a).await.map(|_| ()) });
+        let e = connector
+            .connect(server_name("localhost:8883").unwrap(), b)
+            .await
+            .map(|_| ())
+            .unwrap_err();
+        assert!(explain(&e).contains("expired"), "{}", explain(&e));
+        let server_side = server.await.unwrap().unwrap_err();
+        assert!(
+            explain(&server_side).contains("peer"),
+            "{}",
+            explain(&server_side)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn missing_files_say_which() {
         let e = ServerTls::new("/nonexistent/server.crt", "/nonexistent/server.key")
