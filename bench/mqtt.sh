@@ -4,7 +4,9 @@
 # Each broker runs pinned to core 0 (`taskset -c 0`), the load generator (`sister bench mqtt`) to
 # core 1, one broker at a time, on free loopback ports. Loads: 1->1, 1->50 (fan-out), 10->1 (fan-in) at
 # QoS 0 and 1 with 64-byte payloads at full speed (throughput), then 1->1 at a fixed 10,000 msg/s
-# (latency); then memory per idle connection and 10,000 concurrent connections.
+# (latency); then the same over TLS (1->1 and 10->1, QoS 0 and 1; both brokers with the same
+# certificate, made here by `sister ca`, TLS 1.3); then memory per idle connection and 10,000
+# concurrent connections.
 #
 #   bench/mqtt.sh                 # release build, 5 s per load
 #   DUR=10 bench/mqtt.sh          # longer runs
@@ -29,6 +31,11 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
 trap cleanup EXIT
 
+# The TLS rows: one lab CA and server certificate for both brokers.
+"$BIN" -q ca init "$TMP/ca" >/dev/null
+TLS_CONF() { # port -> the TLS listener's lines (Mosquitto's format, which sister reads too)
+  printf 'listener %s 127.0.0.1\ncertfile %s\nkeyfile %s\n' "$1" "$TMP/ca/server.crt" "$TMP/ca/server.key"
+}
 start_sister() {
   local port=$1
   taskset -c 0 "$BIN" -q mqtt broker --bind "127.0.0.1:$port" --sys-interval 0 >"$TMP/sister.log" 2>&1 &
@@ -38,6 +45,20 @@ start_mosquitto() {
   local port=$1
   printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\n' "$port" >"$TMP/mosquitto.conf"
   taskset -c 0 mosquitto -c "$TMP/mosquitto.conf" >"$TMP/mosquitto.log" 2>&1 &
+  BROKER_PID=$!; PIDS+=("$BROKER_PID"); wait_port "$port"
+}
+# The same mosquitto.conf for both: sister reads Mosquitto's file (`user root`: Mosquitto started as
+# root would otherwise switch to the user `mosquitto`, who cannot read the key in $TMP).
+start_sister_tls() {
+  local port=$1
+  { echo "user root"; TLS_CONF "$port"; printf 'allow_anonymous true\nsys_interval 0\n'; } >"$TMP/tls.conf"
+  taskset -c 0 "$BIN" -q mqtt broker -c "$TMP/tls.conf" >"$TMP/sister.log" 2>&1 &
+  BROKER_PID=$!; PIDS+=("$BROKER_PID"); wait_port "$port"
+}
+start_mosquitto_tls() {
+  local port=$1
+  { echo "user root"; TLS_CONF "$port"; printf 'allow_anonymous true\npersistence false\nmax_connections -1\n'; } >"$TMP/tls.conf"
+  taskset -c 0 mosquitto -c "$TMP/tls.conf" >"$TMP/mosquitto.log" 2>&1 &
   BROKER_PID=$!; PIDS+=("$BROKER_PID"); wait_port "$port"
 }
 stop_broker() { kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; }
@@ -52,13 +73,18 @@ LOADS=(
   "10->1_qos1 10 1 1 0"
   "1->1_qos0_@10k 1 1 0 10000"
   "1->1_qos1_@10k 1 1 1 10000"
+  "tls_1->1_qos0 1 1 0 0"
+  "tls_1->1_qos1 1 1 1 0"
+  "tls_10->1_qos0 10 1 0 0"
+  "tls_10->1_qos1 10 1 1 0"
 )
 
-run_load() { # port pubs subs qos rate -> RESULT line
-  local rate_flag=()
+run_load() { # port pubs subs qos rate [tls] -> RESULT line
+  local rate_flag=() tls_flag=()
   [ "$5" != 0 ] && rate_flag=(--rate "$5")
+  [ "${6:-}" = tls ] && tls_flag=(--cafile "$TMP/ca/ca.crt")
   taskset -c 1 "$BIN" -q bench mqtt --server "127.0.0.1:$1" --pubs "$2" --subs "$3" --qos "$4" \
-    --payload 64 --duration "$DUR" "${rate_flag[@]}" | grep '^RESULT'
+    --payload 64 --duration "$DUR" "${rate_flag[@]}" "${tls_flag[@]}" | grep '^RESULT'
 }
 field() { sed -n "s/.* $2=\([0-9]*\).*/\1/p" <<<"$1"; }
 
@@ -67,8 +93,10 @@ for broker in sister mosquitto; do
   for load in "${LOADS[@]}"; do
     read -r name pubs subs qos rate <<<"$load"
     port=$(free_port)
-    "start_$broker" "$port"
-    R[$broker,$name]=$(run_load "$port" "$pubs" "$subs" "$qos" "$rate" || echo "RESULT rate=0 lost=0 p50=0 p99=0 p999=0")
+    tls=""; start="start_$broker"
+    case $name in tls_*) tls=tls; start="start_${broker}_tls" ;; esac
+    "$start" "$port"
+    R[$broker,$name]=$(run_load "$port" "$pubs" "$subs" "$qos" "$rate" $tls || echo "RESULT rate=0 lost=0 p50=0 p99=0 p999=0")
     stop_broker
   done
   port=$(free_port); "start_$broker" "$port"

@@ -45,6 +45,12 @@ pub struct BenchArgs {
     /// Topic
     #[arg(long, default_value = "bench/t")]
     pub topic: String,
+    /// MQTT over TLS, trusting this CA (PEM)
+    #[arg(long, value_name = "FILE")]
+    pub cafile: Option<std::path::PathBuf>,
+    /// The name the broker's certificate must hold (default: the host of --server)
+    #[arg(long, requires = "cafile")]
+    pub tls_name: Option<String>,
 }
 
 pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -62,6 +68,17 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         rate: a.rate,
         window: a.window.max(1),
         topic: a.topic,
+        tls: match &a.cafile {
+            None => None,
+            Some(ca) => Some(bench::BenchTls {
+                connector: patterns::tls::ClientTls {
+                    cafile: Some(ca.clone()),
+                    ..Default::default()
+                }
+                .connector()?,
+                name: patterns::tls::server_name(a.tls_name.as_deref().unwrap_or(&a.server))?,
+            }),
+        },
     };
     let r = bench::run(spec).await.context("benchmark run")?;
     println!("{r}");

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use wire::mqtt::{self, Ack, Connect, Packet, Properties, Publish, QoS, Subscribe, Subscription, Version};
@@ -42,6 +42,47 @@ pub struct Spec {
     /// QoS 1: unacknowledged messages per publisher.
     pub window: usize,
     pub topic: String,
+    /// MQTT over TLS (bench/mqtt.sh's TLS rows).
+    pub tls: Option<BenchTls>,
+}
+
+/// How the generator's clients speak TLS.
+#[derive(Clone)]
+pub struct BenchTls {
+    pub connector: tokio_rustls::TlsConnector,
+    pub name: rustls::pki_types::ServerName<'static>,
+}
+
+impl std::fmt::Debug for BenchTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BenchTls({:?})", self.name)
+    }
+}
+
+/// A connection the generator can load: plain TCP or TLS, split in a reading and a writing half.
+pub trait BenchStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    type Reader: AsyncRead + Unpin + Send + 'static;
+    type Writer: AsyncWrite + Unpin + Send + 'static;
+    fn halves(self) -> (Self::Reader, Self::Writer);
+}
+
+impl BenchStream for TcpStream {
+    type Reader = tokio::net::tcp::OwnedReadHalf;
+    type Writer = tokio::net::tcp::OwnedWriteHalf;
+    fn halves(self) -> (Self::Reader, Self::Writer) {
+        self.into_split()
+    }
+}
+
+type TlsStream = tokio_rustls::client::TlsStream<TcpStream>;
+
+impl BenchStream for TlsStream {
+    type Reader = tokio::io::ReadHalf<TlsStream>;
+    type Writer = tokio::io::WriteHalf<TlsStream>;
+    /// One TLS session serves both directions: tokio's `split` shares it behind a lock.
+    fn halves(self) -> (Self::Reader, Self::Writer) {
+        tokio::io::split(self)
+    }
 }
 
 /// What one run measured.
@@ -85,9 +126,18 @@ impl std::fmt::Display for Report {
 
 const V: Version = Version::V3_1_1;
 
-async fn connect(server: SocketAddr, id: String) -> io::Result<(TcpStream, BytesMut)> {
-    let mut s = TcpStream::connect(server).await?;
+async fn dial_plain(server: SocketAddr) -> io::Result<TcpStream> {
+    let s = TcpStream::connect(server).await?;
     s.set_nodelay(true)?;
+    Ok(s)
+}
+
+async fn dial_tls(server: SocketAddr, tls: BenchTls) -> io::Result<TlsStream> {
+    let s = dial_plain(server).await?;
+    tls.connector.connect(tls.name, s).await
+}
+
+async fn connect<S: BenchStream>(mut s: S, id: String) -> io::Result<(S, BytesMut)> {
     let c = Packet::Connect(Box::new(Connect {
         client_id: id,
         keep_alive: 600,
@@ -101,7 +151,7 @@ async fn connect(server: SocketAddr, id: String) -> io::Result<(TcpStream, Bytes
     }
 }
 
-async fn read_packet(s: &mut TcpStream, buf: &mut BytesMut) -> io::Result<Packet> {
+async fn read_packet<S: AsyncRead + Unpin>(s: &mut S, buf: &mut BytesMut) -> io::Result<Packet> {
     loop {
         match mqtt::decode(buf, V) {
             Ok((p, used)) => {
@@ -163,11 +213,23 @@ impl SubStats {
 
 /// Run one load and report what arrived.
 pub async fn run(spec: Spec) -> io::Result<Report> {
+    match spec.tls.clone() {
+        None => run_on(spec, dial_plain).await,
+        Some(tls) => run_on(spec, move |a| dial_tls(a, tls.clone())).await,
+    }
+}
+
+async fn run_on<S, F, Fut>(spec: Spec, dial: F) -> io::Result<Report>
+where
+    S: BenchStream,
+    F: Fn(SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = io::Result<S>>,
+{
     let run_id = std::process::id();
     // Subscribers first, all subscribed before anyone publishes.
     let mut subs = Vec::new();
     for i in 0..spec.subscribers {
-        let (mut s, mut buf) = connect(spec.server, format!("bench-sub-{run_id}-{i}")).await?;
+        let (mut s, mut buf) = connect(dial(spec.server).await?, format!("bench-sub-{run_id}-{i}")).await?;
         let sub = Packet::Subscribe(Subscribe {
             packet_id: 1,
             subscriptions: vec![Subscription::new(
@@ -185,7 +247,7 @@ pub async fn run(spec: Spec) -> io::Result<Report> {
     }
     let mut pubs = Vec::new();
     for i in 0..spec.publishers {
-        pubs.push(connect(spec.server, format!("bench-pub-{run_id}-{i}")).await?);
+        pubs.push(connect(dial(spec.server).await?, format!("bench-pub-{run_id}-{i}")).await?);
     }
     let base = Instant::now();
     let stop_publishing = base + spec.duration;
@@ -253,7 +315,7 @@ pub async fn run(spec: Spec) -> io::Result<Report> {
     })
 }
 
-async fn subscriber(mut s: TcpStream, mut buf: BytesMut, qos: QoS, base: Instant) -> SubStats {
+async fn subscriber<S: BenchStream>(mut s: S, mut buf: BytesMut, qos: QoS, base: Instant) -> SubStats {
     let mut st = SubStats::default();
     let mut acks = Vec::new();
     let idle = Duration::from_secs(2);
@@ -290,15 +352,15 @@ async fn subscriber(mut s: TcpStream, mut buf: BytesMut, qos: QoS, base: Instant
     }
 }
 
-async fn publisher(
+async fn publisher<S: BenchStream>(
     id: u32,
-    s: TcpStream,
+    s: S,
     mut buf: BytesMut,
     spec: &Spec,
     base: Instant,
     stop: Instant,
 ) -> io::Result<u64> {
-    let (mut rd, mut wr) = s.into_split();
+    let (mut rd, mut wr) = s.halves();
     let window = Arc::new(Semaphore::new(if spec.qos == QoS::AtMostOnce {
         0
     } else {
