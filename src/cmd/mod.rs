@@ -5,6 +5,8 @@
 //! - clients take `--server HOST:PORT`, default `<compose service>:<course port>`, also settable with an
 //!   environment variable (`SISTER_SERVER`, or a pattern-specific one shown in `--help`), and `--wait SECS`
 //!   to retry while the server starts;
+//! - the HTTP servers (rest, rpc, soap) take `--tls-cert FILE --tls-key FILE` to serve HTTPS on the
+//!   same port, their clients an `https://` server and `--cacert FILE` (`https_args.rs`);
 //! - `-v`/`-q` and `--log-format json` on every command.
 
 pub mod analyze;
@@ -14,6 +16,7 @@ pub mod ca;
 pub mod capture;
 pub mod client_args;
 pub mod corba;
+pub mod https_args;
 pub mod ice;
 pub mod lab;
 pub mod lab_capture;
