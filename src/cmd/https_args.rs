@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Args;
 use patterns::http::https::{self, ServerTls};
 use patterns::http::{Scheme, Server};
@@ -26,9 +26,10 @@ impl ServerTlsArgs {
     /// server before it listens.
     pub fn load(&self) -> anyhow::Result<Option<ServerTls>> {
         match (&self.tls_cert, &self.tls_key) {
-            (Some(cert), Some(key)) => Ok(Some(
-                ServerTls::from_files(cert, key).context("cannot serve HTTPS")?,
-            )),
+            (Some(cert), Some(key)) => match ServerTls::from_files(cert, key) {
+                Ok(tls) => Ok(Some(tls)),
+                Err(e) => bail!("cannot serve HTTPS: {e}"),
+            },
             _ => Ok(None),
         }
     }
@@ -54,9 +55,10 @@ impl ClientTlsArgs {
         if self.cacert.is_none() && !self.insecure {
             return Ok(None);
         }
-        Ok(Some(
-            https::client_tls(self.cacert.clone(), self.insecure).context("cannot set up TLS")?,
-        ))
+        match https::client_tls(self.cacert.clone(), self.insecure) {
+            Ok(tls) => Ok(Some(tls)),
+            Err(e) => bail!("cannot set up TLS: {e}"),
+        }
     }
 
     /// A `--server` value (`HOST:PORT`, `http://...` or `https://...`) with these TLS settings.
