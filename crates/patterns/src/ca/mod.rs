@@ -16,7 +16,7 @@
 //!   certificates (RFC 5280 §4.2.1.9, §4.2.1.3); valid 10 years.
 //! - the server: every name and address clients use, as subjectAltNames: clients check the name there,
 //!   not in the common name (RFC 6125 §6.4.4, RFC 2818 §3.1); extendedKeyUsage `serverAuth`; valid
-//!   825 days, the longest Apple's TLS clients accept (and Chromium for a CA a user added).
+//!   825 days, the longest Apple's TLS clients accept from a CA a user added (macOS 10.15, iOS 13).
 //! - a client: `CN=NAME` (Mosquitto's `use_identity_as_username` takes it as the username) and
 //!   extendedKeyUsage `clientAuth`.
 //! - keys: ECDSA P-256 (rcgen's default; OpenSSL 3 and so Mosquitto 2.0 and curl, Python, Chromium
