@@ -11,7 +11,7 @@ pub enum Ca {
     /// Make a CA (ca.crt, ca.key) and a server certificate signed by it (server.crt, server.key) in DIR
     #[command(after_help = "Examples:\n  \
 sister ca init lab-ca\n  \
-sister ca init lab-ca --host myhost.local --host 192.168.1.20     more names the servers are reached by\n  \
+sister ca init lab-ca --host myhost.local --host 192.168.1.20     two more names\n  \
 sister rest server --tls-cert lab-ca/server.crt --tls-key lab-ca/server.key\n  \
 curl --cacert lab-ca/ca.crt 'https://localhost:5151/add?a=10&b=5'\n  \
 openssl verify -CAfile lab-ca/ca.crt lab-ca/server.crt\n\n\

@@ -69,10 +69,16 @@ pub async fn serve(
 }
 
 /// The start-up line of an HTTPS server: the URL to call and the names its certificate holds (the
-/// skeleton's `listening` line follows).
+/// skeleton's `listening` line follows). On `0.0.0.0` the URL says `localhost`: a client must use a
+/// name the certificate holds, and no certificate names 0.0.0.0.
 fn announce(listener: &TcpListener, tls: Option<&https::ServerTls>) {
     if let (Some(tls), Ok(local)) = (tls, listener.local_addr()) {
-        tracing::info!("serving HTTPS at https://{local}/ ({})", tls.describe());
+        let url = if local.ip().is_unspecified() {
+            format!("https://localhost:{}/", local.port())
+        } else {
+            format!("https://{local}/")
+        };
+        tracing::info!("serving HTTPS at {url} ({})", tls.describe());
     }
 }
 
