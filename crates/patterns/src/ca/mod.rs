@@ -571,7 +571,13 @@ HTTPS (the REST, JSON-RPC and SOAP servers):
   sister rest client --server https://localhost:5151 --cacert {d}/ca.crt
   python3 -c \"import requests; print(requests.get('https://localhost:5151/add?a=10&b=5', verify='{d}/ca.crt').json())\"
 
-MQTT over TLS, in mosquitto.conf:
+MQTT over TLS with sister's broker (1883 as before, and TLS on 8883; its -c also reads the
+mosquitto.conf lines below):
+  sister mqtt broker --tls-cert {d}/server.crt --tls-key {d}/server.key
+  sister mqtt broker --tls-cert {d}/server.crt --tls-key {d}/server.key --cafile {d}/ca.crt --require-certificate
+sister mqtt pub and sub take mosquitto_pub's --cafile, --cert and --key.
+
+MQTT over TLS with Mosquitto, in mosquitto.conf:
   listener 8883
   cafile {d}/ca.crt
   certfile {d}/server.crt
