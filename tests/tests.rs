@@ -6,9 +6,11 @@
 //! test with a message saying so (a skipped interop test would be a test that cannot fail).
 
 mod analyze;
+mod ca;
 mod capture;
 mod corba;
 mod docker;
+mod https;
 mod ice;
 mod lab;
 mod lamport;

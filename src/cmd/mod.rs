@@ -5,14 +5,18 @@
 //! - clients take `--server HOST:PORT`, default `<compose service>:<course port>`, also settable with an
 //!   environment variable (`SISTER_SERVER`, or a pattern-specific one shown in `--help`), and `--wait SECS`
 //!   to retry while the server starts;
+//! - the HTTP servers (rest, rpc, soap) take `--tls-cert FILE --tls-key FILE` to serve HTTPS on the
+//!   same port, their clients an `https://` server and `--cacert FILE` (`https_args.rs`);
 //! - `-v`/`-q` and `--log-format json` on every command.
 
 pub mod analyze;
 pub mod bench;
 pub mod bench_analyze;
+pub mod ca;
 pub mod capture;
 pub mod client_args;
 pub mod corba;
+pub mod https_args;
 pub mod ice;
 pub mod lab;
 pub mod lab_capture;
@@ -115,6 +119,12 @@ pub enum Command {
         after_help = "Examples:\n  sister lamport server\n  sister lamport client --server 127.0.0.1:12345\n  sister lamport sim --processes 3 --seed 1 --vector --diagram run.svg"
     )]
     Lamport(lamport::Lamport),
+    /// The lab's certificate authority: a CA, server and client certificates for TLS (HTTPS, MQTT)
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  sister ca init lab-ca                  ca.crt, ca.key, server.crt, server.key, README.txt\n  sister ca client lab-ca alice          alice.crt, alice.key (CN=alice)\n  sister rest server --tls-cert lab-ca/server.crt --tls-key lab-ca/server.key\n  curl --cacert lab-ca/ca.crt 'https://localhost:5151/add?a=10&b=5'"
+    )]
+    Ca(ca::Ca),
     /// Processes and threads: shared memory, a lost update and its fix
     #[command(
         after_help = "Example:\n  sister procs                      eve and bob, 3 threads each, 1000000 increments per thread"
@@ -149,6 +159,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Corba(args) => corba::run(args).await,
         Command::Zk(c) => zk::run(c).await,
         Command::Lamport(c) => lamport::run(c).await,
+        Command::Ca(c) => ca::run(c),
         Command::Procs(a) => tokio::task::spawn_blocking(move || procs::run(a)).await?,
         Command::Rest(args) => rest::run(args).await,
         Command::Rpc(args) => rpc::run(args).await,

@@ -9,12 +9,18 @@ use patterns::rest::{client, server};
 use patterns::{net, shutdown};
 use tracing::Instrument;
 
+use super::https_args::{ClientTlsArgs, ServerTlsArgs};
+
 #[derive(Debug, Args)]
 #[command(
     about = "REST over HTTP: GET /add?a=10&b=5 answers {\"result\": 15} (port 5151)",
     after_help = "Examples:\n  sister rest server\n  \
 sister rest client --server 127.0.0.1:5151 --op both -a 10 -b 5\n  \
-curl 'http://127.0.0.1:5151/add?a=10&b=5'"
+curl 'http://127.0.0.1:5151/add?a=10&b=5'\n\n\
+HTTPS (certificates from `sister ca init lab-ca`):\n  \
+sister rest server --tls-cert lab-ca/server.crt --tls-key lab-ca/server.key\n  \
+sister rest client --server https://localhost:5151 --cacert lab-ca/ca.crt\n  \
+curl --cacert lab-ca/ca.crt 'https://localhost:5151/add?a=10&b=5'"
 )]
 pub struct RestArgs {
     #[command(subcommand)]
@@ -24,14 +30,17 @@ pub struct RestArgs {
 #[derive(Debug, Subcommand)]
 enum Role {
     /// Serve GET /add, /mul, /sub, /div (?a=&b=, 64-bit integers) and /openapi.json until Ctrl+C
-    #[command(after_help = "Example:\n  sister rest server --bind 0.0.0.0:5151\n  \
-curl -i 'http://127.0.0.1:5151/div?a=1&b=0'     # 400 {\"error\":\"Division by zero: ...\"}")]
+    #[command(after_help = "Examples:\n  sister rest server --bind 0.0.0.0:5151\n  \
+curl -i 'http://127.0.0.1:5151/div?a=1&b=0'     # 400 {\"error\":\"Division by zero: ...\"}\n  \
+sister rest server --tls-cert lab-ca/server.crt --tls-key lab-ca/server.key      # HTTPS on 5151\n  \
+curl --cacert lab-ca/ca.crt 'https://localhost:5151/add?a=10&b=5'")]
     Server(ServerArgs),
     /// Call the calculator and print `add(10,5) = 15`; a non-200 answer is printed and exits 1
     #[command(
         after_help = "Examples:\n  sister rest client --server 127.0.0.1:5151 --op both -a 10 -b 5\n  \
 SISTER_REST_SERVER=127.0.0.1:5151 sister rest client --op div -a 7 -b 0\n  \
-sister rest client --server 127.0.0.1:5151 --op add -a ten -b 5   # see the server's 400"
+sister rest client --server 127.0.0.1:5151 --op add -a ten -b 5   # see the server's 400\n  \
+sister rest client --server https://localhost:5151 --cacert lab-ca/ca.crt        # HTTPS"
     )]
     Client(ClientArgs),
 }
@@ -44,6 +53,8 @@ struct ServerArgs {
     /// Clients served at once (more wait in the listen backlog)
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
+    #[command(flatten)]
+    tls: ServerTlsArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -58,7 +69,7 @@ enum OpChoice {
 
 #[derive(Debug, Args)]
 struct ClientArgs {
-    /// The server to call
+    /// The server to call: HOST:PORT (HTTP), or https://HOST:PORT for HTTPS
     #[arg(
         long,
         env = "SISTER_REST_SERVER",
@@ -66,6 +77,8 @@ struct ClientArgs {
         default_value = "rest-server:5151"
     )]
     server: String,
+    #[command(flatten)]
+    tls: ClientTlsArgs,
     /// Which operation(s) to call
     #[arg(long, value_enum, default_value_t = OpChoice::Both)]
     op: OpChoice,
@@ -83,12 +96,13 @@ struct ClientArgs {
 pub async fn run(args: RestArgs) -> anyhow::Result<ExitCode> {
     match args.role {
         Role::Server(a) => {
+            let tls = a.tls.load()?;
             let listener = net::bind_tcp(&a.bind).await?;
             let limits = patterns::server::Limits {
                 max_connections: a.max_connections,
                 ..Default::default()
             };
-            server::run(listener, limits, shutdown::on_ctrl_c())
+            server::run(listener, limits, shutdown::on_ctrl_c(), tls)
                 .instrument(tracing::info_span!("rest-server"))
                 .await
                 .context("the server stopped with an error")?;
@@ -103,9 +117,10 @@ pub async fn run(args: RestArgs) -> anyhow::Result<ExitCode> {
                 OpChoice::Both => &["add", "mul"],
             };
             let wait = Duration::from_secs_f64(a.wait.max(0.0));
+            let server = a.tls.server(&a.server)?;
             let mut code = ExitCode::SUCCESS;
             for op in ops {
-                let answer = client::call(&a.server, op, &a.a, &a.b, wait)
+                let answer = client::call(&server, op, &a.a, &a.b, wait)
                     .instrument(tracing::info_span!("rest-client"))
                     .await?;
                 println!("{}", answer.line(op, &a.a, &a.b));

@@ -10,12 +10,17 @@ use patterns::{net, shutdown};
 use serde_json::json;
 use tracing::Instrument;
 
+use super::https_args::{ClientTlsArgs, ServerTlsArgs};
+
 #[derive(Debug, Args)]
 #[command(
     about = "JSON-RPC 2.0 over HTTP POST: add, subtract, multiply, divide (port 4000)",
     after_help = "Examples:\n  sister rpc server\n  \
 sister rpc client --server 127.0.0.1:4000 add 10 2\n  \
-sister rpc client --server 127.0.0.1:4000 --batch 'add 10 2' 'multiply 10 5' 'divide 1 0'"
+sister rpc client --server 127.0.0.1:4000 --batch 'add 10 2' 'multiply 10 5' 'divide 1 0'\n\n\
+HTTPS (certificates from `sister ca init lab-ca`):\n  \
+sister rpc server --tls-cert lab-ca/server.crt --tls-key lab-ca/server.key\n  \
+sister rpc client --server https://localhost:4000 --cacert lab-ca/ca.crt add 10 2"
 )]
 pub struct RpcArgs {
     #[command(subcommand)]
@@ -25,15 +30,18 @@ pub struct RpcArgs {
 #[derive(Debug, Subcommand)]
 enum Role {
     /// Answer JSON-RPC 2.0 requests, notifications and batches at POST / until Ctrl+C
-    #[command(after_help = "Example:\n  sister rpc server --bind 0.0.0.0:4000\n  \
-curl -d '{\"jsonrpc\":\"2.0\",\"method\":\"add\",\"params\":[10,2],\"id\":1}' http://127.0.0.1:4000/")]
+    #[command(after_help = "Examples:\n  sister rpc server --bind 0.0.0.0:4000\n  \
+curl -d '{\"jsonrpc\":\"2.0\",\"method\":\"add\",\"params\":[10,2],\"id\":1}' http://127.0.0.1:4000/\n  \
+sister rpc server --tls-cert lab-ca/server.crt --tls-key lab-ca/server.key      # HTTPS on 4000\n  \
+curl --cacert lab-ca/ca.crt -d '{\"jsonrpc\":\"2.0\",\"method\":\"add\",\"params\":[10,2],\"id\":1}' https://localhost:4000/")]
     Server(ServerArgs),
     /// Call methods and print `Result of add: 12`; without a call, the course's add [10, 2] and multiply [10, 5]
     #[command(
         after_help = "Examples:\n  sister rpc client --server 127.0.0.1:4000 add 10 2\n  \
 sister rpc client --server 127.0.0.1:4000 subtract minuend=42 subtrahend=23    # params by name\n  \
 sister rpc client --server 127.0.0.1:4000 --batch 'add 10 2' 'divide 1 0'       # one POST, an array\n  \
-SISTER_RPC_SERVER=127.0.0.1:4000 sister rpc client --notify add 1 1           # no id: no answer"
+SISTER_RPC_SERVER=127.0.0.1:4000 sister rpc client --notify add 1 1           # no id: no answer\n  \
+sister rpc client --server https://localhost:4000 --cacert lab-ca/ca.crt add 10 2   # HTTPS"
     )]
     Client(ClientArgs),
 }
@@ -46,11 +54,13 @@ struct ServerArgs {
     /// Clients served at once (more wait in the listen backlog)
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
+    #[command(flatten)]
+    tls: ServerTlsArgs,
 }
 
 #[derive(Debug, Args)]
 struct ClientArgs {
-    /// The server to call
+    /// The server to call: HOST:PORT (HTTP), or https://HOST:PORT for HTTPS
     #[arg(
         long,
         env = "SISTER_RPC_SERVER",
@@ -58,6 +68,8 @@ struct ClientArgs {
         default_value = "rpc-server:4000"
     )]
     server: String,
+    #[command(flatten)]
+    tls: ClientTlsArgs,
     /// Send every call in one batch; each CALL is then a quoted 'METHOD ARG...'
     #[arg(long)]
     batch: bool,
@@ -75,12 +87,13 @@ struct ClientArgs {
 pub async fn run(args: RpcArgs) -> anyhow::Result<ExitCode> {
     match args.role {
         Role::Server(a) => {
+            let tls = a.tls.load()?;
             let listener = net::bind_tcp(&a.bind).await?;
             let limits = patterns::server::Limits {
                 max_connections: a.max_connections,
                 ..Default::default()
             };
-            server::run(listener, limits, shutdown::on_ctrl_c())
+            server::run(listener, limits, shutdown::on_ctrl_c(), tls)
                 .instrument(tracing::info_span!("rpc-server"))
                 .await
                 .context("the server stopped with an error")?;
@@ -91,6 +104,7 @@ pub async fn run(args: RpcArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn client_run(a: ClientArgs) -> anyhow::Result<ExitCode> {
+    let server = a.tls.server(&a.server)?;
     let calls = if a.call.is_empty() {
         // The course's client: add [10, 2], then multiply [10, 5].
         vec![
@@ -124,7 +138,7 @@ async fn client_run(a: ClientArgs) -> anyhow::Result<ExitCode> {
     };
     let mut code = ExitCode::SUCCESS;
     for group in groups {
-        let outcome = client::post(&a.server, group, a.batch, wait)
+        let outcome = client::post(&server, group, a.batch, wait)
             .instrument(tracing::info_span!("rpc-client"))
             .await?;
         match outcome {

@@ -8,6 +8,8 @@
 //! - [`http`]: an axum router on that skeleton (REST), sister's own HTTP/1.1 loop on it (JSON-RPC,
 //!   SOAP), and a one-call-per-connection HTTP client (all three); [`calc`]: their calculator, 64-bit
 //!   and overflow-checked;
+//! - [`tls`]: TLS as Mosquitto's and curl's options name it (rustls); [`ca`]: the lab's certificate
+//!   authority (`sister ca`), which makes the certificates TLS needs;
 //! - [`server`]: the skeleton every TCP server uses: one task per connection, a connection limit,
 //!   graceful shutdown with a grace period;
 //! - [`messages`]: messages over a TCP byte stream, sister-framed or the course's raw convention, detected
@@ -31,6 +33,7 @@
 //! [`lamport`] (the course's two-process exchange, an N-process simulation, the space-time diagram),
 //! [`procs`] (processes versus threads, a lost update).
 
+pub mod ca;
 pub mod calc;
 pub mod console;
 pub mod corba;

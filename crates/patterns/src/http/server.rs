@@ -21,16 +21,20 @@
 //! - closes politely: after the last answer it stops writing and reads (and drops) what the client was
 //!   still sending for a moment, so the client gets the answer instead of a reset (RFC 9112 §9.6);
 //! - on Ctrl+C, closes idle connections at once and lets a request in progress finish.
+//!
+//! With `--tls-cert` the loop runs unchanged on the TLS stream ([`super::https::ServerTls::accept`]
+//! wraps the accepted TCP stream first): it reads and writes plaintext, rustls the records.
 
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use wire::http::{encode_response, Answering, Decoder, Limits, Progress, Refusal, Request, Response};
 
+use super::https::ServerTls;
 use crate::server::{self, Limits as ServerLimits};
 use crate::shutdown::Signal;
 
@@ -51,20 +55,30 @@ const LINGER: Duration = Duration::from_secs(2);
 /// Read at least this much room at a time.
 const READ_CHUNK: usize = 8 * 1024;
 
-/// Serve `service` on `listener` until `shutdown`, one task per connection.
+/// Serve `service` on `listener` until `shutdown`, one task per connection; in HTTPS with `tls`.
 pub async fn serve<S: Service>(
     listener: TcpListener,
     limits: ServerLimits,
     shutdown: Signal,
+    tls: Option<ServerTls>,
     http: Limits,
     service: S,
 ) -> io::Result<()> {
+    super::announce(&listener, tls.as_ref());
     let service = Arc::new(service);
     server::serve(listener, limits, shutdown, move |stream, _peer, sd| {
         let service = service.clone();
+        let tls = tls.clone();
         async move {
             tracing::debug!("connection opened");
-            match connection(stream, &*service, http, sd).await {
+            let result = match tls {
+                None => connection(stream, &*service, http, sd).await,
+                Some(tls) => match tls.accept(stream).await {
+                    Some(stream) => connection(stream, &*service, http, sd).await,
+                    None => return,
+                },
+            };
+            match result {
                 Ok(()) => tracing::debug!("connection closed"),
                 Err(e) => tracing::debug!("connection ended: {e}"),
             }
@@ -94,8 +108,8 @@ impl Clock {
     }
 }
 
-async fn connection<S: Service>(
-    mut stream: TcpStream,
+async fn connection<S: Service, IO: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: IO,
     service: &S,
     limits: Limits,
     mut sd: Signal,
@@ -174,7 +188,8 @@ async fn connection<S: Service>(
 /// Close after the last answer without resetting it: stop writing (FIN), then read and drop whatever
 /// the client still sends, until it closes too or [`LINGER`] is over. Closing a socket with unread
 /// bytes makes the kernel send a reset, which can destroy the answer before the client has read it.
-async fn linger(mut stream: TcpStream) -> io::Result<()> {
+/// (On TLS, `shutdown` sends the close_notify alert first, RFC 8446 §6.1.)
+async fn linger<IO: AsyncRead + AsyncWrite + Unpin>(mut stream: IO) -> io::Result<()> {
     stream.shutdown().await?;
     let mut sink = [0u8; 4096];
     let _ = tokio::time::timeout(LINGER, async {

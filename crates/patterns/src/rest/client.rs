@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::http::{self, CallError};
+use crate::http::{self, CallError, Server};
 
 /// How long one call may take once connected (the course's client uses 3 s).
 pub const TIMEOUT: Duration = Duration::from_secs(3);
@@ -33,8 +33,8 @@ impl Answer {
     }
 }
 
-/// `GET /{op}?a=..&b=..` on `server` (`host:port`).
-pub async fn call(server: &str, op: &str, a: &str, b: &str, wait: Duration) -> Result<Answer, CallError> {
+/// `GET /{op}?a=..&b=..` on `server` (`http://host:port` or `https://host:port`).
+pub async fn call(server: &Server, op: &str, a: &str, b: &str, wait: Duration) -> Result<Answer, CallError> {
     let path = format!("/{}?a={}&b={}", encode(op), encode(a), encode(b));
     let reply = http::request(
         server,

@@ -34,12 +34,16 @@ pub async fn lab(checks: &Checks) {
         Err(e) => return checks.fail(format!("REST server could not bind: {e}")),
     };
     let addr = match listener.local_addr() {
-        Ok(a) => a.to_string(),
+        Ok(a) => crate::http::Server::parse(&a.to_string()),
         Err(e) => return checks.fail(format!("REST server has no address: {e}")),
+    };
+    let addr = match addr {
+        Ok(a) => a,
+        Err(e) => return checks.fail(format!("REST server address: {e}")),
     };
     let (trigger, signal) = shutdown::channel();
     let server = tokio::spawn(tracing::Instrument::instrument(
-        server::run(listener, Limits::default(), signal),
+        server::run(listener, Limits::default(), signal, None),
         tracing::info_span!("rest-server"),
     ));
 

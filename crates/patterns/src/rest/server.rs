@@ -26,6 +26,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
 use crate::calc::{self, CalcError, Op};
+use crate::http::https::ServerTls;
 use crate::server::Limits;
 use crate::shutdown::Signal;
 
@@ -58,9 +59,14 @@ pub fn router() -> Router {
         .method_not_allowed_fallback(method_not_allowed)
 }
 
-/// Serve until `shutdown`.
-pub async fn run(listener: TcpListener, limits: Limits, shutdown: Signal) -> std::io::Result<()> {
-    crate::http::serve(listener, limits, shutdown, router()).await
+/// Serve until `shutdown`; in HTTPS with `tls`.
+pub async fn run(
+    listener: TcpListener,
+    limits: Limits,
+    shutdown: Signal,
+    tls: Option<ServerTls>,
+) -> std::io::Result<()> {
+    crate::http::serve(listener, limits, shutdown, tls, router()).await
 }
 
 /// A JSON answer in Flask's format: compact, then a newline.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use wire::jsonrpc::{self, Id, Params, Request, Response};
 
-use crate::http::{self, CallError};
+use crate::http::{self, CallError, Server};
 
 /// How long one exchange may take once connected.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -63,9 +63,10 @@ pub enum RpcError {
     },
 }
 
-/// POST `requests` to `server` (`host:port`), as one request or, when `batch`, as one array.
+/// POST `requests` to `server` (`http://host:port` or `https://host:port`), as one request or, when
+/// `batch`, as one array.
 pub async fn post(
-    server: &str,
+    server: &Server,
     requests: &[Request],
     batch: bool,
     wait: Duration,

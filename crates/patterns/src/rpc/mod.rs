@@ -42,12 +42,16 @@ pub async fn lab(checks: &Checks) {
         Err(e) => return checks.fail(format!("JSON-RPC server could not bind: {e}")),
     };
     let addr = match listener.local_addr() {
-        Ok(a) => a.to_string(),
+        Ok(a) => crate::http::Server::parse(&a.to_string()),
         Err(e) => return checks.fail(format!("JSON-RPC server has no address: {e}")),
+    };
+    let addr = match addr {
+        Ok(a) => a,
+        Err(e) => return checks.fail(format!("JSON-RPC server address: {e}")),
     };
     let (trigger, signal) = shutdown::channel();
     let server = tokio::spawn(
-        server::run(listener, Limits::default(), signal).instrument(tracing::info_span!("rpc-server")),
+        server::run(listener, Limits::default(), signal, None).instrument(tracing::info_span!("rpc-server")),
     );
     let span = tracing::info_span!("rpc-client");
 

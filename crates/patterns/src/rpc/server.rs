@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use wire::http::{Refusal, Request, Response};
 use wire::jsonrpc::{self, codes, ErrorObject, Id};
 
+use crate::http::https::ServerTls;
 use crate::http::server::Service;
 use crate::server::Limits;
 use crate::shutdown::Signal;
@@ -29,13 +30,18 @@ pub const MAX_BODY: usize = 1024 * 1024;
 /// The JSON-RPC endpoint as an HTTP service: `POST /` only.
 pub struct RpcService;
 
-/// Serve until `shutdown`.
-pub async fn run(listener: TcpListener, limits: Limits, shutdown: Signal) -> std::io::Result<()> {
+/// Serve until `shutdown`; in HTTPS with `tls`.
+pub async fn run(
+    listener: TcpListener,
+    limits: Limits,
+    shutdown: Signal,
+    tls: Option<ServerTls>,
+) -> std::io::Result<()> {
     let http = wire::http::Limits {
         max_body: MAX_BODY,
         ..wire::http::Limits::default()
     };
-    crate::http::server::serve(listener, limits, shutdown, http, RpcService).await
+    crate::http::server::serve(listener, limits, shutdown, tls, http, RpcService).await
 }
 
 const JSON: &str = "application/json";

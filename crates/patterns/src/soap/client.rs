@@ -4,14 +4,18 @@
 //! document/literal envelope to the endpoint the WSDL names, with `SOAPAction: "add"` and
 //! `Content-Type: text/xml; charset=utf-8`. Everything the call needs (endpoint, namespace, operation,
 //! argument names, soapAction) comes from the WSDL; nothing about the calculator is built in.
+//!
+//! Either URL may be `https://` (an HTTPS server gives an https endpoint in its WSDL); `tls` is then
+//! the connector that checks the server's certificate (`--cacert`), for both exchanges.
 
 use std::time::Duration;
 
+use tokio_rustls::TlsConnector;
 use wire::soap::{self, Fault, Reply};
 use wire::wsdl::{self, Service};
 use wire::xml::Limits;
 
-use crate::http::{self, CallError, Url, UrlError};
+use crate::http::{self, CallError, Server, Url, UrlError};
 
 /// How long each exchange may take once connected.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -43,10 +47,14 @@ pub enum SoapCallError {
 }
 
 /// Fetch and read the WSDL at `url`.
-pub async fn fetch_wsdl(url: &str, wait: Duration) -> Result<Service, SoapCallError> {
+pub async fn fetch_wsdl(
+    url: &str,
+    tls: Option<&TlsConnector>,
+    wait: Duration,
+) -> Result<Service, SoapCallError> {
     let u = Url::parse(url)?;
     let reply = http::request(
-        &u.authority,
+        &Server::of(&u).with_tls(tls.cloned()),
         hyper::Method::GET,
         &u.path,
         &[],
@@ -92,6 +100,7 @@ pub struct Outcome {
 pub async fn call(
     service: &Service,
     endpoint: Option<&str>,
+    tls: Option<&TlsConnector>,
     op: &str,
     args: &[String],
 ) -> Result<Outcome, SoapCallError> {
@@ -128,7 +137,7 @@ pub async fn call(
     let action = format!("\"{}\"", operation.soap_action);
     tracing::debug!(endpoint = %u.authority, soap_action = %action, "POST {}", u.path);
     let reply = http::request(
-        &u.authority,
+        &Server::of(&u).with_tls(tls.cloned()),
         hyper::Method::POST,
         &u.path,
         &[

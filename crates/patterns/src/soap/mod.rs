@@ -46,12 +46,12 @@ pub async fn lab(checks: &Checks) {
     };
     let (trigger, signal) = shutdown::channel();
     let server = tokio::spawn(
-        server::run(listener, Limits::default(), signal).instrument(tracing::info_span!("soap-server")),
+        server::run(listener, Limits::default(), signal, None).instrument(tracing::info_span!("soap-server")),
     );
     let span = tracing::info_span!("soap-client");
 
     let wsdl_url = format!("http://{addr}/?wsdl");
-    match client::fetch_wsdl(&wsdl_url, Duration::from_secs(5))
+    match client::fetch_wsdl(&wsdl_url, None, Duration::from_secs(5))
         .instrument(span.clone())
         .await
     {
@@ -66,7 +66,10 @@ pub async fn lab(checks: &Checks) {
                 ("sum_times_difference", "20", "30", "-500"),
             ] {
                 let args = [a.to_string(), b.to_string()];
-                match client::call(&svc, None, op, &args).instrument(span.clone()).await {
+                match client::call(&svc, None, None, op, &args)
+                    .instrument(span.clone())
+                    .await
+                {
                     Ok(out) => {
                         span.in_scope(|| tracing::info!("{}", client::line(&out)));
                         checks.expect_eq(out.result.as_str(), want, format!("SOAP {op}({a}, {b})"));
@@ -75,7 +78,7 @@ pub async fn lab(checks: &Checks) {
                 }
             }
             let args = ["1".to_string(), "0".to_string()];
-            match client::call(&svc, None, "divide", &args)
+            match client::call(&svc, None, None, "divide", &args)
                 .instrument(span.clone())
                 .await
             {

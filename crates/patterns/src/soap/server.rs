@@ -2,7 +2,8 @@
 //! ([`crate::http::server`]).
 //!
 //! - `GET /?wsdl` answers the WSDL ([`super::service::describe`], written by [`wire::wsdl::render`]),
-//!   whose endpoint is `http://<the Host the client used>/`, as spyne does.
+//!   whose endpoint is `http://<the Host the client used>/`, as spyne does; `https://...` when the
+//!   server speaks HTTPS (`--tls-cert`), so that zeep posts its calls over TLS too.
 //! - `POST /` with a SOAP 1.1 envelope runs the operation named by the Body's element and answers
 //!   `200` with `<tns:addResponse><tns:addResult>15</tns:addResult></tns:addResponse>`, or `500` with a
 //!   Fault (SOAP 1.1 §6.2 wants 500 for every fault).
@@ -14,7 +15,9 @@ use wire::http::{Refusal, Request, Response};
 use wire::soap::{self, Fault};
 use wire::xml::Limits as XmlLimits;
 
+use crate::http::https::ServerTls;
 use crate::http::server::Service;
+use crate::http::Scheme;
 use crate::server::Limits;
 use crate::shutdown::Signal;
 
@@ -31,25 +34,39 @@ const XML: &str = "text/xml; charset=utf-8";
 pub struct SoapService {
     /// The listener's own address, for a WSDL fetched without a Host header (HTTP/1.0).
     local: String,
+    /// The scheme of the endpoint the WSDL gives: `https` when the server speaks TLS.
+    scheme: Scheme,
 }
 
 impl SoapService {
-    /// The service of a server listening on `local` (`host:port`).
-    pub fn new(local: &str) -> SoapService {
+    /// The service of a server listening on `local` (`host:port`), in plain HTTP or HTTPS.
+    pub fn new(local: &str, scheme: Scheme) -> SoapService {
         SoapService {
             local: local.to_string(),
+            scheme,
         }
     }
 }
 
-/// Serve until `shutdown`.
-pub async fn run(listener: TcpListener, limits: Limits, shutdown: Signal) -> std::io::Result<()> {
+/// Serve until `shutdown`; in HTTPS with `tls`.
+pub async fn run(
+    listener: TcpListener,
+    limits: Limits,
+    shutdown: Signal,
+    tls: Option<ServerTls>,
+) -> std::io::Result<()> {
     let local = listener.local_addr()?.to_string();
     let http = wire::http::Limits {
         max_body: MAX_BODY,
         ..wire::http::Limits::default()
     };
-    crate::http::server::serve(listener, limits, shutdown, http, SoapService::new(&local)).await
+    let scheme = if tls.is_some() {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    };
+    let service = SoapService::new(&local, scheme);
+    crate::http::server::serve(listener, limits, shutdown, tls, http, service).await
 }
 
 fn xml(status: u16, body: Vec<u8>) -> Response {
@@ -71,8 +88,9 @@ impl Service for SoapService {
         match req.method() {
             "GET" | "HEAD" if wants_wsdl(req.query()) => {
                 let host = req.header("host").unwrap_or(&self.local);
-                tracing::info!("GET {} -> WSDL (endpoint http://{host}/)", req.target());
-                let wsdl = wire::wsdl::render(&super::service::describe(&format!("http://{host}/")));
+                let endpoint = format!("{}://{host}/", self.scheme.as_str());
+                tracing::info!("GET {} -> WSDL (endpoint {endpoint})", req.target());
+                let wsdl = wire::wsdl::render(&super::service::describe(&endpoint));
                 xml(200, wsdl.into_bytes())
             }
             "POST" => call(req),
