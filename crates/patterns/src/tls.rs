@@ -408,6 +408,11 @@ pub fn explain_tls(e: &rustls::Error) -> String {
             CertificateError::BadEncoding => "certificate verify failed: the certificate is not valid DER".into(),
             CertificateError::BadSignature => "certificate verify failed: bad signature".into(),
             CertificateError::Revoked => "certificate verify failed: the certificate is revoked".into(),
+            // webpki's `CaUsedAsEndEntity` reaches rustls as an opaque `Other` error; its name is the
+            // only handle on it without depending on rustls-webpki directly.
+            CertificateError::Other(o) if format!("{o:?}").contains("CaUsedAsEndEntity") => {
+                "certificate verify failed: the server's certificate is a CA certificate (basicConstraints CA:TRUE, as `openssl req -x509` makes by default), which rustls does not accept as a server's own; make it with `sister ca init`, or with openssl's -addext basicConstraints=critical,CA:FALSE".into()
+            }
             CertificateError::Other(o) if format!("{o:?}").contains("UnsupportedCertVersion") => {
                 "certificate verify failed: the certificate is X.509 version 1 (as `openssl x509 -req` makes without -extfile); rustls accepts version 3 only: sign it again with extensions (`sister ca client`, or -extfile with subjectAltName/extendedKeyUsage)".into()
             }

@@ -153,8 +153,7 @@ async fn refuse_plain_http(mut stream: TcpStream) -> io::Result<()> {
 }
 
 /// One line for a client's failed TLS handshake: [`tls::explain`]'s, but naming the HTTP clients'
-/// flag (`--cacert`, as curl) where it names Mosquitto's (`--cafile`), and explaining the refusal
-/// met with the usual `openssl req -x509` self-signed certificate.
+/// flag (`--cacert`, as curl) where it names Mosquitto's (`--cafile`).
 pub fn explain_client(e: &io::Error) -> String {
     use rustls::CertificateError as C;
     match e
@@ -163,13 +162,6 @@ pub fn explain_client(e: &io::Error) -> String {
     {
         Some(rustls::Error::InvalidCertificate(C::UnknownIssuer)) => {
             "certificate verify failed: unknown CA (the server's certificate is not signed by the CA given with --cacert, or without --cacert by one of the system's CAs)".into()
-        }
-        // webpki's `CaUsedAsEndEntity` reaches rustls as an opaque `Other` error; its name is the
-        // only handle on it without depending on rustls-webpki directly.
-        Some(rustls::Error::InvalidCertificate(C::Other(other)))
-            if format!("{other:?}").contains("CaUsedAsEndEntity") =>
-        {
-            "certificate verify failed: the server's certificate is a CA certificate (basicConstraints CA:TRUE, as `openssl req -x509` makes by default), which rustls does not accept as a server's own; make it with `sister ca init`, or with openssl's -addext basicConstraints=critical,CA:FALSE".into()
         }
         _ => tls::explain(e),
     }
