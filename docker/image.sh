@@ -14,5 +14,8 @@ if command -v strip >/dev/null; then strip "$ctx/sister"; fi
 printf 'root:x:0:0:root:/:/usr/local/bin/sister\nsister:x:10001:10001:sister:/:/usr/local/bin/sister\n' > "$ctx/passwd"
 printf 'root:x:0:\nsister:x:10001:\n' > "$ctx/group"
 printf 'hosts: files dns\n' > "$ctx/nsswitch.conf"
+# An empty /lab-ca owned by the image's user: a named volume mounted there (compose/mqtt-tls.yml)
+# starts with this ownership, so `sister ca init /lab-ca` can write into it without root.
+mkdir "$ctx/lab-ca"
 docker build -q -f "$here/Dockerfile" -t "$tag" "$ctx" >/dev/null
 docker image ls "$tag" --format 'built {{.Repository}}:{{.Tag}} ({{.Size}})'

@@ -101,6 +101,18 @@ fn lab_in_containers_captures_and_names_every_container() {
     ] {
         assert!(mqtt.contains(needle), "the MQTT report lacks {needle:?}\n{mqtt}");
     }
+    // Over TLS: the conversation on 8883 and the broker's name are visible, the topic is not.
+    let tls = report("mqtt-tls");
+    for needle in ["mqtt-broker (", "mqtt-pub (", ":8883", "TLS"] {
+        assert!(
+            tls.contains(needle),
+            "the MQTT-over-TLS report lacks {needle:?}\n{tls}"
+        );
+    }
+    assert!(
+        !tls.contains("sister/temp"),
+        "the MQTT-over-TLS report shows the topic\n{tls}"
+    );
     let reqresp = report("reqresp");
     for needle in [
         "reqresp-client (",
@@ -127,7 +139,7 @@ fn lab_in_containers_captures_and_names_every_container() {
         );
     }
     for p in [
-        "mqtt", "reqresp", "upcall", "udp", "rest", "rpc", "soap", "zmq", "ice", "corba",
+        "mqtt", "mqtt-tls", "reqresp", "upcall", "udp", "rest", "rpc", "soap", "zmq", "ice", "corba",
     ] {
         let pcap = out.path().join(format!("{p}.pcap"));
         assert!(

@@ -65,6 +65,60 @@ const PATTERNS: &[DockerPattern] = &[
         report_mentions: &["mqtt-broker", "mqtt-pub", "mqtt-sub", "1883", "sister/temp"],
     },
     DockerPattern {
+        // The same exchange over TLS with a password (compose/mqtt-tls.yml): the report must show
+        // the TLS conversation on 8883 and the server name, and cannot show the topic.
+        name: "mqtt-tls",
+        steps: &[
+            Step {
+                service: "mqtt-sub",
+                args: &[
+                    "mqtt",
+                    "sub",
+                    "-C",
+                    "3",
+                    "--wait",
+                    "20",
+                    "--cafile",
+                    "/lab-ca/ca.crt",
+                    "-u",
+                    "mahasiswa",
+                    "-P",
+                    "sister-lab",
+                ],
+                expect: "Received message: Suhu: 28°C (Topic: sister/temp)",
+                background: true,
+            },
+            step(
+                "mqtt-pub",
+                &[
+                    "mqtt",
+                    "pub",
+                    "--count",
+                    "3",
+                    "--interval",
+                    "0.5",
+                    "--wait",
+                    "20",
+                    "--cafile",
+                    "/lab-ca/ca.crt",
+                    "-u",
+                    "mahasiswa",
+                    "-P",
+                    "sister-lab",
+                ],
+                "published",
+            ),
+        ],
+        report_mentions: &[
+            "mqtt-broker",
+            "mqtt-pub",
+            "mqtt-sub",
+            "8883",
+            "TLS",
+            "`mqtt-broker`",
+        ],
+    },
+    DockerPattern {
         name: "reqresp",
         steps: &[step(
             "reqresp-client",
@@ -176,6 +230,10 @@ const PATTERNS: &[DockerPattern] = &[
     },
 ];
 
+/// What a pattern's report must NOT contain: over TLS the topic and the password are encrypted, so a
+/// report that shows them read something it should not have been able to.
+const HIDDEN: &[(&str, &[&str])] = &[("mqtt-tls", &["sister/temp", "sister-lab", "Suhu"])];
+
 /// Names of the patterns `--docker` knows, for `--only` and the help text.
 pub fn pattern_names() -> Vec<&'static str> {
     PATTERNS.iter().map(|p| p.name).collect()
@@ -268,7 +326,11 @@ impl Project {
 
     async fn down(&self) {
         let _ = self
-            .run(&["down", "--remove-orphans", "-t", "2"], Duration::from_secs(60))
+            // -v: the volumes too (compose/mqtt-tls.yml's lab CA and password file).
+            .run(
+                &["down", "-v", "--remove-orphans", "-t", "2"],
+                Duration::from_secs(60),
+            )
             .await;
     }
 }
@@ -505,6 +567,18 @@ async fn run_pattern(
                 if !md.contains(needle) {
                     problems.push(format!(
                         "the report {} does not mention {needle:?}",
+                        md_report.display()
+                    ));
+                }
+            }
+            let hidden = HIDDEN
+                .iter()
+                .filter(|(p, _)| *p == pattern.name)
+                .flat_map(|(_, h)| h.iter());
+            for needle in hidden {
+                if md.contains(needle) {
+                    problems.push(format!(
+                        "the report {} shows {needle:?}, which TLS should have hidden",
                         md_report.display()
                     ));
                 }
