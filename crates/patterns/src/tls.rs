@@ -449,63 +449,12 @@ fn server_name_str(n: &ServerName<'_>) -> String {
 // ---- the client certificate's name ----------------------------------------------------------------
 
 /// The subject's common name (CN, OID 2.5.4.3) of a DER certificate: the username of a client when
-/// the listener has `use_identity_as_username`. A small DER walk (X.509, RFC 5280 §4.1): Certificate
-/// = SEQUENCE { tbsCertificate SEQUENCE { [0] version?, serial, signature, issuer, validity,
-/// subject, ... }, ... }; a Name is a SEQUENCE of SETs of SEQUENCE { OID, value }.
+/// the listener has `use_identity_as_username` (read with [`crate::ca::x509`]'s DER walk).
 pub fn subject_common_name(der: &[u8]) -> Option<String> {
-    let (cert, _) = der_item(der, 0x30)?;
-    let (mut tbs, _) = der_item(cert, 0x30)?;
-    if tbs.first() == Some(&0xa0) {
-        tbs = der_skip(tbs)?; // version
-    }
-    for _ in 0..4 {
-        tbs = der_skip(tbs)?; // serial, signature algorithm, issuer, validity
-    }
-    let (mut name, _) = der_item(tbs, 0x30)?;
-    let mut cn = None;
-    while !name.is_empty() {
-        let (set, rest) = der_item(name, 0x31)?;
-        name = rest;
-        let mut set = set;
-        while !set.is_empty() {
-            let (atv, rest) = der_item(set, 0x30)?;
-            set = rest;
-            let (oid, value) = der_item(atv, 0x06)?;
-            if oid == [0x55, 0x04, 0x03] {
-                let tag = *value.first()?;
-                let (text, _) = der_item(value, tag)?;
-                cn = Some(String::from_utf8_lossy(text).into_owned());
-            }
-        }
-    }
-    cn
-}
-
-/// The contents of the DER item at the start of `b` if its tag is `tag`, and what follows it.
-fn der_item(b: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-    if *b.first()? != tag {
-        return None;
-    }
-    let (len, head) = match *b.get(1)? {
-        n if n < 0x80 => (n as usize, 2),
-        n => {
-            let k = (n & 0x7f) as usize;
-            if k == 0 || k > 4 {
-                return None;
-            }
-            let mut len = 0usize;
-            for i in 0..k {
-                len = (len << 8) | *b.get(2 + i)? as usize;
-            }
-            (len, 2 + k)
-        }
-    };
-    let end = head.checked_add(len)?;
-    Some((b.get(head..end)?, b.get(end..)?))
-}
-
-fn der_skip(b: &[u8]) -> Option<&[u8]> {
-    der_item(b, *b.first()?).map(|(_, rest)| rest)
+    let parts = crate::ca::x509::parts(der)?;
+    let attributes = crate::ca::x509::name_attributes(parts.subject)?;
+    let cn = attributes.iter().rev().find(|a| a.oid == [2, 5, 4, 3])?;
+    Some(String::from_utf8_lossy(cn.value).into_owned())
 }
 
 #[cfg(test)]
