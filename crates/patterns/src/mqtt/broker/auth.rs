@@ -533,7 +533,7 @@ pub fn hash_plain_passwords(
             Some(Err(())) => return Err(err("expected `user:password`".into())),
             Some(Ok(pair)) => pair,
         };
-        check_username(user).map_err(|why| err(why))?;
+        check_username(user).map_err(&err)?;
         match classify(stored) {
             Stored::Mosquitto => {
                 PasswordHash::parse(stored)
