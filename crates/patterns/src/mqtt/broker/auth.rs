@@ -40,8 +40,10 @@
 //!   refused, as Mosquitto does (src/security.c: no plugin used, so `allow_anonymous` decides).
 //!
 //! The check costs the same for an unknown user as for a known one (the password is derived against a
-//! dummy hash of the file's own strength), and the derived bytes are compared in constant time
-//! (`subtle`), so neither the answer nor its timing tells which users exist. The derivation runs off
+//! dummy hash as costly as the file's costliest), and the derived bytes are compared in constant time
+//! (`subtle`), so neither the answer nor its timing tells which users exist. (A file that mixes costs,
+//! say `-I 101` and `-I 100000`, answers sooner for its cheaper users, and so tells that they exist:
+//! give every user the same cost.) The derivation runs off
 //! the broker's event loop ([`Auth::authenticate`]), so a flood of wrong passwords does not slow the
 //! other clients down (bench/mqtt-auth.sh measures it). Nothing is cached: every CONNECT is checked.
 //!
