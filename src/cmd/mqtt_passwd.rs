@@ -25,17 +25,19 @@ use patterns::mqtt::broker::auth::{self, HashKind, PasswordHash};
 /// Flags of `sister mqtt passwd` (mosquitto_passwd's).
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
-  sister mqtt passwd -c passwords.txt alice           new file with alice; asks for her password twice
-  sister mqtt passwd -c -b passwords.txt alice secret  the same in one line (the password is in your shell history)
-  sister mqtt passwd -b passwords.txt bob hunter2     add bob, or change his password
-  sister mqtt passwd -D passwords.txt bob             delete bob
-  sister mqtt passwd -U passwords.txt                 hash every plain-text `user:password` line
-  sister mqtt passwd -I 100000 -b passwords.txt carol pw   a costlier hash (default 101 rounds)
-  sister mqtt broker --password-file passwords.txt --no-anonymous
+  sister mqtt passwd -c pw.txt alice           new file with alice (asks her password twice)
+  sister mqtt passwd -c -b pw.txt alice secret the same, password given (and in shell history)
+  sister mqtt passwd -b pw.txt bob hunter2     add bob, or change his password
+  sister mqtt passwd -D pw.txt bob             delete bob
+  sister mqtt passwd -U pw.txt                 hash every plain-text `user:password` line
+  sister mqtt passwd -I 100000 -b pw.txt c pw  a costlier hash (default: 101 rounds)
+  sister mqtt broker --password-file pw.txt --no-anonymous
 
 Lines are `user:$7$ITERATIONS$SALT$HASH` (PBKDF2-HMAC-SHA512) or, with -H sha512,
-`user:$6$SALT$HASH`, exactly as mosquitto_passwd 2.0 writes them: Mosquitto reads sister's files and
-sister reads Mosquitto's. Other lines and comments are kept. See crates/patterns/src/mqtt/broker/auth.rs.")]
+`user:$6$SALT$HASH`, as mosquitto_passwd 2.0 writes them: Mosquitto reads sister's files and sister
+reads Mosquitto's. Other lines and comments are kept; the file is replaced atomically. A new file is
+mode 0600: Debian's mosquitto service reads it as user mosquitto (`chown mosquitto: pw.txt`).
+See crates/patterns/src/mqtt/broker/auth.rs.")]
 pub struct PasswdArgs {
     /// Hash: sha512-pbkdf2 (`$7$`, the default, as in mosquitto_passwd 2.0) or sha512 (`$6$`, Mosquitto 1.6's)
     #[arg(short = 'H', value_enum, value_name = "HASH", default_value_t = Hash::Sha512Pbkdf2)]
