@@ -60,7 +60,8 @@ fn mosquitto_passwd(args: &[&str]) {
 struct Broker {
     proc: Proc,
     port: u16,
-    _dir: Option<tempfile::TempDir>,
+    /// Mosquitto's configuration directory (`None`: sister's broker).
+    mosquitto_dir: Option<tempfile::TempDir>,
 }
 
 fn sister_broker(password_file: &Path) -> Broker {
@@ -82,7 +83,7 @@ fn sister_broker(password_file: &Path) -> Broker {
     Broker {
         proc,
         port,
-        _dir: None,
+        mosquitto_dir: None,
     }
 }
 
@@ -112,7 +113,7 @@ fn mosquitto_broker(password_file: &Path) -> Broker {
     Broker {
         proc,
         port,
-        _dir: Some(dir),
+        mosquitto_dir: Some(dir),
     }
 }
 
@@ -148,7 +149,7 @@ impl Broker {
             .args(["-u", user, "-P", pass, "-t", topic, "-C", "1", "-v"]);
         let sub = Proc::spawn("mosquitto_sub", cmd);
         // Both brokers log the subscription: sister `filter=TOPIC`, Mosquitto `-v` "TOPIC (QoS 0)".
-        let needle = if self._dir.is_some() {
+        let needle = if self.mosquitto_dir.is_some() {
             format!("{topic} (QoS 0)")
         } else {
             format!("filter={topic}")
@@ -191,10 +192,12 @@ fn connack(port: u16, version: Version, user: Option<&str>, pass: Option<&str>) 
 /// Publish as `pub_user` and receive as `sub_user` through broker `b`; then a wrong password is
 /// refused with mosquitto_pub's "not authorised" (3.1.1) and "Not authorized" (5.0).
 fn logins_work(b: &mut Broker, sub_user: (&str, &str), pub_user: (&str, &str)) {
-    let mut sub = b.subscribe_one(sub_user.0, sub_user.1, "lab/pw");
-    let (ok, err) = b.publish(pub_user.0, pub_user.1, "mqttv311", "lab/pw", "hashed");
+    // A topic of its own per call: the broker's log line that says "subscribed" must be this one's.
+    let topic = format!("lab/pw/{}", sub_user.0);
+    let mut sub = b.subscribe_one(sub_user.0, sub_user.1, &topic);
+    let (ok, err) = b.publish(pub_user.0, pub_user.1, "mqttv311", &topic, "hashed");
     assert!(ok, "publishing as {} failed: {err}", pub_user.0);
-    sub.wait_for_line("lab/pw hashed", LONG);
+    sub.wait_for_line(&format!("{topic} hashed"), LONG);
     let (ok, err) = b.publish(pub_user.0, "wrong", "mqttv311", "lab/pw", "x");
     assert!(!ok);
     assert!(err.contains("Connection Refused: not authorised."), "{err}");
