@@ -622,11 +622,6 @@ pub enum AuthError {
 }
 
 impl Auth {
-    /// Parse a password file's text (see the module docs).
-    pub fn parse_passwords(text: &str, path: &str) -> Result<Passwords, AuthError> {
-        Passwords::parse(text, path)
-    }
-
     /// Parse an ACL file's text (see the module docs).
     pub fn parse_acl(text: &str, path: &str) -> Result<Acl, AuthError> {
         let mut acl = Acl::default();
