@@ -709,7 +709,19 @@ fn password_file_and_acl() {
     let dir = tempfile::tempdir().unwrap();
     let pw = dir.path().join("passwords");
     let acl = dir.path().join("acl");
-    std::fs::write(&pw, "# user:password\nalice:secret\n").unwrap();
+    // A file as mosquitto_passwd writes it (`$7$` PBKDF2 hashes), made by `sister mqtt passwd`.
+    let made = util::sister(&[
+        "mqtt",
+        "passwd",
+        "-c",
+        "-b",
+        pw.to_str().unwrap(),
+        "alice",
+        "secret",
+    ])
+    .status()
+    .unwrap();
+    assert!(made.success());
     std::fs::write(
         &acl,
         "user alice\ntopic readwrite sister/#\ntopic deny sister/secret\n",

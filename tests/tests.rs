@@ -16,6 +16,7 @@ mod lab;
 mod lamport;
 mod mqtt_broker;
 mod mqtt_clients;
+mod mqtt_passwd;
 mod mqtt_tls;
 mod oneway;
 mod procs;

@@ -26,6 +26,7 @@ pub mod logging;
 pub mod mqtt;
 pub mod mqtt_bench;
 pub mod mqtt_broker;
+pub mod mqtt_passwd;
 pub mod oneway;
 pub mod procs;
 pub mod reqresp;

@@ -34,6 +34,8 @@ pub enum MqttCommand {
     /// Subscribe and print messages (the course's subscriber; mosquitto_sub's flags)
     #[command(after_help = SUB_EXAMPLES)]
     Sub(SubArgs),
+    /// Make or change a password file for the broker (mosquitto_passwd's flags and `$7$`/`$6$` hashes)
+    Passwd(super::mqtt_passwd::PasswdArgs),
 }
 
 const PUB_EXAMPLES: &str = "Examples:
@@ -461,6 +463,7 @@ pub async fn run(cmd: MqttCommand) -> anyhow::Result<ExitCode> {
         MqttCommand::Broker(args) => mqtt_broker::run(args).await,
         MqttCommand::Pub(a) => run_pub(a).await,
         MqttCommand::Sub(a) => run_sub(a).await,
+        MqttCommand::Passwd(a) => super::mqtt_passwd::run(a).await,
     }
 }
 

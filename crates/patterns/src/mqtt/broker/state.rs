@@ -410,11 +410,9 @@ pub struct ConnectReq {
     /// 5.0 Receive Maximum of the client (65535 when absent).
     pub receive_maximum: u16,
     pub will: Option<Will>,
+    /// Already authenticated (see [`Broker::connect`]): the CONNECT's username, or the CN of the
+    /// client's certificate (`use_identity_as_username`). The password is not kept.
     pub username: Option<String>,
-    pub password: Option<Bytes>,
-    /// The username is the subject name of the client's TLS certificate, which the listener checked
-    /// (`use_identity_as_username`): the password file is not consulted, the ACL still is.
-    pub certified: bool,
 }
 
 /// The broker's answer to a CONNECT.
@@ -750,23 +748,11 @@ impl Broker {
 
     // ---- CONNECT -----------------------------------------------------------------------------------
 
-    /// A CONNECT arrived on connection `conn`.
+    /// A CONNECT arrived on connection `conn`, from a client whose credentials the caller has already
+    /// accepted with `Auth::authenticate` (server.rs does it before it takes the broker's lock).
     pub fn connect(&mut self, conn: u64, req: ConnectReq, now: Instant) -> ConnectOutcome {
-        // Authentication (an optional password file; anonymous clients allowed by default).
-        let checked = if req.certified {
-            Ok(())
-        } else {
-            self.auth
-                .check_password(req.username.as_deref(), req.password.as_deref())
-        };
-        if let Err(why) = checked {
-            let reason = if req.username.is_none() {
-                rc::NOT_AUTHORIZED
-            } else {
-                rc::BAD_USER_OR_PASSWORD
-            };
-            return ConnectOutcome::Refused { reason, why };
-        }
+        // The username and password were checked before (`Auth::authenticate`, in server.rs: hashing
+        // is too slow for this lock and the event loop); here the username only selects ACL rules.
         // Keep-alive cap (5.0 §3.2.2.3.14: Server Keep Alive; 3.1.1 has no way to say it: refuse).
         let mut server_keep_alive = None;
         let mut keep_alive = req.keep_alive;
@@ -1775,8 +1761,6 @@ mod tests {
             receive_maximum: 65535,
             will: None,
             username: None,
-            password: None,
-            certified: false,
         }
     }
 
@@ -2323,8 +2307,6 @@ mod pressure_tests {
             receive_maximum: 65535,
             will: None,
             username: None,
-            password: None,
-            certified: false,
         };
         let ConnectOutcome::Accepted { sid: s, .. } = b.connect(1, req("s"), now) else {
             panic!()
