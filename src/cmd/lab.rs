@@ -57,6 +57,11 @@ pub const PATTERNS: &[Pattern] = &[
         patterns::mqtt::lab
     ),
     pattern!(
+        "mqtt-tls",
+        "MQTT over TLS with a password (8883): what a capture still shows",
+        patterns::mqtt::worksheet_tls::lab
+    ),
+    pattern!(
         "reqresp",
         "TCP request/response (course port 2222)",
         patterns::reqresp::lab

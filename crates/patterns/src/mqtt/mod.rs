@@ -30,5 +30,6 @@ pub mod client;
 pub mod publisher;
 pub mod subscriber;
 mod worksheet;
+pub mod worksheet_tls;
 
 pub use worksheet::lab;
