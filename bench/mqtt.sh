@@ -10,6 +10,7 @@
 #
 #   bench/mqtt.sh                 # release build, 5 s per load
 #   DUR=10 bench/mqtt.sh          # longer runs
+#   ONLY=tls bench/mqtt.sh        # only the loads whose name starts with tls (no memory rows)
 # Prints one table: delivered msg/s, lost, p50/p99/p99.9 latency for both, and the ratio sister/Mosquitto.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,6 +79,9 @@ LOADS=(
   "tls_10->1_qos0 10 1 0 0"
   "tls_10->1_qos1 10 1 1 0"
 )
+if [ -n "${ONLY:-}" ]; then
+  kept=(); for l in "${LOADS[@]}"; do case $l in "$ONLY"*) kept+=("$l") ;; esac; done; LOADS=("${kept[@]}")
+fi
 
 run_load() { # port pubs subs qos rate [tls] -> RESULT line
   local rate_flag=() tls_flag=()
@@ -99,6 +103,7 @@ for broker in sister mosquitto; do
     R[$broker,$name]=$(run_load "$port" "$pubs" "$subs" "$qos" "$rate" $tls || echo "RESULT rate=0 lost=0 p50=0 p99=0 p999=0")
     stop_broker
   done
+  [ -n "${ONLY:-}" ] && continue
   port=$(free_port); "start_$broker" "$port"
   R[$broker,idle]=$(python3 bench/mqtt_idle.py "$port" "$BROKER_PID" "$IDLE_N")
   stop_broker
@@ -118,6 +123,7 @@ for load in "${LOADS[@]}"; do
     "$sr" "$(field "$s" lost)" "$(field "$s" p50)" "$(field "$s" p99)" "$(field "$s" p999)" \
     "$mr" "$(field "$m" lost)" "$(field "$m" p50)" "$(field "$m" p99)" "$(field "$m" p999)" "$ratio"
 done
+[ -n "${ONLY:-}" ] && exit 0
 echo
 echo "memory per idle connection ($IDLE_N idle clients, broker VmRSS growth / clients):"
 echo "  sister:    ${R[sister,idle]}"
