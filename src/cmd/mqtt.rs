@@ -46,6 +46,8 @@ const PUB_EXAMPLES: &str = "Examples:
   tail -f log | sister mqtt pub -t sister/log -l    one message per line of input
   sister mqtt pub -d -q 2 -m hi                     print every packet: CONNECT, CONNACK, PUBLISH, PUBREC, PUBREL, PUBCOMP, DISCONNECT
   sister mqtt pub -V 5 -m hi -D publish user-property kelas sister -D publish message-expiry-interval 60
+  sister mqtt pub -h localhost --cafile lab-ca/ca.crt -u mahasiswa -P rahasia -m hi   over TLS (8883), with a password
+  sister mqtt pub -h localhost --cafile lab-ca/ca.crt --cert lab-ca/alice.crt --key lab-ca/alice.key -m hi
 
 As in mosquitto_pub, -h is the host and -q the QoS here; use --help, --quiet, --verbose for sister's.
 The broker is --server HOST:PORT, or $SISTER_MQTT_SERVER, or $SISTER_SERVER, or mqtt-broker:1883.";
@@ -56,6 +58,7 @@ const SUB_EXAMPLES: &str = "Examples:
   sister mqtt sub -t sister/temp -q 2 -C 5          exit after 5 messages
   sister mqtt sub -t sister/temp -W 10              exit (code 27, as mosquitto_sub) after 10 s
   sister mqtt sub -d                                print every packet received and sent (PINGREQ every keep-alive...)
+  sister mqtt sub -h localhost --cafile lab-ca/ca.crt -u mahasiswa -P rahasia -t 'sister/#'   over TLS (8883)
 
 Output: 'Received message: <payload> (Topic: <topic>)'; with -v '<topic> <payload>'; with --raw the payload.
 As in mosquitto_sub, -h is the host, -q the QoS and -v prints the topic; use --help, --quiet, --verbose
