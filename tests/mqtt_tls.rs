@@ -673,3 +673,94 @@ fn the_default_listener_says_it_is_open_to_anyone() {
     broker.interrupt(LONG);
     assert!(!broker.output().contains("accepts anyone"), "{}", broker.output());
 }
+
+#[test]
+fn per_listener_settings_give_each_listener_its_own_rules_as_in_mosquitto() {
+    // 1883-like: anonymous, may only read lab/#; 8883-like: passwords, alice may write lab/#.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let passwd = d.join("passwd");
+    let (status, _, err) = util::run_sister(
+        &[
+            "mqtt",
+            "passwd",
+            "-c",
+            "-b",
+            passwd.to_str().unwrap(),
+            "alice",
+            "wonderland",
+        ],
+        LONG,
+    );
+    assert!(status.success(), "{err}");
+    std::fs::write(d.join("acl-open"), "topic read lab/#\n").unwrap();
+    std::fs::write(d.join("acl-users"), "user alice\ntopic readwrite lab/#\n").unwrap();
+    let (open, users) = (util::free_tcp_port(), util::free_tcp_port());
+    let conf = write_conf(
+        d,
+        &format!(
+            "user root\nper_listener_settings true\n\nlistener {open} 127.0.0.1\nallow_anonymous true\nacl_file {}\n\n\
+             listener {users} 127.0.0.1\nallow_anonymous false\npassword_file {}\nacl_file {}\n",
+            d.join("acl-open").display(),
+            passwd.display(),
+            d.join("acl-users").display()
+        ),
+    );
+    for name in ["sister", "mosquitto"] {
+        let mut broker = match name {
+            "sister" => sister_broker(&conf, &[open, users]),
+            _ => {
+                let p = mosquitto_broker(&conf, open);
+                util::wait_for_tcp(util::local(users), LONG);
+                p
+            }
+        };
+        let (o, u) = (open.to_string(), users.to_string());
+        let mut sub = mosquitto_sub(&[
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &o,
+            "-t",
+            "lab/#",
+            "-v",
+            "-C",
+            "1",
+            "-W",
+            "20",
+        ]);
+        std::thread::sleep(Duration::from_millis(500));
+        // Anonymous on the open listener: may not write (the ACL says read); silently dropped, as
+        // Mosquitto does for 3.1.1.
+        let (ok, err) = mosquitto_pub(&["-h", "127.0.0.1", "-p", &o, "-t", "lab/x", "-m", "anonymous"]);
+        assert!(ok, "{name}: {err}");
+        // Anonymous on the password listener: refused.
+        let (ok, err) = mosquitto_pub(&["-h", "127.0.0.1", "-p", &u, "-t", "lab/x", "-m", "x"]);
+        assert!(!ok && err.contains("not authorised"), "{name}: {err}");
+        // alice on the password listener: may write, and the open listener's reader gets it.
+        let (ok, err) = mosquitto_pub(&[
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &u,
+            "-u",
+            "alice",
+            "-P",
+            "wonderland",
+            "-t",
+            "lab/x",
+            "-m",
+            "alice",
+        ]);
+        assert!(ok, "{name}: {err}");
+        assert!(
+            sub.wait_timeout(LONG).is_some_and(|s| s.success()),
+            "{name}: {}",
+            sub.output()
+        );
+        assert_eq!(sub.stdout_lines(), ["lab/x alice"], "{name}");
+        broker.interrupt(LONG);
+        drop(broker);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

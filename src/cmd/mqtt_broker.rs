@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -206,6 +207,7 @@ impl BrokerArgs {
                             tls: Some(tls.acceptor()?),
                             identity_as_username: false,
                             limits: limits(None),
+                            auth: None,
                         },
                         open_to_anyone: false,
                         bind: self.tls_bind.clone(),
@@ -214,16 +216,28 @@ impl BrokerArgs {
                 (auth, listeners, Vec::new())
             }
             Some(conf) => {
-                let security = one_security(&conf)?;
-                let allow_anonymous = conf.anonymous_allowed(&security);
-                let auth = Auth::load(
-                    security.password_file.as_deref(),
-                    security.acl_file.as_deref(),
-                    allow_anonymous,
-                )
-                .context("loading the broker's access files")?;
+                // Who may connect: the file's global settings, or (per_listener_settings true) each
+                // listener's own.
+                let load = |security: &config::Security| -> anyhow::Result<(Auth, bool)> {
+                    let anonymous = conf.anonymous_allowed(security);
+                    let auth = Auth::load(
+                        security.password_file.as_deref(),
+                        security.acl_file.as_deref(),
+                        anonymous,
+                    )
+                    .context("loading the broker's access files")?;
+                    Ok((auth, anonymous))
+                };
+                let (auth, global_anonymous) = load(&conf.security)?;
                 let mut listeners = Vec::new();
                 for l in conf.effective_listeners() {
+                    let (own_auth, allow_anonymous) = if conf.per_listener_settings {
+                        let (a, anonymous) =
+                            load(&l.security).with_context(|| format!("{}: listener {}", l.at, l.port))?;
+                        (Some(Arc::new(a)), anonymous)
+                    } else {
+                        (None, global_anonymous)
+                    };
                     let bind = l.bind();
                     let tls = if l.is_tls() {
                         // config::load refuses a certfile without its keyfile and the reverse.
@@ -255,6 +269,7 @@ impl BrokerArgs {
                             tls,
                             identity_as_username: l.use_identity_as_username,
                             limits: limits(l.max_connections),
+                            auth: own_auth,
                         },
                         bind,
                     });
@@ -340,25 +355,6 @@ impl BrokerArgs {
         }
         Ok(())
     }
-}
-
-/// The security settings that apply: global, or (per_listener_settings true) the listeners', which
-/// must agree for now: the broker keeps one password file and ACL for all listeners.
-fn one_security(conf: &config::Config) -> anyhow::Result<config::Security> {
-    if !conf.per_listener_settings {
-        return Ok(conf.security.clone());
-    }
-    let mut it = conf.listeners.iter();
-    let first = it.next().map(|l| l.security.clone()).unwrap_or_default();
-    for l in it {
-        if l.security != first {
-            anyhow::bail!(
-                "{}: per_listener_settings true with other security settings on this listener than on the first: sister's broker has one password file, ACL and allow_anonymous for all its listeners (not yet per listener); use per_listener_settings false",
-                l.at
-            );
-        }
-    }
-    Ok(first)
 }
 
 pub async fn run(args: BrokerArgs) -> anyhow::Result<ExitCode> {

@@ -212,6 +212,9 @@ pub struct Listener {
     pub identity_as_username: bool,
     /// This listener's connection limit (`max_connections`).
     pub limits: Limits,
+    /// This listener's own passwords, ACL and anonymity (`per_listener_settings true`); `None`: the
+    /// broker's ([`BrokerOptions::auth`]).
+    pub auth: Option<Arc<Auth>>,
 }
 
 impl std::fmt::Debug for Listener {
@@ -220,6 +223,7 @@ impl std::fmt::Debug for Listener {
             .field("name", &self.name)
             .field("tls", &self.tls.is_some())
             .field("identity_as_username", &self.identity_as_username)
+            .field("own_auth", &self.auth.is_some())
             .finish()
     }
 }
@@ -231,6 +235,7 @@ pub async fn run(listener: TcpListener, opts: BrokerOptions, shutdown: Signal) -
         tls: None,
         identity_as_username: false,
         limits: opts.limits.clone(),
+        auth: None,
     };
     run_listeners(vec![(listener, ctx)], opts, shutdown).await
 }
@@ -666,7 +671,7 @@ async fn connect_and_ack(
     } else {
         tokio::select! {
             _ = shutdown.recv() => return None,
-            v = hub.opts.auth.authenticate(connect.username.clone(), connect.password.clone()) => v,
+            v = listener.auth.as_deref().unwrap_or(&hub.opts.auth).authenticate(connect.username.clone(), connect.password.clone()) => v,
         }
     };
     if let Err(why) = verdict {
@@ -701,6 +706,7 @@ async fn connect_and_ack(
         will,
         // A certified client is its certificate's CN (`use_identity_as_username`), checked above.
         username: identity.clone().or_else(|| connect.username.clone()),
+        auth: listener.auth.clone(),
     };
     // The broker wakes this task with its waker when the outbox gets something.
     let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;

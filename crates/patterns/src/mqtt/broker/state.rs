@@ -257,6 +257,9 @@ pub struct Session {
     pub conn: Option<u64>,
     pub v5: bool,
     pub username: Option<Arc<str>>,
+    /// The ACL of the listener the client came through (`per_listener_settings true`); `None`: the
+    /// broker's own.
+    pub auth: Option<Arc<Auth>>,
     /// Filter (as subscribed, `$share/...` included) -> options. A `BTreeMap`: no allocation (and
     /// 24 bytes) for a client without subscriptions, where a `HashMap` takes 48.
     pub subs: BTreeMap<Arc<str>, SubOpts>,
@@ -352,6 +355,7 @@ impl Session {
             conn: None,
             v5: false,
             username: None,
+            auth: None,
             subs: BTreeMap::new(),
             outbox: VecDeque::new(),
             inflight: Lazy::default(),
@@ -413,6 +417,8 @@ pub struct ConnectReq {
     /// Already authenticated (see [`Broker::connect`]): the CONNECT's username, or the CN of the
     /// client's certificate (`use_identity_as_username`). The password is not kept.
     pub username: Option<String>,
+    /// The listener's own access rules (`per_listener_settings true`); `None`: the broker's.
+    pub auth: Option<Arc<Auth>>,
 }
 
 /// The broker's answer to a CONNECT.
@@ -492,6 +498,8 @@ struct Group {
 pub struct Broker {
     pub config: Config,
     pub auth: Auth,
+    /// Some client's rules (the broker's or its listener's) have an ACL: deliveries are checked.
+    any_acl: bool,
     /// Inline, not boxed: every connected client has a session, and a box would add a pointer and
     /// the allocator's overhead to each (memory per idle client). The `Vec`'s spare capacity costs
     /// no memory until used (the pages are never touched); a freed slot is reused (`free`).
@@ -566,6 +574,7 @@ impl Broker {
     pub fn new(config: Config, auth: Auth, now: Instant) -> Broker {
         Broker {
             config,
+            any_acl: auth.has_acl(),
             auth,
             sessions: Vec::new(),
             free: Vec::new(),
@@ -849,6 +858,8 @@ impl Broker {
         s.conn = Some(conn);
         s.v5 = req.v5;
         s.username = req.username.as_deref().map(Arc::from);
+        s.auth = req.auth.clone();
+        self.any_acl |= req.auth.as_ref().is_some_and(|a| a.has_acl());
         s.window = window;
         s.expiry = expiry;
         s.expires_at = None;
@@ -1083,8 +1094,8 @@ impl Broker {
     pub fn publish(&mut self, sid: usize, p: PublishIn, now: Instant) -> Result<(), Violation> {
         // The codec already refused wildcards; an empty topic here means an unresolved 5.0 alias.
         topic::validate_name(&p.topic).map_err(|e| Violation::new(rc::TOPIC_NAME_INVALID, e.to_string()))?;
-        let (client, v5, user) = match self.session(sid) {
-            Some(s) => (s.client_id.clone(), s.v5, s.username.clone()),
+        let (client, v5, user, acl) = match self.session(sid) {
+            Some(s) => (s.client_id.clone(), s.v5, s.username.clone(), s.auth.clone()),
             None => return Ok(()),
         };
         self.stats.publish_received += 1;
@@ -1111,7 +1122,11 @@ impl Broker {
             s.incoming_qos2.push(p.pid);
         }
         // Topic ACL (write access), if configured.
-        if !self.auth.can_write(&client, user.as_deref(), &p.topic) {
+        if !acl
+            .as_deref()
+            .unwrap_or(&self.auth)
+            .can_write(&client, user.as_deref(), &p.topic)
+        {
             tracing::warn!(client = %client, topic = %p.topic, "PUBLISH denied by the ACL; message dropped");
             let reason = if v5 { rc::NOT_AUTHORIZED } else { 0 };
             self.ack_publish(sid, &p, reason);
@@ -1222,12 +1237,15 @@ impl Broker {
                 }
                 j += 1;
             }
-            if self.auth.has_acl() {
+            if self.any_acl {
                 let ok = self
                     .session(sid)
                     .map(|s| {
-                        self.auth
-                            .can_read(&s.client_id, s.username.as_deref(), &msg.topic)
+                        s.auth.as_deref().unwrap_or(&self.auth).can_read(
+                            &s.client_id,
+                            s.username.as_deref(),
+                            &msg.topic,
+                        )
                     })
                     .unwrap_or(false);
                 if !ok {
@@ -1499,7 +1517,7 @@ impl Broker {
         now: Instant,
     ) -> Result<(), Violation> {
         let Some(s) = self.session(sid) else { return Ok(()) };
-        let (client, user, v5) = (s.client_id.clone(), s.username.clone(), s.v5);
+        let (client, user, v5, acl) = (s.client_id.clone(), s.username.clone(), s.v5, s.auth.clone());
         let mut codes = Vec::with_capacity(reqs.len());
         let mut retained_to_send: Vec<(String, SubOpts)> = Vec::new();
         for r in reqs {
@@ -1524,7 +1542,11 @@ impl Broker {
                 ));
             }
             let real_filter = sh.map(|(_, f)| f).unwrap_or(&r.filter);
-            if !self.auth.can_subscribe(&client, user.as_deref(), real_filter) {
+            if !acl
+                .as_deref()
+                .unwrap_or(&self.auth)
+                .can_subscribe(&client, user.as_deref(), real_filter)
+            {
                 tracing::warn!(client = %client, filter = %r.filter, "SUBSCRIBE denied by the ACL");
                 codes.push(if v5 { rc::NOT_AUTHORIZED } else { 0x80 });
                 continue;
@@ -1761,6 +1783,7 @@ mod tests {
             receive_maximum: 65535,
             will: None,
             username: None,
+            auth: None,
         }
     }
 
@@ -2307,6 +2330,7 @@ mod pressure_tests {
             receive_maximum: 65535,
             will: None,
             username: None,
+            auth: None,
         };
         let ConnectOutcome::Accepted { sid: s, .. } = b.connect(1, req("s"), now) else {
             panic!()
