@@ -1845,3 +1845,26 @@ fn tls_captures_agree_with_tshark() {
     }
     eprintln!("sister = tshark, client→server/server→client:\n{table}");
 }
+
+/// A session already open when the capture began, whose PUBLISH packets are printable and longer than
+/// 64 bytes (testdata/mqtt/README.md): MQTT in both connections, message for message as tshark.
+#[test]
+fn a_mid_stream_session_with_printable_publishes_is_mqtt_as_tshark_reads_it() {
+    let file = util::repo().join("testdata/mqtt/midstream-printable.pcap");
+    let streams = tempfile::tempdir().unwrap();
+    let r = analyze(&file, streams.path());
+    let convs = r["conversations"].as_array().unwrap();
+    assert_eq!(convs.len(), 2);
+    for c in convs {
+        assert_eq!(c["protocol"], "MQTT", "{c}");
+    }
+    let count = |kind: &str| {
+        convs
+            .iter()
+            .flat_map(|c| c["messages"].as_array().unwrap())
+            .filter(|m| m["fields"]["type"] == kind)
+            .count()
+    };
+    assert_eq!((count("PUBLISH"), count("DISCONNECT")), (10, 2));
+    compare_mqtt(&file, &r);
+}

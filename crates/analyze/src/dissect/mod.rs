@@ -264,6 +264,10 @@ const UNDECIDED_LIMIT: usize = 64;
 /// (an Ice header: its first bytes may be the tail of a message).
 const MID_STREAM_SEGMENTS: usize = 8;
 const MID_STREAM_BYTES: usize = 16 * 1024;
+/// How much of one direction a detector that needs whole packets may look at (an MQTT PUBLISH seen
+/// mid-stream is recognised only once a whole one is there: the worksheet's is 67 bytes, more than
+/// [`UNDECIDED_LIMIT`]).
+const WHOLE_PACKET_LIMIT: usize = 4096;
 
 /// The dissector of one conversation, chosen from the first bytes.
 pub struct Session {
@@ -291,13 +295,14 @@ impl Session {
         }
         self.held.push((dir, t, offset, bytes.to_vec()));
         self.held_len += bytes.len();
-        let first: Vec<u8> = self
+        let wide: Vec<u8> = self
             .held
             .iter()
             .filter(|h| h.0 == dir)
             .flat_map(|h| h.3.iter().copied())
-            .take(UNDECIDED_LIMIT)
+            .take(WHOLE_PACKET_LIMIT)
             .collect();
+        let first = &wide[..wide.len().min(UNDECIDED_LIMIT)];
         let patient = self.hints.mid_stream
             && self.held.len() < MID_STREAM_SEGMENTS
             && self.held_len < MID_STREAM_BYTES;
@@ -312,7 +317,14 @@ impl Session {
             // is TLS: the handshake was before the capture, application data records follow.
             Some(Box::new(tls::Tls::new(self.hints.server_port, true)) as Box<dyn Dissector + Send>)
         } else {
-            detect(&first, dir, self.hints, self.held_len >= UNDECIDED_LIMIT, patient)
+            detect(
+                first,
+                &wide,
+                dir,
+                self.hints,
+                self.held_len >= UNDECIDED_LIMIT,
+                patient,
+            )
         };
         if let Some(d) = decided {
             let mut d = d;
@@ -373,6 +385,7 @@ const METHODS: [&[u8]; 9] = [
 /// rather than settle for the text fallback (a mid-stream connection, see [`MID_STREAM_SEGMENTS`]).
 fn detect(
     first: &[u8],
+    wide: &[u8],
     _dir: Direction,
     hints: Hints,
     enough: bool,
@@ -413,12 +426,20 @@ fn detect(
             tls::Sniff::NeedMore if !enough => return None,
             _ => {}
         }
-        // MQTT: a CONNECT is unmistakable on any port; without one (the capture started later), a whole
-        // MQTT packet on the MQTT port (1883, 8883) will do.
-        if mqtt::is_connect(first)
-            || (matches!(hints.server_port, 1883 | 8883) && mqtt::looks_like_mqtt(first))
-        {
+        // MQTT: a CONNECT is unmistakable on any port; without one (the capture started later), a run
+        // of whole MQTT packets on the MQTT port (1883, 8883) will do, looked for in more than the
+        // first 64 bytes (`wide`): a PUBLISH whose bytes are all printable (the worksheet's `30 41 00
+        // 15 sister/channel/gaming Ada kanal ...`) is MQTT, not text, once all of it is there.
+        if mqtt::is_connect(first) {
             return Some(Box::new(mqtt::Mqtt::new()));
+        }
+        if matches!(hints.server_port, 1883 | 8883) {
+            match mqtt::packet_run(wide) {
+                Some(true) => return Some(Box::new(mqtt::Mqtt::new())),
+                // The first packet is not whole yet: wait for its end (while the caller holds bytes).
+                None if wide.len() < WHOLE_PACKET_LIMIT && (patient || !enough) => return None,
+                _ => {}
+            }
         }
         // ZMTP: the greeting's signature `ff 00..00 7f`; libzmq sends its first 10 bytes alone.
         if zmtp::is_greeting_start(first) {
@@ -724,6 +745,75 @@ mod tests {
             assert_eq!(counted.closed_by, full.closed_by, "port {port}");
             assert_eq!(counted.tls, full.tls, "port {port}");
         }
+    }
+
+    /// A session already open when the capture began, on 1883, with PUBLISH packets whose every byte
+    /// is printable (the worksheet's `Ada kanal Youtube baru nih: @Ivanzenatmaja`: 67 bytes, more
+    /// than the 64 the detector used to look at): MQTT, not text, for short and long topics and
+    /// payloads, one packet per segment or several.
+    #[test]
+    fn a_mid_stream_mqtt_session_with_printable_publishes_is_mqtt() {
+        use Direction::ClientToServer as C;
+        let publish = |topic: &str, payload: &str| {
+            let mut p = wire::mqtt::Publish::new(topic, payload.as_bytes().to_vec());
+            p.qos = wire::mqtt::QoS::AtMostOnce;
+            wire::mqtt::Packet::Publish(p)
+                .to_vec(wire::mqtt::Version::V3_1_1)
+                .unwrap()
+        };
+        let long_payload = "x".repeat(300);
+        let cases = [
+            (
+                "sister/channel/gaming",
+                "Ada kanal Youtube baru nih: @Ivanzenatmaja",
+            ),
+            ("sister/channel/gaming", "Suhu: 28C"),
+            ("sister/temp", "Suhu: 28°C"),
+            ("a", "b"),
+            (
+                "sister/channel/a-rather-long-topic-name-for-a-test",
+                long_payload.as_str(),
+            ),
+        ];
+        for (topic, payload) in cases {
+            let packet = publish(topic, payload);
+            assert_eq!(packet.len() > 64, topic.len() + payload.len() > 60, "{topic}");
+            for together in [1, 3] {
+                let segment: Vec<u8> = (0..together).flat_map(|_| packet.clone()).collect();
+                let segments: Vec<(Direction, Vec<u8>)> = (0..4).map(|_| (C, segment.clone())).collect();
+                let mut s = Session::new(Hints {
+                    server_port: 1883,
+                    udp: false,
+                    mid_stream: true,
+                });
+                let mut out = Messages::default();
+                for (i, (d, b)) in segments.iter().enumerate() {
+                    s.data(*d, i as f64, (i * b.len()) as u64, b, &mut out);
+                }
+                s.data(C, 9.0, 0, &[0xe0, 0x00], &mut out); // DISCONNECT
+                let mut notes = Vec::new();
+                s.finish(10.0, &mut out, &mut notes);
+                let protocols: Vec<&str> = out.kept.iter().map(|m| m.protocol).collect();
+                assert!(
+                    !protocols.is_empty() && protocols.iter().all(|p| *p == "MQTT"),
+                    "{topic} / {payload} x{together}: {protocols:?}"
+                );
+                let publishes = out
+                    .kept
+                    .iter()
+                    .filter(|m| m.summary.starts_with("PUBLISH"))
+                    .count();
+                assert_eq!(publishes, 4 * together, "{topic} / {payload} x{together}");
+                assert!(out.kept.iter().any(|m| m.summary.starts_with("DISCONNECT")));
+            }
+        }
+        // Text on 1883 is still text.
+        let out = run(
+            1883,
+            &[(C, b"hello there, this is not MQTT at all\n".to_vec())],
+            usize::MAX,
+        );
+        assert!(out.kept.iter().all(|m| m.protocol == "text"), "{:?}", out.kept);
     }
 
     #[test]

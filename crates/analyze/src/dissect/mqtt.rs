@@ -83,6 +83,32 @@ pub fn is_connect(b: &[u8]) -> bool {
 
 /// True when `b` starts with a whole MQTT packet that decodes (used with the port hint, for streams that
 /// start after the CONNECT).
+/// Do the bytes start with a run of whole MQTT packets? `Some(true)`: at least one whole packet, and
+/// every whole packet decodes (as 3.1.1 or 5.0); `Some(false)`: one does not; `None`: the first packet
+/// is not complete yet (its fixed header promises more bytes than there are).
+pub fn packet_run(mut b: &[u8]) -> Option<bool> {
+    let mut whole = 0;
+    loop {
+        match mqtt::check(b) {
+            Ok(n) => {
+                let ok = [Version::V3_1_1, Version::V5]
+                    .iter()
+                    .any(|&v| mqtt::decode(&b[..n], v).is_ok());
+                if !ok {
+                    return Some(false);
+                }
+                whole += 1;
+                b = &b[n..];
+                if b.is_empty() {
+                    return Some(true);
+                }
+            }
+            Err(e) if e.is_incomplete() => return if whole > 0 { Some(true) } else { None },
+            Err(_) => return Some(false),
+        }
+    }
+}
+
 pub fn looks_like_mqtt(b: &[u8]) -> bool {
     match mqtt::check(b) {
         Ok(n) => [Version::V3_1_1, Version::V5]
