@@ -360,6 +360,33 @@ pub enum Direction {
     ServerToClient,
 }
 
+impl Direction {
+    /// 0 for client→server, 1 for server→client: the index of per-direction state (`[T; 2]`).
+    pub fn index(self) -> usize {
+        match self {
+            Direction::ClientToServer => 0,
+            Direction::ServerToClient => 1,
+        }
+    }
+
+    /// The direction of [`Direction::index`] `i` (0 or 1; anything else is server→client).
+    pub fn from_index(i: usize) -> Direction {
+        if i == 0 {
+            Direction::ClientToServer
+        } else {
+            Direction::ServerToClient
+        }
+    }
+
+    /// The other way.
+    pub fn reverse(self) -> Direction {
+        match self {
+            Direction::ClientToServer => Direction::ServerToClient,
+            Direction::ServerToClient => Direction::ClientToServer,
+        }
+    }
+}
+
 /// One application message.
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
 pub struct Message {

@@ -92,20 +92,6 @@ const KEY_SHOWN: usize = 32;
 /// Bytes of a binary object key shown (in hex).
 const KEY_HEX_SHOWN: usize = 8;
 
-fn idx(d: Direction) -> usize {
-    match d {
-        Direction::ClientToServer => 0,
-        Direction::ServerToClient => 1,
-    }
-}
-
-fn other(d: Direction) -> Direction {
-    match d {
-        Direction::ClientToServer => Direction::ServerToClient,
-        Direction::ServerToClient => Direction::ClientToServer,
-    }
-}
-
 fn side_name(d: Direction) -> &'static str {
     match d {
         Direction::ClientToServer => "client",
@@ -268,7 +254,7 @@ impl Giop {
             if rest.is_empty() {
                 return used;
             }
-            let h = &mut self.halves[idx(dir)];
+            let h = &mut self.halves[dir.index()];
             let header = match Header::decode(rest) {
                 Ok(header) => header,
                 Err(e) if e.is_incomplete() => return used,
@@ -333,7 +319,7 @@ impl Giop {
     /// Where one message stands with respect to fragmentation (§15.4.9), the codec's
     /// [`Reassembler`] joining the pieces.
     fn piece(&mut self, dir: Direction, header: &Header, frame: &[u8]) -> Piece {
-        let h = &mut self.halves[idx(dir)];
+        let h = &mut self.halves[dir.index()];
         let fragment = header.message_type == MessageType::Fragment && header.version.minor >= 1;
         if !fragment && !header.more_fragments {
             return Piece::Whole(wire::giop::decode_message(frame).map(|d| d.message));
@@ -496,7 +482,7 @@ impl Giop {
                 }
                 Message::CancelRequest { request_id } => {
                     // "I no longer want the reply" (§15.4.4): a reply may still come, or none.
-                    answered = self.answer(other(dir), Asked::Request, *request_id);
+                    answered = self.answer(dir.reverse(), Asked::Request, *request_id);
                 }
                 Message::CloseConnection => {
                     out.closed_by.get_or_insert(Step {
@@ -515,7 +501,7 @@ impl Giop {
                 Message::Request(r) => Some(r.operation.clone()),
                 _ => known_operation.clone(),
             };
-            if let Some(f) = self.halves[idx(dir)].fragmented.last_mut() {
+            if let Some(f) = self.halves[dir.index()].fragmented.last_mut() {
                 f.header_read = true;
                 f.operation = op;
             }
@@ -526,7 +512,7 @@ impl Giop {
                 let info = f.map(|f| (f.kind, f.request_id, f.operation.clone()));
                 if let Piece::Last { key, .. } = &piece {
                     let key = *key;
-                    self.halves[idx(dir)].fragmented.retain(|f| f.key != key);
+                    self.halves[dir.index()].fragmented.retain(|f| f.key != key);
                 }
                 info
             }
@@ -536,7 +522,7 @@ impl Giop {
             known_operation = fragment_info.as_ref().and_then(|f| f.2.clone());
         }
         // The version is shown when it is new in this direction.
-        let h = &mut self.halves[idx(dir)];
+        let h = &mut self.halves[dir.index()];
         let show_version = h.version != Some(header.version);
         h.version = Some(header.version);
         if !out.wants_detail() {
@@ -657,7 +643,7 @@ impl Giop {
             Piece::Middle { key } | Piece::Last { key, .. } | Piece::Stray { key, .. } => *key,
             _ => return None,
         };
-        self.halves[idx(dir)].fragmented.iter().find(|f| f.key == key)
+        self.halves[dir.index()].fragmented.iter().find(|f| f.key == key)
     }
 
     fn wait_for(&mut self, dir: Direction, asked: Asked, id: u32, t: f64, operation: &str) {
@@ -714,7 +700,7 @@ impl Giop {
     ) {
         let mut bytes = bytes;
         let mut offset = offset;
-        let h = &mut self.halves[idx(dir)];
+        let h = &mut self.halves[dir.index()];
         if h.skip > 0 {
             let n = (h.skip as usize).min(bytes.len());
             h.skip -= n as u64;
@@ -755,7 +741,7 @@ impl Giop {
             let used = self.messages(dir, t, &held, out, notes);
             held.drain(..used);
         }
-        let h = &mut self.halves[idx(dir)];
+        let h = &mut self.halves[dir.index()];
         if h.state == State::Seeking {
             held.clear();
         }
@@ -1197,7 +1183,7 @@ impl Dissector for Giop {
     fn gap(&mut self, dir: Direction) {
         // GIOP can be found again: the next segment that starts with a header. Fragments being
         // joined lost a piece.
-        let h = &mut self.halves[idx(dir)];
+        let h = &mut self.halves[dir.index()];
         h.state = State::Seeking;
         h.buf.clear();
         h.skip = 0;
@@ -1212,7 +1198,7 @@ impl Dissector for Giop {
         notes.append(&mut self.notes);
         for p in self.pending.drain(..) {
             // The reply travels the other way; if bytes of that way were lost, say nothing.
-            if self.halves[idx(other(p.dir))].lossy {
+            if self.halves[p.dir.reverse().index()].lossy {
                 continue;
             }
             let what = if !p.summary.is_empty() {
@@ -1320,8 +1306,8 @@ mod tests {
         let mut d = Giop::new();
         let mut offsets = [0u64; 2];
         for (i, (dir, b)) in pieces.iter().enumerate() {
-            d.data(*dir, i as f64, offsets[idx(*dir)], b, &mut out);
-            offsets[idx(*dir)] += b.len() as u64;
+            d.data(*dir, i as f64, offsets[dir.index()], b, &mut out);
+            offsets[dir.index()] += b.len() as u64;
         }
         let mut notes = Vec::new();
         d.finish(99.0, &mut out, &mut notes);

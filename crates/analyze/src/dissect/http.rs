@@ -75,13 +75,6 @@ impl Default for Http {
     }
 }
 
-fn idx(dir: Direction) -> usize {
-    match dir {
-        Direction::ClientToServer => 0,
-        Direction::ServerToClient => 1,
-    }
-}
-
 impl Http {
     pub fn new() -> Self {
         Http {
@@ -92,7 +85,7 @@ impl Http {
 
     fn parse(&mut self, dir: Direction, t: f64, out: &mut Messages) {
         loop {
-            let half = &mut self.halves[idx(dir)];
+            let half = &mut self.halves[dir.index()];
             if half.broken {
                 half.buf.clear();
                 return;
@@ -139,7 +132,7 @@ impl Http {
                 }
             }
             // Body.
-            let half = &mut self.halves[idx(dir)];
+            let half = &mut self.halves[dir.index()];
             let complete = match half.framing {
                 BodyFraming::None => true,
                 BodyFraming::Length(n) => {
@@ -171,7 +164,7 @@ impl Http {
     }
 
     fn emit(&mut self, dir: Direction, t: f64, out: &mut Messages) {
-        let half = &mut self.halves[idx(dir)];
+        let half = &mut self.halves[dir.index()];
         let Some(head) = half.head.take() else { return };
         let body = std::mem::take(&mut half.body);
         let body_len = half.body_len;
@@ -442,7 +435,7 @@ fn describe_body(
 
 impl Dissector for Http {
     fn data(&mut self, dir: Direction, t: f64, offset: u64, bytes: &[u8], out: &mut Messages) {
-        let half = &mut self.halves[idx(dir)];
+        let half = &mut self.halves[dir.index()];
         if half.broken {
             return;
         }
@@ -455,13 +448,13 @@ impl Dissector for Http {
 
     fn gap(&mut self, dir: Direction) {
         // A hole inside HTTP cannot be resynchronised reliably: stop dissecting this direction.
-        let half = &mut self.halves[idx(dir)];
+        let half = &mut self.halves[dir.index()];
         half.broken = true;
         half.buf.clear();
     }
 
     fn end(&mut self, dir: Direction, t: f64, out: &mut Messages) {
-        let half = &mut self.halves[idx(dir)];
+        let half = &mut self.halves[dir.index()];
         if matches!(half.framing, BodyFraming::UntilClose) && half.head.is_some() {
             // The close delimits the body (RFC 9112 §6.3 rule 8).
             self.emit(dir, t, out);
@@ -470,7 +463,7 @@ impl Dissector for Http {
 
     fn finish(&mut self, t: f64, out: &mut Messages, notes: &mut Vec<Note>) {
         for dir in [Direction::ClientToServer, Direction::ServerToClient] {
-            let half = &self.halves[idx(dir)];
+            let half = &self.halves[dir.index()];
             if half.head.is_some() {
                 if matches!(half.framing, BodyFraming::UntilClose) {
                     self.emit(dir, t, out);
@@ -521,8 +514,8 @@ mod tests {
         let mut out = Messages::default();
         let mut offsets = [0u64; 2];
         for (i, (dir, b)) in segments.iter().enumerate() {
-            h.data(*dir, i as f64, offsets[idx(*dir)], b, &mut out);
-            offsets[idx(*dir)] += b.len() as u64;
+            h.data(*dir, i as f64, offsets[dir.index()], b, &mut out);
+            offsets[dir.index()] += b.len() as u64;
         }
         if fin_server {
             h.end(Direction::ServerToClient, 99.0, &mut out);

@@ -39,13 +39,6 @@ const MAX_PENDING: usize = 4096;
 /// Calls of a BatchRequest shown in its summary.
 const BATCH_SHOWN: usize = 8;
 
-fn idx(d: Direction) -> usize {
-    match d {
-        Direction::ClientToServer => 0,
-        Direction::ServerToClient => 1,
-    }
-}
-
 fn side_name(d: Direction) -> &'static str {
     match d {
         Direction::ClientToServer => "client",
@@ -136,7 +129,7 @@ impl Ice {
             if rest.is_empty() {
                 return used;
             }
-            let h = &mut self.halves[idx(dir)];
+            let h = &mut self.halves[dir.index()];
             let header = match Header::decode(rest) {
                 Ok(header) => header,
                 Err(e) if e.is_incomplete() => return used,
@@ -329,7 +322,7 @@ impl Ice {
     ) {
         let mut bytes = bytes;
         let mut offset = offset;
-        let h = &mut self.halves[idx(dir)];
+        let h = &mut self.halves[dir.index()];
         if self.udp {
             // One datagram, one message: nothing carries over from the previous one.
             h.buf.clear();
@@ -337,7 +330,7 @@ impl Ice {
             h.state = State::Reading;
             h.offset = offset;
             let used = self.messages(dir, t, bytes, out, notes);
-            let h = &mut self.halves[idx(dir)];
+            let h = &mut self.halves[dir.index()];
             if used < bytes.len() && h.state == State::Reading {
                 // A datagram cut inside its message: tshark counts it too, as a message it could
                 // not read to the end.
@@ -414,7 +407,7 @@ impl Ice {
             let used = self.messages(dir, t, &held, out, notes);
             held.drain(..used);
         }
-        let h = &mut self.halves[idx(dir)];
+        let h = &mut self.halves[dir.index()];
         if h.state == State::Broken {
             held.clear();
         }
@@ -665,7 +658,7 @@ impl Dissector for Ice {
 
     fn gap(&mut self, dir: Direction) {
         // Ice can be found again: the next segment that starts with a header.
-        let h = &mut self.halves[idx(dir)];
+        let h = &mut self.halves[dir.index()];
         if h.state == State::Reading {
             h.state = State::Seeking;
         }
@@ -739,8 +732,8 @@ mod tests {
         let mut out = Messages::default();
         let mut offsets = [0u64; 2];
         for (i, (dir, b)) in pieces.iter().enumerate() {
-            d.data(*dir, i as f64, offsets[idx(*dir)], b, &mut out);
-            offsets[idx(*dir)] += b.len() as u64;
+            d.data(*dir, i as f64, offsets[dir.index()], b, &mut out);
+            offsets[dir.index()] += b.len() as u64;
         }
         let mut notes = Vec::new();
         d.finish(99.0, &mut out, &mut notes);

@@ -19,13 +19,6 @@ use crate::report::Direction;
 /// The largest MQTT packet held while waiting for its last byte (bigger ones are reported and skipped).
 const MAX_PACKET: usize = 8 * 1024 * 1024;
 
-fn idx(d: Direction) -> usize {
-    match d {
-        Direction::ClientToServer => 0,
-        Direction::ServerToClient => 1,
-    }
-}
-
 #[derive(Default)]
 struct Half {
     buf: Vec<u8>,
@@ -160,7 +153,7 @@ impl Mqtt {
             if rest.is_empty() {
                 return used;
             }
-            let h = &mut self.halves[idx(dir)];
+            let h = &mut self.halves[dir.index()];
             let total = match mqtt::check(rest) {
                 Ok(n) => n,
                 Err(mqtt::Error::Incomplete { needed }) => {
@@ -333,7 +326,7 @@ impl Mqtt {
 
 impl Dissector for Mqtt {
     fn data(&mut self, dir: Direction, t: f64, offset: u64, bytes: &[u8], out: &mut Messages) {
-        let h = &mut self.halves[idx(dir)];
+        let h = &mut self.halves[dir.index()];
         if h.broken {
             return;
         }
@@ -357,12 +350,12 @@ impl Dissector for Mqtt {
             let used = self.packets(dir, t, &held, out);
             held.drain(..used);
         }
-        self.halves[idx(dir)].buf = held;
+        self.halves[dir.index()].buf = held;
     }
 
     fn gap(&mut self, dir: Direction) {
         // Packets cannot be found again reliably after a hole: stop this direction.
-        let h = &mut self.halves[idx(dir)];
+        let h = &mut self.halves[dir.index()];
         h.broken = true;
         h.buf.clear();
     }

@@ -94,21 +94,6 @@ const DOWNGRADE_SENTINEL: [u8; 7] = *b"DOWNGRD";
 
 const TLS_1_3: u16 = 0x0304;
 
-fn idx(d: Direction) -> usize {
-    match d {
-        Direction::ClientToServer => 0,
-        Direction::ServerToClient => 1,
-    }
-}
-
-fn dir_of(i: usize) -> Direction {
-    if i == 0 {
-        Direction::ClientToServer
-    } else {
-        Direction::ServerToClient
-    }
-}
-
 fn side_of(d: Direction) -> Side {
     match d {
         Direction::ClientToServer => Side::Client,
@@ -961,7 +946,7 @@ impl Tls {
             return;
         };
         let body = &rec[HEADER..];
-        let dir = dir_of(d);
+        let dir = Direction::from_index(d);
         self.records(d).records += 1;
         match h.content_type {
             APPLICATION_DATA => {
@@ -1029,7 +1014,7 @@ impl Tls {
     }
 
     fn alert(&mut self, d: usize, t: f64, offset: u64, rec: &[u8], out: &mut Messages) {
-        let dir = dir_of(d);
+        let dir = Direction::from_index(d);
         let body = &rec[HEADER..];
         // A plaintext alert is two bytes, level and description (RFC 8446 §6); one sent after the
         // sender's ChangeCipherSpec (1.2) is encrypted, and longer (the AEAD's nonce and tag).
@@ -1098,7 +1083,7 @@ impl Tls {
     /// A handshake record after the sender's ChangeCipherSpec (TLS 1.2): encrypted. The first one is
     /// the sender's Finished (RFC 5246 §7.4.9); any later one a renegotiation's.
     fn encrypted_handshake(&mut self, d: usize, t: f64, offset: u64, rec: &[u8], out: &mut Messages) {
-        let dir = dir_of(d);
+        let dir = Direction::from_index(d);
         let h = &mut self.halves[d];
         let first = h.after_ccs == 0;
         h.after_ccs += 1;
@@ -1213,7 +1198,7 @@ impl Tls {
         version: u16,
         out: &mut Messages,
     ) {
-        let dir = dir_of(d);
+        let dir = Direction::from_index(d);
         self.flush_run(out);
         self.records(d).handshake_messages += 1;
         if !out.wants_detail() {
@@ -1239,7 +1224,7 @@ impl Tls {
         version: u16,
         out: &mut Messages,
     ) {
-        let dir = dir_of(d);
+        let dir = Direction::from_index(d);
         self.flush_run(out);
         self.records(d).handshake_messages += 1;
         let ty = m[0];
@@ -1508,7 +1493,7 @@ impl Tls {
 
     /// An application data record of direction `d`: it joins the run going that way, or starts one.
     fn extend_run(&mut self, d: usize, t: f64, offset: u64, len: usize, body: usize, out: &mut Messages) {
-        let dir = dir_of(d);
+        let dir = Direction::from_index(d);
         if self.run.as_ref().is_some_and(|r| r.dir != dir) {
             self.flush_run(out);
         }
@@ -1622,7 +1607,7 @@ fn msg(t: f64, dir: Direction, offset: u64, len: usize, ty: &str, summary: Strin
 
 impl Dissector for Tls {
     fn data(&mut self, dir: Direction, t: f64, offset: u64, bytes: &[u8], out: &mut Messages) {
-        let d = idx(dir);
+        let d = dir.index();
         let mut bytes = bytes;
         if self.halves[d].state == State::Seeking {
             // Only the start of a delivery is a safe place to look for a header (a record may start
@@ -1697,7 +1682,7 @@ impl Dissector for Tls {
     }
 
     fn gap(&mut self, dir: Direction) {
-        let h = &mut self.halves[idx(dir)];
+        let h = &mut self.halves[dir.index()];
         h.state = State::Seeking;
         h.buf.clear();
         h.hs.clear();
@@ -1706,7 +1691,7 @@ impl Dissector for Tls {
 
     fn end(&mut self, dir: Direction, t: f64, out: &mut Messages) {
         self.flush_run(out);
-        let h = &self.halves[idx(dir)];
+        let h = &self.halves[dir.index()];
         if h.state == State::Reading && !h.buf.is_empty() {
             let what = format!(
                 "the {}'s last TLS record is cut short by its FIN ({} bytes of it)",
@@ -2023,8 +2008,8 @@ mod tests {
         let mut off = [0u64; 2];
         for (i, (dir, bytes)) in pieces.iter().enumerate() {
             for c in bytes.chunks(chunk.max(1)) {
-                d.data(*dir, i as f64, off[idx(*dir)], c, &mut out);
-                off[idx(*dir)] += c.len() as u64;
+                d.data(*dir, i as f64, off[dir.index()], c, &mut out);
+                off[dir.index()] += c.len() as u64;
             }
         }
         let mut notes = Vec::new();
@@ -2408,7 +2393,7 @@ mod tests {
         for conv in [tls13_conversation(), tls12_conversation()] {
             let mut per_dir = [Vec::new(), Vec::new()];
             for (dir, b) in conv {
-                per_dir[idx(dir)].extend(b);
+                per_dir[dir.index()].extend(b);
             }
             streams.push(per_dir);
         }
@@ -2436,14 +2421,14 @@ mod tests {
                 let n = 1 + (rng.next_u64() as usize) % 300;
                 let end = (off[side] + n).min(m[side].len());
                 d.data(
-                    dir_of(side),
+                    Direction::from_index(side),
                     0.0,
                     off[side] as u64,
                     &m[side][off[side]..end],
                     &mut out,
                 );
                 if rng.next_u64() % 40 == 0 {
-                    d.gap(dir_of(side));
+                    d.gap(Direction::from_index(side));
                 }
                 off[side] = end;
                 for h in &d.halves {

@@ -17,13 +17,6 @@ use crate::report::Direction;
 /// Most bytes of one ZMTP frame held (bigger frames end the dissection of that direction).
 const MAX_FRAME: usize = 8 * 1024 * 1024;
 
-fn idx(d: Direction) -> usize {
-    match d {
-        Direction::ClientToServer => 0,
-        Direction::ServerToClient => 1,
-    }
-}
-
 struct Half {
     decoder: StreamDecoder,
     buf: Vec<u8>,
@@ -69,7 +62,7 @@ impl Zmtp {
     fn items(&mut self, dir: Direction, t: f64, input: &[u8], out: &mut Messages) -> usize {
         let mut used = 0;
         loop {
-            let h = &mut self.halves[idx(dir)];
+            let h = &mut self.halves[dir.index()];
             let start = h.offset;
             let (item_msg, n, part) = match h.decoder.decode(&input[used..]) {
                 Ok((item, n)) => match &item {
@@ -140,7 +133,7 @@ impl Zmtp {
     }
 
     fn message(&mut self, dir: Direction, t: f64, out: &mut Messages) {
-        let h = &mut self.halves[idx(dir)];
+        let h = &mut self.halves[dir.index()];
         let parts = std::mem::take(&mut h.parts);
         let start = h.parts_start;
         let len: u64 = parts.iter().map(|p| p.len() as u64 + 2).sum();
@@ -240,7 +233,7 @@ fn msg(
 
 impl Dissector for Zmtp {
     fn data(&mut self, dir: Direction, t: f64, offset: u64, bytes: &[u8], out: &mut Messages) {
-        let h = &mut self.halves[idx(dir)];
+        let h = &mut self.halves[dir.index()];
         if h.broken {
             return;
         }
@@ -256,12 +249,12 @@ impl Dissector for Zmtp {
             let used = self.items(dir, t, &held, out);
             held.drain(..used);
         }
-        self.halves[idx(dir)].buf = held;
+        self.halves[dir.index()].buf = held;
     }
 
     fn gap(&mut self, dir: Direction) {
         // ZMTP has no markers to find a frame again after a hole.
-        let h = &mut self.halves[idx(dir)];
+        let h = &mut self.halves[dir.index()];
         h.broken = true;
         h.buf.clear();
     }
