@@ -28,5 +28,6 @@ mod soap;
 mod udp;
 mod upcall;
 mod util;
+mod web;
 mod zk;
 mod zmq;

@@ -35,6 +35,7 @@ pub mod rpc;
 pub mod soap;
 pub mod udp;
 pub mod upcall;
+pub mod web;
 pub mod zk;
 pub mod zmq;
 
@@ -137,6 +138,8 @@ pub enum Command {
     Rpc(rpc::RpcArgs),
     /// SOAP 1.1 with WSDL: the course's calculator (port 8000)
     Soap(soap::SoapArgs),
+    /// The lab in a browser: a live MQTT topic tree, captures as clickable flow diagrams, Lamport runs
+    Web(web::WebArgs),
 }
 
 /// Run the chosen command; `Ok` carries the exit code.
@@ -164,6 +167,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Procs(a) => tokio::task::spawn_blocking(move || procs::run(a)).await?,
         Command::Rest(args) => rest::run(args).await,
         Command::Rpc(args) => rpc::run(args).await,
+        Command::Web(args) => web::run(args).await,
         Command::Soap(args) => soap::run(args).await,
     }
 }

@@ -2,6 +2,7 @@
 //! wait for a server to listen, and never leave a process behind.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod corba;
 
 use std::io::{BufRead, BufReader, Read};
