@@ -32,3 +32,80 @@ fn the_page_loads_in_chromium_and_switches_views_in_its_language() {
         serde_json::Value::Bool(true)
     );
 }
+
+/// The Lamport view draws a recorded run, and a click on an event colours its causal past and
+/// future as its vector clocks say (checked here against the recorded clocks, not the page's).
+#[test]
+fn a_recorded_lamport_run_is_drawn_and_a_click_shows_the_causal_past() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_path = dir.path().join("run.json");
+    let (status, _, err) = util::run_sister(
+        &[
+            "lamport",
+            "sim",
+            "--processes",
+            "3",
+            "--seed",
+            "1",
+            "--events",
+            "5",
+            "--record",
+            run_path.to_str().unwrap(),
+        ],
+        Duration::from_secs(20),
+    );
+    assert!(status.success(), "{err}");
+    let run: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&run_path).unwrap()).unwrap();
+    let events = run["events"].as_array().unwrap();
+    let (_web, url) = start_web(&["--lamport", run_path.to_str().unwrap()]);
+    let b = browser::launch();
+    let tab = browser::open(&b, &format!("{url}#lamport"));
+    browser::wait_js(
+        &tab,
+        "document.querySelectorAll('#lamport-diagram .lamport-event').length > 0",
+        Duration::from_secs(10),
+    );
+    let drawn = browser::js(
+        &tab,
+        "document.querySelectorAll('#lamport-diagram .lamport-event').length",
+    );
+    assert_eq!(drawn.as_u64().unwrap() as usize, events.len());
+    assert_eq!(
+        browser::js(
+            &tab,
+            "document.querySelectorAll('#lamport-diagram .lamport-msg').length"
+        )
+        .as_u64()
+        .unwrap() as usize,
+        run["messages"].as_array().unwrap().len()
+    );
+    // The last event of the run: count its causal past from the recorded vector clocks.
+    let last = events.len() - 1;
+    let v = |i: usize| -> Vec<u64> {
+        events[i]["vector"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap())
+            .collect()
+    };
+    let lt = |a: &[u64], b: &[u64]| a.iter().zip(b).all(|(x, y)| x <= y) && a != b;
+    let past = (0..events.len()).filter(|&i| lt(&v(i), &v(last))).count();
+    assert!(past > 0, "seed 1 gives the last event a causal past");
+    browser::click(
+        &tab,
+        &format!("#lamport-diagram .lamport-event[data-index='{last}'] circle"),
+    );
+    browser::wait_js(
+        &tab,
+        "document.querySelector('.lamport-event.selected')",
+        Duration::from_secs(5),
+    );
+    let shown = browser::js(&tab, "document.querySelectorAll('.lamport-event.past').length");
+    assert_eq!(shown.as_u64().unwrap() as usize, past);
+    let detail = browser::text(&tab, "#lamport-detail");
+    assert!(
+        detail.contains(&format!("happened before it: {past}")),
+        "{detail}"
+    );
+}
