@@ -109,3 +109,50 @@ fn a_recorded_lamport_run_is_drawn_and_a_click_shows_the_causal_past() {
         "{detail}"
     );
 }
+
+/// `sister lab --web`: the run in the page as it happens, each pattern's capture (the test runs as
+/// root in CI, so `lo` can be captured) in the Capture view's list, the MQTT pattern's topics in the
+/// topic tree, and Ctrl+C ends it with the lab's verdict as the exit status.
+#[test]
+fn the_lab_runs_live_in_the_page() {
+    let port = util::free_tcp_port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut lab = util::spawn_sister(
+        "sister lab --web",
+        &["lab", "--web", &bind, "--only", "mqtt,reqresp"],
+    );
+    lab.wait_for_line("live at http://", Duration::from_secs(20));
+    let b = browser::launch();
+    let tab = browser::open(&b, &format!("http://{bind}/#lab"));
+    browser::wait_js(
+        &tab,
+        "document.querySelectorAll('#lab-steps .lab-step[data-state=passed]').length === 2",
+        Duration::from_secs(60),
+    );
+    let mqtt = browser::text(&tab, "#lab-steps .lab-step[data-pattern=mqtt]");
+    assert!(
+        mqtt.contains("PASS") && mqtt.contains("MQTT publish/subscribe"),
+        "{mqtt}"
+    );
+    assert_eq!(
+        browser::text(&tab, "#lab-summary"),
+        "2 of 2 patterns behaved as the worksheet says"
+    );
+    lab.wait_for_line("The page stays at", Duration::from_secs(30));
+    let captures: serde_json::Value =
+        serde_json::from_str(&util::http_get(&format!("http://{bind}/api/captures"))).unwrap();
+    let names: Vec<&str> = captures
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["sister lab: mqtt", "sister lab: reqresp"]);
+    assert!(captures[0]["packets"].as_u64().unwrap() > 10, "{captures}");
+    let topics = util::http_get(&format!("http://{bind}/api/topics"));
+    assert!(topics.contains("\"topic\":\"sister/channel/gaming\""), "{topics}");
+    let status = lab
+        .interrupt(Duration::from_secs(10))
+        .expect("sister lab ends on Ctrl+C");
+    assert!(status.success(), "{status:?}");
+}

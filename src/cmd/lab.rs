@@ -122,7 +122,7 @@ const SCENARIO_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, Args)]
 #[command(
     about = "Run the worksheet on loopback: every pattern's server and clients, a transcript, a verdict",
-    after_help = "Examples:\n  sister lab\n  sister lab --only reqresp --only upcall\n  sister lab -v          # debug lines too\n  sister lab --docker    # in containers, captured on the bridges (docker/build.sh first)\n\n\
+    after_help = "Examples:\n  sister lab\n  sister lab --only reqresp --only upcall\n  sister lab --web       # live at http://127.0.0.1:8088/ (captures too, as root)\n  sister lab -v          # debug lines too\n  sister lab --docker    # in containers, captured on the bridges (docker/build.sh first)\n\n\
 Exit status 0 only if every pattern behaved as the worksheet says."
 )]
 pub struct LabArgs {
@@ -155,6 +155,53 @@ pub struct LabArgs {
     /// With --docker: go on with the next pattern after a failure
     #[arg(long, requires = "docker")]
     keep_going: bool,
+    /// Show the run live in a browser page (`sister web`) at ADDR: each pattern's transcript and checks,
+    /// its loopback capture as a flow diagram (capturing needs root or CAP_NET_RAW), its MQTT topics.
+    /// The page stays up after the run until Ctrl+C
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8088", conflicts_with = "docker")]
+    web: Option<String>,
+}
+
+/// `sister lab --web`: the page, served while the lab runs and after it.
+struct WebView {
+    feed: web::lab::LabFeed,
+    url: String,
+    /// Leaves the page's own traffic out of the loopback captures.
+    filter: capture::filter::Filter,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl WebView {
+    async fn start(bind: &str) -> anyhow::Result<WebView> {
+        let app = web::App::new(web::WebOptions::default());
+        let feed = web::lab::LabFeed::new(&app);
+        let listener = patterns::net::bind_tcp(bind).await?;
+        let addr = listener.local_addr()?;
+        let host = if addr.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            addr.ip().to_string()
+        };
+        let url = format!("http://{host}:{}/#lab", addr.port());
+        let filter = capture::filter::Filter::parse(&format!("not port {}", addr.port()))?;
+        println!("sister lab: live at {url}");
+        let server = tokio::spawn(web::serve(listener, app, patterns::shutdown::on_ctrl_c()));
+        Ok(WebView {
+            feed,
+            url,
+            filter,
+            server,
+        })
+    }
+
+    /// Until Ctrl+C (the server stops on it).
+    async fn wait(self) {
+        let _ = self.server.await;
+    }
+}
+
+fn tempfile_dir() -> anyhow::Result<tempfile::TempDir> {
+    Ok(tempfile::Builder::new().prefix("sister-lab-").tempdir()?)
 }
 
 /// One transcript line.
@@ -346,6 +393,20 @@ pub async fn run(args: LabArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
         .try_init()
         .ok();
 
+    let web = match &args.web {
+        Some(bind) => Some(WebView::start(bind).await?),
+        None => None,
+    };
+    // With the page and no --capture, each pattern is still captured (for its flow diagram), into a
+    // temporary directory.
+    let web_captures = match (&web, &args.capture) {
+        (Some(_), None) => Some(tempfile_dir()?),
+        _ => None,
+    };
+    let capture_dir = args
+        .capture
+        .clone()
+        .or_else(|| web_captures.as_ref().map(|d| d.path().to_path_buf()));
     let paint = Paint::detect();
     let mut summary = Vec::new();
     let started = Instant::now();
@@ -355,8 +416,15 @@ pub async fn run(args: LabArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
             paint.wrap("1", &format!("== {}: {} ==", pattern.name, pattern.title))
         );
         let checks = Arc::new(Checks::new());
-        let recording = match &args.capture {
-            Some(dir) => match super::lab_capture::Recording::start(dir, pattern.name) {
+        if let Some(w) = &web {
+            w.feed.begin(pattern.name, pattern.title);
+        }
+        let recording = match &capture_dir {
+            Some(dir) => match super::lab_capture::Recording::start(
+                dir,
+                pattern.name,
+                web.as_ref().map(|w| w.filter.clone()).unwrap_or_default(),
+            ) {
                 Ok(r) => Some(r),
                 Err(e) => {
                     println!("  (no capture: {e})");
@@ -382,6 +450,7 @@ pub async fn run(args: LabArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
             }
         }
         let took = t0.elapsed();
+        let pcap = recording.as_ref().map(|r| r.pcap().to_path_buf());
         let captured = match recording {
             Some(r) => Some(r.stop().await),
             None => None,
@@ -410,11 +479,38 @@ pub async fn run(args: LabArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
             };
             println!("  {mark} {what}");
         }
+        let captured_ok = matches!(captured, Some(Ok(_)));
         if let Some(captured) = captured {
             match captured {
                 Ok(note) => println!("  {note}"),
                 Err(e) => println!("  (capture failed: {e:#})"),
             }
+        }
+        if let Some(w) = &web {
+            let transcript = lines
+                .iter()
+                .map(|l| {
+                    format!(
+                        "{:<width$} | {}{}",
+                        l.role,
+                        if l.context.is_empty() {
+                            String::new()
+                        } else {
+                            format!("{} ", l.context)
+                        },
+                        l.text
+                    )
+                })
+                .collect();
+            let loaded = match (pcap, captured_ok) {
+                (Some(p), true) => tokio::task::spawn_blocking(move || web::capture::analyze_paths(&[p]))
+                    .await
+                    .ok()
+                    .and_then(Result::ok),
+                _ => None,
+            };
+            w.feed
+                .end(transcript, checks.results(), took.as_secs_f64(), loaded);
         }
         summary.push((pattern.name, checks.passed(), checks.failures(), took));
     }
@@ -440,6 +536,11 @@ pub async fn run(args: LabArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
         summary.len(),
         started.elapsed()
     );
+    if let Some(w) = web {
+        println!("The page stays at {} until Ctrl+C.", w.url);
+        w.wait().await;
+        drop(web_captures);
+    }
     Ok(if all_passed {
         ExitCode::SUCCESS
     } else {

@@ -23,8 +23,9 @@ pub struct Recording {
 }
 
 impl Recording {
-    /// Start capturing `lo` into `dir/<pattern>.pcap`.
-    pub fn start(dir: &Path, pattern: &str) -> anyhow::Result<Recording> {
+    /// Start capturing `lo` into `dir/<pattern>.pcap`, keeping the packets `filter` matches (`sister
+    /// lab --web` leaves out the page's own HTTP traffic on loopback).
+    pub fn start(dir: &Path, pattern: &str, filter: Filter) -> anyhow::Result<Recording> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let pcap = dir.join(format!("{pattern}.pcap"));
         let session = Session::open(Options {
@@ -34,7 +35,7 @@ impl Recording {
             resolution: TsResolution::Micros,
             count: None,
             duration: None,
-            filter: Filter::default(),
+            filter,
         })?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -44,6 +45,11 @@ impl Recording {
 
     /// Stop (after a moment for the last packets), close the file, write the report; returns a line
     /// saying what was written.
+    /// The pcap file being written.
+    pub fn pcap(&self) -> &Path {
+        &self.pcap
+    }
+
     pub async fn stop(self) -> anyhow::Result<String> {
         tokio::time::sleep(Duration::from_millis(300)).await;
         self.stop.store(true, Ordering::Relaxed);

@@ -72,9 +72,11 @@ pub fn wait_js(tab: &Tab, expr: &str, timeout: Duration) {
             return;
         }
         if start.elapsed() > timeout {
+            let html = js(tab, "document.querySelector('main') ? document.querySelector('main').outerHTML.slice(0, 4000) : ''");
             panic!(
-                "waited {timeout:?} for `{expr}`; the page shows:\n{}",
-                text(tab, "body")
+                "waited {timeout:?} for `{expr}`; the page shows:\n{}\n-- its main element:\n{}",
+                text(tab, "body"),
+                html.as_str().unwrap_or_default()
             );
         }
         std::thread::sleep(Duration::from_millis(50));

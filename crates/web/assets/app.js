@@ -3,8 +3,8 @@
 // - Sister.view(name, {init, show}) registers a view (topics.js, capture.js, lamport.js); the tabs
 //   switch between them and the URL's #hash remembers which one is open.
 // - Sister.on(event, fn) follows the server's live stream (server-sent events from /api/events);
-//   EventSource reconnects by itself when the server restarts, and a `resync` event (the page fell
-//   behind) makes every view fetch its snapshot again.
+//   EventSource reconnects by itself when the server restarts; on every (re)connection, and when the
+//   server says the page fell behind, a `resync` makes every view fetch its snapshot again.
 // - Sister.t(key) is the page's text in the language sister web was started with (--lang en|id);
 //   Sister.strings({en: {...}, id: {...}}) adds a view's texts.
 "use strict";
@@ -87,7 +87,9 @@ const Sister = (() => {
 
   function connect() {
     const es = new EventSource("/api/events");
-    es.onopen = () => { document.body.dataset.live = "yes"; emit("open", {}); };
+    // The stream is subscribed on the server before its response starts, so a snapshot fetched after
+    // `open` misses nothing: every (re)connection makes the views fetch their snapshots (`resync`).
+    es.onopen = () => { document.body.dataset.live = "yes"; emit("resync", {}); };
     es.onerror = () => { document.body.dataset.live = "no"; };
     // Every named event the server sends: see server.rs.
     for (const name of ["topics", "broker", "capture", "lab", "lamport", "resync"]) {
@@ -112,14 +114,14 @@ const Sister = (() => {
     }
     window.addEventListener("hashchange", () => show(location.hash.slice(1)));
     connect();
-    show(location.hash.slice(1) || (info.broker ? "topics" : info.captures ? "capture" : info.lamport ? "lamport" : "topics"));
+    show(location.hash.slice(1) || (info.lab ? "lab" : info.broker ? "topics" : info.captures ? "capture" : info.lamport ? "lamport" : "topics"));
     document.body.dataset.ready = "yes";
   }
 
   strings({
-    en: { "tab.topics": "Topics", "tab.capture": "Capture", "tab.lamport": "Lamport" },
-    id: { "tab.topics": "Topik", "tab.capture": "Tangkapan", "tab.lamport": "Lamport" },
+    en: { "tab.topics": "Topics", "tab.capture": "Capture", "tab.lamport": "Lamport", "tab.lab": "Lab" },
+    id: { "tab.topics": "Topik", "tab.capture": "Tangkapan", "tab.lamport": "Lamport", "tab.lab": "Praktikum" },
   });
 
-  return { view, on, api, t, strings, el, status, start, info: () => info, lang: () => lang };
+  return { view, on, emit, api, t, strings, el, status, start, info: () => info, lang: () => lang };
 })();

@@ -36,6 +36,11 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../assets/lamport.js"),
     ),
+    (
+        "lab.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../assets/lab.js"),
+    ),
 ];
 
 const INDEX: &str = include_str!("../assets/index.html");

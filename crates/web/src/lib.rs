@@ -9,6 +9,8 @@
 //!   columns, each message an arrow; a click shows its fields and bytes. The analysis is exactly
 //!   `sister analyze --format json`'s (`POST /api/analyze`).
 //! - **Lamport**: a recorded `sister lamport sim --record` run as a space-time diagram.
+//! - **Lab** ([`lab`]): `sister lab --web`, the worksheet's run live: each pattern's transcript and
+//!   checks as it runs, its loopback capture in the Capture view, its MQTT messages in the tree.
 //!
 //! What to notice:
 //! - The server keeps the state (the topic tree, the loaded captures) and the page asks for a
@@ -23,6 +25,7 @@
 
 pub mod capture;
 pub mod feed;
+pub mod lab;
 pub mod lamport;
 pub mod server;
 pub mod topics;

@@ -9,6 +9,7 @@
 //! - Topics: `GET /api/topics`, `GET /api/topic?name=T`, `POST /api/publish` ([`crate::topics`]).
 //! - Captures: see [`crate::capture::routes`].
 //! - `GET /api/lamport` the recorded Lamport run ([`crate::lamport`]).
+//! - `GET /api/lab` the steps of `sister lab --web` ([`crate::lab`]).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -64,8 +65,13 @@ pub struct AppState {
     pub publish: Mutex<Option<mpsc::Sender<PublishRequest>>>,
     pub captures: crate::capture::Captures,
     pub lamport: Mutex<Option<serde_json::Value>>,
+    /// `sister lab --web`: the lab's steps so far (None when this is not a lab run).
+    pub lab: Mutex<Option<Vec<crate::lab::LabStep>>>,
     /// What the broker connection is doing (`connecting`, `connected`, the last error), for the page.
     pub broker_status: Mutex<String>,
+    /// Set when the server stops: every open event stream then ends, or the graceful shutdown would
+    /// wait forever for pages that never close their stream.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl App {
@@ -78,7 +84,9 @@ impl App {
             publish: Mutex::new(None),
             captures: crate::capture::Captures::default(),
             lamport: Mutex::new(None),
+            lab: Mutex::new(None),
             broker_status: Mutex::new(String::new()),
+            closing: tokio::sync::watch::channel(false).0,
         }))
     }
 
@@ -149,15 +157,20 @@ pub fn router(app: App) -> Router {
         .route("/api/publish", post(publish))
         .route("/api/lamport", get(lamport))
         .merge(crate::capture::routes(upload_limit))
+        .merge(crate::lab::routes())
         .with_state(app)
 }
 
 /// Serve until `shutdown`; open event streams are ended then, so the server does not wait for pages.
 pub async fn serve(listener: TcpListener, app: App, mut shutdown: Signal) -> std::io::Result<()> {
     let mut stop = shutdown.clone();
-    let router = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let closing = app.0.closing.clone();
+    let router = router(app).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, router)
-        .with_graceful_shutdown(async move { stop.recv().await })
+        .with_graceful_shutdown(async move {
+            stop.recv().await;
+            closing.send_replace(true);
+        })
         .await?;
     shutdown.recv().await;
     Ok(())
@@ -172,6 +185,7 @@ struct Info {
     can_publish: bool,
     captures: usize,
     lamport: bool,
+    lab: bool,
     upload_limit: usize,
 }
 
@@ -185,6 +199,7 @@ async fn info(State(app): State<App>) -> Json<Info> {
         can_publish: lock(&s.publish).is_some(),
         captures: s.captures.len(),
         lamport: lock(&s.lamport).is_some(),
+        lab: lock(&s.lab).is_some(),
         upload_limit: s.options.upload_limit,
     })
 }
@@ -192,15 +207,20 @@ async fn info(State(app): State<App>) -> Json<Info> {
 /// `GET /api/events`: the live stream (server-sent events, which every browser reconnects by itself).
 async fn events(State(app): State<App>) -> Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>> {
     let rx = app.0.events.subscribe();
-    let stream = stream::unfold(rx, |mut rx| async move {
-        let event = match rx.recv().await {
+    let closing = app.0.closing.subscribe();
+    let stream = stream::unfold((rx, closing), |(mut rx, mut closing)| async move {
+        let received = tokio::select! {
+            r = rx.recv() => r,
+            _ = closing.wait_for(|c| *c) => return None,
+        };
+        let event = match received {
             Ok((name, data)) => Event::default().event(name).data(&*data),
             Err(broadcast::error::RecvError::Lagged(n)) => Event::default()
                 .event("resync")
                 .data(format!("{{\"missed\":{n}}}")),
             Err(broadcast::error::RecvError::Closed) => return None,
         };
-        Some((Ok(event), rx))
+        Some((Ok(event), (rx, closing)))
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
