@@ -186,7 +186,7 @@ fn garbage_and_half_messages_do_not_disturb_other_clients() {
 
     server.wait_for_line("announces 4294967295 bytes", T);
     server.wait_for_line("in the middle of a message (7 of 105 bytes", T);
-    server.wait_for_line("\\xff\\xfe\\u{0}binary", T);
+    server.wait_for_line("\\xff\\xfe\\x00binary", T);
     assert_eq!(&roundtrip(&mut good, b"after")[5..], b"Echo: after");
     drop(huge);
     drop(junk);

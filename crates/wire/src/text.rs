@@ -2,9 +2,11 @@
 //!
 //! A peer may send anything: half a UTF-8 character at the end of a read, Latin-1, binary. sister never
 //! panics on that and never hides it: [`show`] prints valid UTF-8 as it is and escapes everything else,
-//! the way Rust's `{:?}` escapes a byte string, so a student sees exactly what was on the wire.
+//! as `\xNN` byte values (as Wireshark's hex pane would name them), so a student sees exactly what was on
+//! the wire.
 
-/// The bytes as text: valid UTF-8 unchanged (control characters escaped), invalid bytes as `\xNN`.
+/// The bytes as text: valid UTF-8 unchanged; `\n`, `\r`, `\t`; other ASCII control bytes and invalid
+/// bytes as `\xNN`; the C1 control characters as `\u{NN}`.
 ///
 /// ```
 /// assert_eq!(wire::text::show(b"Suhu: 28\xc2\xb0C"), "Suhu: 28°C");
@@ -30,7 +32,12 @@ pub fn show(bytes: &[u8]) -> String {
             };
             out.push_str(&valid[run..i]);
             run = i + c.len_utf8();
-            if escape.is_empty() {
+            if escape.is_empty() && (c as u32) < 0x80 {
+                // An ASCII control byte (NUL, ESC, DEL...): the byte's value, as tshark and
+                // Wireshark's hex pane show it, not Rust's `\u{0}`.
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            } else if escape.is_empty() {
+                // A C1 control character (U+0080..U+009F, two bytes in UTF-8): its code point.
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             } else {
                 out.push_str(escape);
@@ -75,11 +82,11 @@ mod tests {
             "Ada kanal Youtube baru nih: @x"
         );
         assert_eq!(show(b"\xc3"), "\\xc3"); // half of a two-byte character
-        assert_eq!(show(b"\x00\x01"), "\\u{0}\\u{1}");
+        assert_eq!(show(b"\x00\x01"), "\\x00\\x01");
         assert_eq!(show(b""), "");
         assert_eq!(
             show(b"a\\b\tc\x7f\xc2\x85 \xe2\x82\xac"),
-            "a\\b\\tc\\u{7f}\\u{85} \u{20ac}"
+            "a\\b\\tc\\x7f\\u{85} \u{20ac}"
         );
     }
 }

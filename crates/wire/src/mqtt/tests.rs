@@ -928,7 +928,7 @@ fn display_escapes_payloads_once() {
     let p = Packet::Publish(Publish::new("t", "say \"hi\"\n\u{0}\u{b0}"));
     assert_eq!(
         p.to_string(),
-        r#"PUBLISH topic=t qos=0 payload="say \"hi\"\n\u{0}°" (12 bytes)"#
+        r#"PUBLISH topic=t qos=0 payload="say \"hi\"\n\x00°" (12 bytes)"#
     );
     let long = Packet::Publish(Publish::new("t", "x".repeat(100)));
     assert!(long
