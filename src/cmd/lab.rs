@@ -149,9 +149,9 @@ pub struct LabArgs {
         requires = "docker"
     )]
     image: String,
-    /// With --docker: where the captures and reports go
-    #[arg(long, value_name = "DIR", default_value = "lab-docker", requires = "docker")]
-    out: std::path::PathBuf,
+    /// With --docker: where the captures and reports go (--capture DIR says the same) [default: lab-docker]
+    #[arg(long, value_name = "DIR", requires = "docker")]
+    out: Option<std::path::PathBuf>,
     /// With --docker: go on with the next pattern after a failure
     #[arg(long, requires = "docker")]
     keep_going: bool,
@@ -349,9 +349,19 @@ pub async fn run(args: LabArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
         if let Some(bad) = args.only.iter().find(|o| !known.contains(&o.as_str())) {
             anyhow::bail!("--docker knows the patterns {}, not {bad:?}", known.join(", "));
         }
+        // One flag for both modes: `--capture DIR` says where the captures go, in containers too.
+        let out = match (args.capture, args.out) {
+            (Some(dir), Some(out)) if dir != out => anyhow::bail!(
+                "--capture {} and --out {} both say where the captures go: give one",
+                dir.display(),
+                out.display()
+            ),
+            (Some(dir), _) | (None, Some(dir)) => dir,
+            (None, None) => std::path::PathBuf::from("lab-docker"),
+        };
         return super::lab_docker::run(super::lab_docker::DockerLab {
             image: args.image,
-            out: args.out,
+            out,
             only: args.only,
             keep_going: args.keep_going,
         })
