@@ -148,6 +148,8 @@ fn lab_in_containers_captures_and_names_every_container() {
         );
     }
 
+    web_profile_shows_the_brokers_topics(&image.0);
+
     // Nothing left behind: containers, networks (the image goes with `Image`'s drop, checked below).
     assert_eq!(
         leftovers("sister-lab-", &["ps", "-a", "--format", "{{.Names}}"]),
@@ -158,4 +160,76 @@ fn lab_in_containers_captures_and_names_every_container() {
     let tag = image.0.clone();
     drop(image);
     assert!(leftovers(&tag, &["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]).is_empty());
+}
+
+/// `compose/mqtt.yml --profile web`: the page's container follows the broker's container, and a
+/// message published from the host shows in its topic tree (on the host's loopback only).
+fn web_profile_shows_the_brokers_topics(image: &str) {
+    let compose: Vec<String> = if Command::new("docker")
+        .args(["compose", "version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        vec!["docker".into(), "compose".into()]
+    } else {
+        vec!["docker-compose".into()]
+    };
+    let project = format!("sister-lab-web-{}", std::process::id());
+    let mqtt_port = crate::util::free_tcp_port();
+    let web_port = crate::util::free_tcp_port();
+    let run = |args: &[&str]| {
+        let mut c = Command::new(&compose[0]);
+        c.args(&compose[1..])
+            .args(["-p", &project, "-f", "compose/mqtt.yml", "--profile", "web"])
+            .args(args)
+            .current_dir(repo())
+            .env("SISTER_IMAGE", image)
+            .env("PUBLISH_PORT", mqtt_port.to_string())
+            .env("WEB_PORT", web_port.to_string());
+        c.output().expect("docker compose")
+    };
+    struct Down<'a>(&'a dyn Fn(&[&str]) -> std::process::Output);
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            (self.0)(&["down", "-v", "--remove-orphans"]);
+        }
+    }
+    let up = run(&["up", "-d"]);
+    let _down = Down(&run);
+    assert!(
+        up.status.success(),
+        "compose up --profile web: {}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    crate::util::wait_for_tcp(crate::util::local(web_port), Duration::from_secs(30));
+    let (status, _, err) = crate::util::run_sister(
+        &[
+            "mqtt",
+            "pub",
+            "--server",
+            &format!("127.0.0.1:{mqtt_port}"),
+            "--wait",
+            "20",
+            "-r",
+            "-t",
+            "sister/temp",
+            "-m",
+            "Suhu: 28°C",
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(status.success(), "{err}");
+    let url = format!("http://127.0.0.1:{web_port}/api/topics");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let topics = crate::util::try_http_get(&url).unwrap_or_else(|e| e);
+        if topics.contains("\"topic\":\"sister/temp\"") && topics.contains("Suhu: 28°C") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the web container never showed sister/temp: {topics}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

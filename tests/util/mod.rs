@@ -340,36 +340,47 @@ pub fn system_python_ice(args: &[&str]) -> Command {
 
 /// The body of `GET url` (plain HTTP/1.1 on loopback, `Connection: close`); panics unless 200.
 pub fn http_get(url: &str) -> String {
+    match try_http_get(url) {
+        Ok(body) => body,
+        Err(e) => panic!("GET {url}: {e}"),
+    }
+}
+
+/// [`http_get`], or why not (cannot connect, not 200), for a server that may still be starting.
+pub fn try_http_get(url: &str) -> Result<String, String> {
     use std::io::Write;
-    let rest = url.strip_prefix("http://").expect("an http:// URL");
+    let rest = url.strip_prefix("http://").ok_or("not an http:// URL")?;
     let (host, path) = rest
         .split_once('/')
         .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
-    let mut s = TcpStream::connect(host).unwrap_or_else(|e| panic!("connect {host}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut s = TcpStream::connect(host).map_err(|e| format!("connect {host}: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(|e| e.to_string())?;
     write!(
         s,
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
     )
-    .unwrap();
+    .map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
+    s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    assert!(head.starts_with("HTTP/1.1 200"), "GET {url}: {head}");
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(format!("{head} {body}"));
+    }
     if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
         // Join the chunks (axum streams some bodies).
         let mut out = String::new();
         let mut rest = body;
         while let Some((size, after)) = rest.split_once("\r\n") {
             let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-            if n == 0 {
+            if n == 0 || after.len() < n {
                 break;
             }
             out.push_str(&after[..n]);
-            rest = &after[n + 2..];
+            rest = after.get(n + 2..).unwrap_or("");
         }
-        return out;
+        return Ok(out);
     }
-    body.to_string()
+    Ok(body.to_string())
 }
