@@ -94,7 +94,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         stdout.write_all(analyze::follow::render(conv, chunks, color).as_bytes())?;
     } else {
         match args.format {
-            Format::Text => stdout.write_all(analyze::text::render(&analysis.report).as_bytes())?,
+            Format::Text => stdout.write_all(analyze::render::text::render(&analysis.report).as_bytes())?,
             Format::Svg | Format::Md => {
                 let opts = analyze::render::Options {
                     lang: args.lang,

@@ -173,7 +173,7 @@ pub async fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     if let Some(mut report) = report {
         report.capture.files = vec![format!("live capture on {iface_shown}")];
         println!();
-        print!("{}", analyze::text::render(&report));
+        print!("{}", analyze::render::text::render(&report));
     } else if print_each {
         println!();
         for line in tally.lines() {

@@ -2,7 +2,7 @@
 //!
 //! ```no_run
 //! let analysis = analyze::analyze_files(&["mqtt.pcap"], &analyze::Options::default())?;
-//! println!("{}", analyze::text::render(&analysis.report));
+//! println!("{}", analyze::render::text::render(&analysis.report));
 //! # Ok::<(), analyze::Error>(())
 //! ```
 //!
@@ -33,9 +33,9 @@
 //! Ice captures of `testdata/ice` and the omniORB captures of `testdata/corba`, and compares it with
 //! tshark (packets, conversations, HTTP, MQTT, Ice, GIOP) and tcpflow (every stream, byte for byte).
 //!
-//! Modules: [`report`] (the model and its JSON Schema), [`text`] (the text rendering), [`follow`]
-//! (`--follow`), [`flow`], [`reassembly`], [`dissect`], [`render`] (the SVG sequence diagram and the
-//! Markdown findings, in English or Indonesian, hosts named), [`live`] (`sister capture --decode`).
+//! Modules: [`report`] (the model and its JSON Schema), [`render`] (the text report, the SVG sequence
+//! diagram and the Markdown findings, in English or Indonesian, hosts named), [`follow`] (`--follow`),
+//! [`flow`], [`reassembly`], [`dissect`], [`live`] (`sister capture --decode`).
 
 pub mod dissect;
 pub mod flow;
@@ -44,7 +44,6 @@ pub mod live;
 pub mod reassembly;
 pub mod render;
 pub mod report;
-pub mod text;
 
 mod analyzer;
 

@@ -23,8 +23,8 @@ pub mod http;
 pub mod ice;
 pub mod jsonrpc;
 pub mod mqtt;
+pub mod raw;
 pub mod soap;
-pub mod text;
 pub mod tls;
 pub mod zmtp;
 
@@ -338,7 +338,7 @@ impl Session {
 
     fn force(&mut self, out: &mut Messages) {
         if self.chosen.is_none() && !self.held.is_empty() {
-            let mut d: Box<dyn Dissector + Send> = Box::new(text::Text::new(self.hints));
+            let mut d: Box<dyn Dissector + Send> = Box::new(raw::Text::new(self.hints));
             for (dir, t, offset, bytes) in self.held.drain(..) {
                 d.data(dir, t, offset, &bytes, out);
             }
@@ -470,7 +470,7 @@ fn detect(
     if patient {
         return None;
     }
-    Some(Box::new(text::Text::new(hints)))
+    Some(Box::new(raw::Text::new(hints)))
 }
 
 /// A short, printable preview of bytes: text quoted and cut, binary as hex.

@@ -1,6 +1,7 @@
-//! Renderers of a [`crate::report::Report`] for people: the sequence diagram (SVG) and the Markdown
-//! section of the worksheet, in English or Indonesian, with hosts named.
+//! Renderers of a [`crate::report::Report`] for people: the text report, the sequence diagram (SVG)
+//! and the Markdown section of the worksheet, in English or Indonesian, with hosts named.
 //!
+//! - [`text`]: the default format, the findings as text;
 //! - [`events`]: the report as arrows between hosts in time order, with repeats folded;
 //! - [`svg`]: `--format svg`, the sequence diagram;
 //! - [`markdown`]: `--format md`, the findings for the worksheet report;
@@ -12,6 +13,7 @@ pub mod lang;
 pub mod markdown;
 pub mod names;
 pub mod svg;
+pub mod text;
 
 pub use lang::Lang;
 pub use names::Names;
