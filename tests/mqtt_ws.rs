@@ -10,7 +10,8 @@
 //! sends; a mosquitto.conf with `protocol websockets` and per-listener passwords works unchanged on
 //! both; a plain HTTP GET gets a clear 426 from sister (Mosquitto closes without a word) and both
 //! brokers go on serving; an unmasked client frame is closed with 1002 (RFC 6455 §5.1; Mosquitto's
-//! libwebsockets lets it through).
+//! libwebsockets lets it through); WebSocket over TLS (`protocol websockets` with certfile and
+//! keyfile) serves paho on both.
 
 use std::path::Path;
 use std::process::Command;
@@ -324,4 +325,40 @@ fn an_unmasked_client_frame_closes_the_connection() {
     sister.wait_for_line("an unmasked frame from the client", LONG);
     let out = output_of(paho_ws(&["connect", &ws.to_string()]), "paho after it");
     assert_eq!(out.trim(), "connack Success");
+}
+
+#[test]
+fn websockets_over_tls_with_the_same_file() {
+    let ca = crate::mqtt_tls::OpensslCa::new();
+    let dir = tempfile::tempdir().unwrap();
+    let conf = |plain: u16, wss: u16| {
+        format!(
+            "allow_anonymous true\nlistener {plain} 127.0.0.1\nlistener {wss} 127.0.0.1\nprotocol websockets\n\
+             certfile {}\nkeyfile {}\n",
+            ca.path("server.crt"),
+            ca.path("server.key")
+        )
+    };
+    let (plain, wss) = (util::free_tcp_port(), util::free_tcp_port());
+    let file = dir.path().join("sister.conf");
+    std::fs::write(&file, conf(plain, wss)).unwrap();
+    let mut sister = util::spawn_sister(
+        "sister mqtt broker",
+        &["mqtt", "broker", "-c", file.to_str().unwrap()],
+    );
+    sister.wait_for_line(&format!("wss://127.0.0.1:{wss}/mqtt"), LONG);
+    util::wait_for_tcp(util::local(wss), LONG);
+    let cafile = ca.path("ca.crt");
+    let ours = output_of(
+        paho_ws(&["tls", &wss.to_string(), &cafile]),
+        "paho over wss on sister",
+    );
+    let (mplain, mwss) = (util::free_tcp_port(), util::free_tcp_port());
+    let _m = mosquitto(dir.path(), &conf(mplain, mwss), mwss);
+    let theirs = output_of(
+        paho_ws(&["tls", &mwss.to_string(), &cafile]),
+        "paho over wss on Mosquitto",
+    );
+    assert_eq!(ours, theirs);
+    assert_eq!(ours.trim(), "got lab/wss over wss");
 }

@@ -4,6 +4,7 @@ script runs against sister's broker and Mosquitto, and prints one line per thing
     python3 mqtt_ws_paho.py roundtrip PORT 3|5   # QoS 0 and 1, a 200 KB payload, a retained message
     python3 mqtt_ws_paho.py sub PORT TOPIC N     # print N messages ("subscribed" when SUBACK came)
     python3 mqtt_ws_paho.py connect PORT [USER PASSWORD]   # the CONNACK's reason
+    python3 mqtt_ws_paho.py tls PORT CAFILE      # a round trip over wss:// (WebSocket over TLS)
 """
 import hashlib, sys, threading, time
 import paho.mqtt.client as mqtt
@@ -108,10 +109,33 @@ def connect(port, user=None, password=None):
     sys.exit(0 if ok else 1)
 
 
+def tls(port, cafile):
+    import ssl
+    got = threading.Event()
+
+    def on_message(c, u, m):
+        print("got %s %s" % (m.topic, m.payload.decode()), flush=True)
+        got.set()
+
+    c = client(port, "5", "ws-tls")
+    c.tls_set(ca_certs=cafile, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+    c.on_message = on_message
+    c.on_connect = lambda c, *a: c.subscribe("lab/wss", qos=1)
+    c.on_subscribe = lambda c, *a: c.publish("lab/wss", b"over wss", qos=1)
+    c.connect("localhost", port)
+    c.loop_start()
+    ok = got.wait(20)
+    c.disconnect()
+    c.loop_stop()
+    sys.exit(0 if ok else 1)
+
+
 if __name__ == "__main__":
     cmd, port, rest = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
     if cmd == "roundtrip":
         roundtrip(port, rest[0])
+    elif cmd == "tls":
+        tls(port, rest[0])
     elif cmd == "sub":
         sub(port, rest[0], int(rest[1]))
     else:
