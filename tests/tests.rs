@@ -18,6 +18,7 @@ mod mqtt_broker;
 mod mqtt_clients;
 mod mqtt_passwd;
 mod mqtt_tls;
+mod mqtt_ws;
 mod oneway;
 mod procs;
 mod render;

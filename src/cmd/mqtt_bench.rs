@@ -15,6 +15,7 @@ use wire::mqtt::QoS;
   sister bench mqtt --server 127.0.0.1:1883 --pubs 1 --subs 1 --qos 0            1->1 at full speed
   sister bench mqtt --server 127.0.0.1:1883 --pubs 1 --subs 50 --qos 1           fan-out
   sister bench mqtt --server 127.0.0.1:1883 --pubs 1 --subs 1 --rate 10000       latency at 10k msg/s
+  sister bench mqtt --server 127.0.0.1:9001 --ws                                 MQTT over WebSockets (/mqtt)
 
 bench/mqtt.sh runs the whole table against sister's broker and Mosquitto, each pinned to one core.")]
 pub struct BenchArgs {
@@ -51,6 +52,12 @@ pub struct BenchArgs {
     /// The name the broker's certificate must hold (default: the host of --server)
     #[arg(long, requires = "cafile")]
     pub tls_name: Option<String>,
+    /// MQTT over WebSockets (RFC 6455, subprotocol mqtt), on the path --ws-path; with --cafile, over TLS
+    #[arg(long)]
+    pub ws: bool,
+    /// The WebSocket path
+    #[arg(long, default_value = "/mqtt", requires = "ws")]
+    pub ws_path: String,
 }
 
 pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -79,6 +86,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
                 name: patterns::tls::server_name(a.tls_name.as_deref().unwrap_or(&a.server))?,
             }),
         },
+        ws_path: a.ws.then(|| a.ws_path.clone()),
     };
     let r = bench::run(spec).await.context("benchmark run")?;
     println!("{r}");

@@ -21,9 +21,11 @@ use tracing::Instrument;
   sister mqtt broker --password-file passwd --acl-file acl --no-anonymous
   sister ca init lab-ca && sister mqtt broker --tls-cert lab-ca/server.crt --tls-key lab-ca/server.key
                                                    1883 as before, plus MQTT over TLS on 8883
+  sister mqtt broker --ws-bind 0.0.0.0:9001        1883 as before, plus MQTT over WebSockets on 9001
+                                                   (ws://HOST:9001/mqtt, as Mosquitto's `protocol websockets`)
 
-Configuration file (-c): Mosquitto 2.0's mosquitto.conf: listener PORT [ADDRESS], protocol mqtt,
-per_listener_settings, allow_anonymous, password_file, acl_file, cafile, capath, certfile, keyfile,
+Configuration file (-c): Mosquitto 2.0's mosquitto.conf: listener PORT [ADDRESS], protocol mqtt or
+websockets (with certfile/keyfile: WebSockets over TLS), per_listener_settings, allow_anonymous, password_file, acl_file, cafile, capath, certfile, keyfile,
 require_certificate, use_identity_as_username, tls_version, max_connections, max_keepalive, persistence
 (kept in memory only), ...; see crates/patterns/src/mqtt/broker/config.rs. As in Mosquitto 2.0, a file
 with a listener refuses anonymous clients unless it says `allow_anonymous true`. A flag that the file
@@ -108,6 +110,10 @@ pub struct BrokerArgs {
     /// Refuse TLS clients without a certificate signed by --cafile
     #[arg(long, requires = "cafile")]
     pub require_certificate: bool,
+    /// Also listen for MQTT over WebSockets (RFC 6455) on this address: any path (clients use
+    /// /mqtt), subprotocol mqtt or mqttv3.1, as Mosquitto's `protocol websockets`
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub ws_bind: Option<String>,
 }
 
 /// One listener to open: where, and what its connections know of it.
@@ -205,12 +211,25 @@ impl BrokerArgs {
                         listener: broker::Listener {
                             name: format!("{} (TLS)", self.tls_bind),
                             tls: Some(tls.acceptor()?),
+                            websockets: false,
                             identity_as_username: false,
                             limits: limits(None),
                             auth: None,
                         },
                         open_to_anyone: false,
                         bind: self.tls_bind.clone(),
+                    });
+                }
+                if let Some(bind) = &self.ws_bind {
+                    listeners.push(ListenerPlan {
+                        listener: broker::Listener {
+                            name: format!("{bind} (WebSocket)"),
+                            websockets: true,
+                            limits: limits(None),
+                            ..broker::Listener::default()
+                        },
+                        open_to_anyone: allow_anonymous,
+                        bind: bind.clone(),
                     });
                 }
                 (auth, listeners, Vec::new())
@@ -258,15 +277,18 @@ impl BrokerArgs {
                     } else {
                         None
                     };
+                    let name = match (tls.is_some(), l.websockets) {
+                        (false, false) => bind.clone(),
+                        (true, false) => format!("{bind} (TLS)"),
+                        (false, true) => format!("{bind} (WebSocket)"),
+                        (true, true) => format!("{bind} (WebSocket over TLS)"),
+                    };
                     listeners.push(ListenerPlan {
                         open_to_anyone: tls.is_none() && allow_anonymous,
                         listener: broker::Listener {
-                            name: if tls.is_some() {
-                                format!("{bind} (TLS)")
-                            } else {
-                                bind.clone()
-                            },
+                            name,
                             tls,
+                            websockets: l.websockets,
                             identity_as_username: l.use_identity_as_username,
                             limits: limits(l.max_connections),
                             auth: own_auth,
@@ -301,6 +323,11 @@ impl BrokerArgs {
                 "--tls-cert",
                 self.tls_cert.is_some(),
                 "listener ... certfile/keyfile",
+            ),
+            (
+                "--ws-bind",
+                self.ws_bind.is_some(),
+                "listener PORT + protocol websockets",
             ),
             ("--password-file", self.password_file.is_some(), "password_file"),
             ("--acl-file", self.acl_file.is_some(), "acl_file"),

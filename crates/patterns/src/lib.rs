@@ -10,6 +10,7 @@
 //!   and overflow-checked;
 //! - [`tls`]: TLS as Mosquitto's and curl's options name it (rustls); [`ca`]: the lab's certificate
 //!   authority (`sister ca`), which makes the certificates TLS needs;
+//! - [`ws`]: a WebSocket client stream (RFC 6455, on `wire::ws`) over TCP or TLS;
 //! - [`server`]: the skeleton every TCP server uses: one task per connection, a connection limit,
 //!   graceful shutdown with a grace period;
 //! - [`messages`]: messages over a TCP byte stream, sister-framed or the course's raw convention, detected
@@ -56,5 +57,6 @@ pub mod throttle;
 pub mod tls;
 pub mod udp;
 pub mod upcall;
+pub mod ws;
 pub mod zk;
 pub mod zmq;

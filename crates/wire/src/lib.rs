@@ -33,7 +33,9 @@
 //! - [`jsonrpc`]: JSON-RPC 2.0 requests, responses, batches and the server's rules, on serde_json;
 //! - [`xml`]: a small bounded XML tree (no DTD, no entity expansion) under [`soap`] and [`wsdl`];
 //! - [`soap`]: SOAP 1.1 envelopes and faults, document/literal;
-//! - [`wsdl`]: writing and reading the WSDL 1.1 of a document/literal service.
+//! - [`wsdl`]: writing and reading the WSDL 1.1 of a document/literal service;
+//! - [`ws`]: WebSocket (RFC 6455): the opening handshake (server and client side), frames, masking,
+//!   close codes, and a byte stream out of binary frames (MQTT over WebSockets).
 
 pub mod error;
 pub mod frame;
@@ -47,6 +49,7 @@ pub mod net;
 pub mod pickle;
 pub mod soap;
 pub mod text;
+pub mod ws;
 pub mod wsdl;
 pub mod xml;
 pub mod zmtp;

@@ -44,6 +44,8 @@ pub struct Spec {
     pub topic: String,
     /// MQTT over TLS (bench/mqtt.sh's TLS rows).
     pub tls: Option<BenchTls>,
+    /// MQTT over WebSockets on this path (bench/mqtt.sh's WebSocket rows; over TLS too with `tls`).
+    pub ws_path: Option<String>,
 }
 
 /// How the generator's clients speak TLS.
@@ -80,6 +82,17 @@ impl BenchStream for TlsStream {
     type Reader = tokio::io::ReadHalf<TlsStream>;
     type Writer = tokio::io::WriteHalf<TlsStream>;
     /// One TLS session serves both directions: tokio's `split` shares it behind a lock.
+    fn halves(self) -> (Self::Reader, Self::Writer) {
+        tokio::io::split(self)
+    }
+}
+
+type Ws<S> = crate::ws::WsStream<S>;
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> BenchStream for Ws<S> {
+    type Reader = tokio::io::ReadHalf<Ws<S>>;
+    type Writer = tokio::io::WriteHalf<Ws<S>>;
+    /// One WebSocket serves both directions (the reader answers pings): shared behind a lock.
     fn halves(self) -> (Self::Reader, Self::Writer) {
         tokio::io::split(self)
     }
@@ -211,11 +224,35 @@ impl SubStats {
     }
 }
 
+/// The WebSocket handshake on `s` (subprotocol `mqtt`, MQTT 5.0 §6).
+async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
+    s: S,
+    server: SocketAddr,
+    path: &str,
+) -> io::Result<Ws<S>> {
+    let (ws, _) = crate::ws::connect(s, &server.to_string(), path, &["mqtt"]).await?;
+    Ok(ws)
+}
+
 /// Run one load and report what arrived.
 pub async fn run(spec: Spec) -> io::Result<Report> {
-    match spec.tls.clone() {
-        None => run_on(spec, dial_plain).await,
-        Some(tls) => run_on(spec, move |a| dial_tls(a, tls.clone())).await,
+    match (spec.tls.clone(), spec.ws_path.clone()) {
+        (None, None) => run_on(spec, dial_plain).await,
+        (Some(tls), None) => run_on(spec, move |a| dial_tls(a, tls.clone())).await,
+        (None, Some(path)) => {
+            run_on(spec, move |a| {
+                let path = path.clone();
+                async move { upgrade(dial_plain(a).await?, a, &path).await }
+            })
+            .await
+        }
+        (Some(tls), Some(path)) => {
+            run_on(spec, move |a| {
+                let (tls, path) = (tls.clone(), path.clone());
+                async move { upgrade(dial_tls(a, tls).await?, a, &path).await }
+            })
+            .await
+        }
     }
 }
 

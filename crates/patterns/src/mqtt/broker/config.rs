@@ -11,6 +11,10 @@
 //!   refuses anonymous clients.
 //! - **TLS** is on for a listener with `certfile` and `keyfile`; `cafile`/`capath` name the CAs of the
 //!   clients' certificates (`require_certificate`, `use_identity_as_username`).
+//! - **`protocol websockets`** makes a listener take MQTT over WebSockets (RFC 6455; any path, the
+//!   subprotocol `mqtt` or `mqttv3.1`); with `certfile`/`keyfile` too, over TLS (`wss://`). Its
+//!   other options (security with `per_listener_settings`, `max_connections`) are a listener's as
+//!   for `protocol mqtt`.
 //! - An unknown option or a bad value stops the broker with the file and line, as Mosquitto does
 //!   (`Error: Unknown configuration variable "foo".` / `Error found at mosquitto.conf:2.`).
 //! - Options sister reads but does not act on (logging, `persistence`, `user`, `pid_file`) are
@@ -58,6 +62,8 @@ pub struct ListenerConf {
     pub require_certificate: bool,
     pub use_identity_as_username: bool,
     pub tls_version: Option<MinVersion>,
+    /// `protocol websockets`: MQTT over WebSockets.
+    pub websockets: bool,
     /// With `per_listener_settings true`.
     pub security: Security,
 }
@@ -136,6 +142,8 @@ const ACCEPTED: &[(&str, &str)] = &[
     ("ciphers", "rustls chooses among its secure cipher suites (AES-GCM, ChaCha20-Poly1305); the list is not configurable"),
     ("ciphers_tls1.3", "rustls chooses among its TLS 1.3 cipher suites"),
     ("socket_domain", "the address given decides IPv4 or IPv6"),
+    ("websockets_log_level", "sister logs WebSocket handshakes with the rest (-v shows each one)"),
+    ("websockets_headers_size", "sister reads WebSocket handshake heads of up to 16 KiB"),
 ];
 
 /// Options Mosquitto has that sister cannot honour: refused, so the broker never silently behaves
@@ -159,8 +167,10 @@ const REFUSED: &[(&str, &str)] = &[
         "use use_identity_as_username (the subject's CN) instead",
     ),
     ("crlfile", "certificate revocation lists are not supported"),
-    ("http_dir", "the WebSocket listener is not built yet"),
-    ("websockets_log_level", "the WebSocket listener is not built yet"),
+    (
+        "http_dir",
+        "sister's WebSocket listener serves no files (a plain HTTP request gets 426 Upgrade Required)",
+    ),
 ];
 
 /// Read `path` (and the files its `include_dir` names).
@@ -295,7 +305,9 @@ impl<'a> Parser<'a> {
         match key {
             "listener" => {
                 let mut parts = value.split_whitespace();
-                let port = parts.next().ok_or("`listener` needs a port: `listener 1883 [ADDRESS]`")?;
+                let port = parts
+                    .next()
+                    .ok_or("`listener` needs a port: `listener 1883 [ADDRESS]`")?;
                 let port: u16 = port
                     .parse()
                     .map_err(|_| format!("invalid listener port `{port}` (1 to 65535)"))?;
@@ -326,10 +338,8 @@ impl<'a> Parser<'a> {
                 self.current(at).address = Some(a);
             }
             "protocol" => match value {
-                "mqtt" => {}
-                "websockets" => {
-                    return Err("`protocol websockets` is not supported yet by sister's broker (MQTT over WebSockets is planned); use `protocol mqtt`".into())
-                }
+                "mqtt" => self.current(at).websockets = false,
+                "websockets" => self.current(at).websockets = true,
                 other => return Err(format!("invalid protocol `{other}` (mqtt or websockets)")),
             },
             "per_listener_settings" => {
@@ -413,12 +423,18 @@ impl<'a> Parser<'a> {
                 let v: u32 = value.parse().map_err(|_| format!("invalid {key} `{value}`"))?;
                 if v > 0 {
                     // message_size_limit counts the payload only; the packet is a little larger.
-                    let v = if key == "message_size_limit" { v.saturating_add(65_536 + 16) } else { v };
+                    let v = if key == "message_size_limit" {
+                        v.saturating_add(65_536 + 16)
+                    } else {
+                        v
+                    };
                     self.config.max_packet_size = Some(v);
                 }
             }
             "sys_interval" => {
-                let v: u64 = value.parse().map_err(|_| format!("invalid sys_interval `{value}` (seconds)"))?;
+                let v: u64 = value
+                    .parse()
+                    .map_err(|_| format!("invalid sys_interval `{value}` (seconds)"))?;
                 self.config.sys_interval = Some(v);
             }
             "persistence" => {
@@ -432,7 +448,9 @@ impl<'a> Parser<'a> {
                 if let Some((_, what)) = ACCEPTED.iter().find(|(k, _)| *k == key) {
                     self.note(&format!("{key}: {what}"));
                 } else if let Some((_, why)) = REFUSED.iter().find(|(k, _)| *k == key) {
-                    return Err(format!("`{key}` is a Mosquitto option sister does not support: {why}"));
+                    return Err(format!(
+                        "`{key}` is a Mosquitto option sister does not support: {why}"
+                    ));
                 } else {
                     return Err(format!("unknown configuration variable `{key}`"));
                 }
@@ -587,7 +605,8 @@ mod tests {
         for bad in [
             "listener abc",
             "listener 0",
-            "listener 1883\nprotocol websockets",
+            "listener 9001\nprotocol websocket",
+            "listener 9001\nprotocol websockets\nhttp_dir /var/www",
             "listener 1883\nconnection bridge1",
             "listener 8883\ncertfile a.crt",
             "listener 8883\ntls_version tlsv1.1",
@@ -597,6 +616,23 @@ mod tests {
             let e = parse(bad, "x.conf").unwrap_err();
             assert!(e.0.starts_with("x.conf:"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn websockets_listeners() {
+        let text = "listener 1883\nlistener 9001 127.0.0.1\nprotocol websockets\nwebsockets_log_level 255\n\
+                    listener 9443\nprotocol websockets\ncertfile s.crt\nkeyfile s.key\n";
+        let c = parse(text, "m.conf").unwrap();
+        let kinds: Vec<(u16, bool, bool)> = c
+            .listeners
+            .iter()
+            .map(|l| (l.port, l.websockets, l.is_tls()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [(1883, false, false), (9001, true, false), (9443, true, true)]
+        );
+        assert!(c.notes.iter().any(|n| n.starts_with("websockets_log_level")));
     }
 
     #[test]

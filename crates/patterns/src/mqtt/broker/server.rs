@@ -40,6 +40,7 @@ use wire::mqtt::{
     self, Ack, ConnAck, Disconnect, Packet, Properties, Publish, ReasonCode, RetainHandling, SubAck,
     UnsubAck, Version,
 };
+use wire::ws::{self, HandshakeError};
 
 use super::auth::Auth;
 use super::link::Link;
@@ -208,6 +209,9 @@ pub struct Listener {
     pub name: String,
     /// TLS: the handshake comes before CONNECT (`certfile`, `keyfile`, ...).
     pub tls: Option<crate::tls::TlsAcceptor>,
+    /// MQTT over WebSockets (`protocol websockets`): an HTTP upgrade (RFC 6455 §4) comes before
+    /// CONNECT (after the TLS handshake, if `tls` is set too: `wss://`).
+    pub websockets: bool,
     /// The username is the client certificate's subject CN (`use_identity_as_username`).
     pub identity_as_username: bool,
     /// This listener's connection limit (`max_connections`).
@@ -222,6 +226,7 @@ impl std::fmt::Debug for Listener {
         f.debug_struct("Listener")
             .field("name", &self.name)
             .field("tls", &self.tls.is_some())
+            .field("websockets", &self.websockets)
             .field("identity_as_username", &self.identity_as_username)
             .field("own_auth", &self.auth.is_some())
             .finish()
@@ -233,6 +238,7 @@ pub async fn run(listener: TcpListener, opts: BrokerOptions, shutdown: Signal) -
     let ctx = Listener {
         name: listener.local_addr()?.to_string(),
         tls: None,
+        websockets: false,
         identity_as_username: false,
         limits: opts.limits.clone(),
         auth: None,
@@ -258,6 +264,13 @@ pub async fn run_listeners(
     let ticker = tokio::spawn(tick(hub.clone(), shutdown.clone()));
     let mut serving = tokio::task::JoinSet::new();
     for (listener, ctx) in listeners {
+        if ctx.websockets {
+            let scheme = if ctx.tls.is_some() { "wss" } else { "ws" };
+            tracing::info!(
+                "MQTT over WebSockets on {scheme}://{}/mqtt (any path; subprotocol mqtt or mqttv3.1)",
+                listener.local_addr()?
+            );
+        }
         let h = hub.clone();
         let ctx = Arc::new(ctx);
         let limits = ctx.limits.clone();
@@ -541,9 +554,83 @@ async fn handshake(
             (Link::tls(tcp, session), identity)
         }
     };
+    if listener.websockets {
+        stream = ws_handshake(&hub, stream, &listener, &mut shutdown).await?;
+    }
     let identity = identity.filter(|_| listener.identity_as_username);
     let (conn, work) = connect_and_ack(&hub, &mut stream, &listener, identity, &mut shutdown).await?;
     Some(Ready { stream, conn, work })
+}
+
+/// The WebSocket subprotocols of MQTT (MQTT 5.0 §6): `mqtt` (3.1.1 and 5.0) and `mqttv3.1` (what
+/// MQTT 3.1 clients offered). Mosquitto accepts both, and a client that offers none.
+const WS_PROTOCOLS: &[&str] = &["mqtt", "mqttv3.1"];
+
+/// The WebSocket opening handshake (RFC 6455 §4.2) on `link`: read the HTTP upgrade request, answer
+/// 101 and wrap the link in frames, or answer 400/426 and close. Any path is accepted (`/mqtt` is
+/// what paho and browsers' MQTT.js use by default), as Mosquitto's libwebsockets listener does.
+async fn ws_handshake(hub: &Hub, mut link: Link, listener: &Listener, shutdown: &mut Signal) -> Option<Link> {
+    let mut buf = BytesMut::with_capacity(1024);
+    let read = async {
+        loop {
+            match ws::decode_upgrade(&buf) {
+                Err(HandshakeError::Incomplete) => {}
+                done => return Ok(done),
+            }
+            buf.reserve(1024);
+            if link.read_buf(&mut buf).await? == 0 {
+                return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+            }
+        }
+    };
+    let got = tokio::select! {
+        _ = shutdown.recv() => return None,
+        r = tokio::time::timeout(hub.opts.connect_timeout, read) => r,
+    };
+    let decoded = match got {
+        Err(_) => {
+            tracing::info!(listener = %listener.name, "no WebSocket handshake within {:?}; closing", hub.opts.connect_timeout);
+            return None;
+        }
+        Ok(Err(e)) => {
+            tracing::debug!(listener = %listener.name, "closed during the WebSocket handshake: {e}");
+            return None;
+        }
+        Ok(Ok(d)) => d,
+    };
+    let chosen = decoded.and_then(|(req, used)| match req.choose_protocol(WS_PROTOCOLS) {
+        Ok(p) => Ok((req, used, p)),
+        Err(r) => Err(HandshakeError::Refused(r)),
+    });
+    match chosen {
+        Ok((req, used, protocol)) => {
+            if link.write_all(&req.accept(protocol)).await.is_err() {
+                return None;
+            }
+            tracing::debug!(
+                listener = %listener.name,
+                path = %req.path,
+                protocol = protocol.unwrap_or("-"),
+                origin = req.origin.as_deref().unwrap_or("-"),
+                "WebSocket handshake done"
+            );
+            // A frame holds at most the largest packet the broker takes, and room for some more.
+            let max_frame = hub.opts.state.max_packet_size as u64 + 64 * 1024;
+            Some(Link::ws(link, &buf[used..], max_frame))
+        }
+        Err(HandshakeError::Refused(r)) => {
+            let hint = if buf.first() == Some(&0x10) {
+                " (that was an MQTT CONNECT: this port takes MQTT over WebSockets only)"
+            } else {
+                ""
+            };
+            tracing::info!(listener = %listener.name, "WebSocket handshake refused with {}: {}{hint}", r.status, r.why);
+            let _ = tokio::time::timeout(Duration::from_secs(1), link.write_all(&r.response())).await;
+            let _ = link.shutdown().await;
+            None
+        }
+        Err(HandshakeError::Incomplete) => None, // not returned by the loop above
+    }
 }
 
 /// Read CONNECT, let the broker decide, queue CONNACK. `None`: the connection is over.
@@ -813,7 +900,8 @@ async fn connect_and_ack(
 /// and [`Conn`] back if it has something to do after all.
 fn try_park(hub: &Hub, stream: Link, conn: Conn) -> Option<(Link, Conn)> {
     let (sid, id) = (conn.sid, conn.id);
-    // A TLS session lives in user space, beside the socket: it stays with its task (see link.rs).
+    // A TLS session or a WebSocket's framing state lives in user space, beside the socket: it stays
+    // with its task (see link.rs).
     let stream = match stream {
         Link::Plain(s) => s,
         tls => return Some((tls, conn)),
@@ -890,9 +978,18 @@ async fn goodbye(hub: &Hub, conn: &Conn, stream: &mut Link, close: Close) {
         }
         let _ = mqtt::encode(&Packet::Disconnect(d), version, &mut goodbye);
         let _ = tokio::time::timeout(Duration::from_secs(1), write_all(stream, &goodbye, hub)).await;
-        if !matches!(close.reason, ReasonCode::ServerShuttingDown) {
-            linger(stream).await;
-        }
+    }
+    // A WebSocket ends with a close frame (RFC 6455 §5.5.1, §7.1.2); not sent twice if the client
+    // closed first (its close was answered in link.rs).
+    if stream.is_ws() {
+        let (code, text) = match close.reason {
+            ReasonCode::ServerShuttingDown => (ws::close::GOING_AWAY, "the broker is shutting down"),
+            _ => (ws::close::NORMAL, ""),
+        };
+        stream.close_ws(code, text).await;
+    }
+    if !close.by_client && version.is_v5() && !matches!(close.reason, ReasonCode::ServerShuttingDown) {
+        linger(stream).await;
     }
     let routine = matches!(
         close.reason,
