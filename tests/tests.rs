@@ -30,5 +30,6 @@ mod udp;
 mod upcall;
 mod util;
 mod web;
+mod web_topics;
 mod zk;
 mod zmq;

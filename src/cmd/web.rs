@@ -9,12 +9,13 @@ use bytes::Bytes;
 use clap::Args;
 use patterns::mqtt::client::{self, ClientOptions};
 use patterns::tls::ClientTls;
-use wire::mqtt::Version;
+use wire::mqtt::{QoS, Version};
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   sister web --broker 127.0.0.1:1883            the class's topics, live, at http://127.0.0.1:8088/
   sister web --broker 127.0.0.1:1883 -t 'sister/#' -t '$SYS/#'
+  sister web --broker 127.0.0.1:1883 -V 5 --qos 2  live RETAIN flags and each publisher's QoS
   sister web --pcap mqtt.pcap rest.pcap         click through two captures' messages
   sister web --lamport run.json                 a recorded `sister lamport sim --record run.json`
   sister web --bind 0.0.0.0:8088 --broker mqtt-broker:1883   for the whole class (anyone on the network)
@@ -32,6 +33,11 @@ pub struct WebArgs {
     /// Topic filter to follow (repeatable; `#` does not include $SYS, as in MQTT 3.1.1 §4.7.2)
     #[arg(short = 't', long = "topic", default_value = "#", help_heading = "Topic tree")]
     pub topics: Vec<String>,
+    /// QoS of the subscription: messages arrive at the lower of theirs and this (MQTT 3.1.1 §3.8.4).
+    /// 0 by default: at 1 or 2 a broker queues only so many retained messages per client
+    /// (max_queued_messages) and drops the rest
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2), help_heading = "Topic tree")]
+    pub qos: u8,
     /// Client id (default: sister-web-XXXXXXXX)
     #[arg(long = "id", help_heading = "Topic tree")]
     pub id: Option<String>,
@@ -162,6 +168,7 @@ pub async fn run(args: WebArgs) -> anyhow::Result<ExitCode> {
             app.clone(),
             opts,
             args.topics.clone(),
+            QoS::from_bits(args.qos).unwrap_or(QoS::AtMostOnce),
             shutdown.clone(),
         ))
     });

@@ -3,7 +3,8 @@
 //! Routes (every one is used by the page; `curl` works on all of them):
 //! - `GET /` the page; `GET /assets/{file}` its CSS and scripts ([`crate::assets`]).
 //! - `GET /api/info` what this server shows (broker, captures, Lamport run, language).
-//! - `GET /api/events` server-sent events: `topics` (a batch of topic changes), `capture` (a capture
+//! - `GET /api/events` server-sent events: `topics` (a batch of topic changes), `broker` (the broker
+//!   connection's status, [`crate::feed::BrokerStatus`]), `capture` (a capture
 //!   was added), `lab` (a lab step began or ended), `resync` (the page fell behind: fetch snapshots
 //!   again).
 //! - Topics: `GET /api/topics`, `GET /api/topic?name=T`, `POST /api/publish` ([`crate::topics`]).
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc};
 
+use crate::feed::BrokerStatus;
 use crate::topics::{PublishRequest, TopicTree};
 
 /// What `sister web` was asked to show.
@@ -62,13 +64,13 @@ pub struct AppState {
     pub events: Events,
     pub topics: Mutex<TopicTree>,
     /// Where `POST /api/publish` hands messages to the broker connection ([`crate::feed`]).
-    pub publish: Mutex<Option<mpsc::Sender<PublishRequest>>>,
+    pub publish: Mutex<Option<mpsc::Sender<crate::feed::Outgoing>>>,
     pub captures: crate::capture::Captures,
     pub lamport: Mutex<Option<serde_json::Value>>,
     /// `sister lab --web`: the lab's steps so far (None when this is not a lab run).
     pub lab: Mutex<Option<Vec<crate::lab::LabStep>>>,
     /// What the broker connection is doing (`connecting`, `connected`, the last error), for the page.
-    pub broker_status: Mutex<String>,
+    pub broker_status: Mutex<BrokerStatus>,
     /// Set when the server stops: every open event stream then ends, or the graceful shutdown would
     /// wait forever for pages that never close their stream.
     closing: tokio::sync::watch::Sender<bool>,
@@ -85,7 +87,7 @@ impl App {
             captures: crate::capture::Captures::default(),
             lamport: Mutex::new(None),
             lab: Mutex::new(None),
-            broker_status: Mutex::new(String::new()),
+            broker_status: Mutex::new(BrokerStatus::default()),
             closing: tokio::sync::watch::channel(false).0,
         }))
     }
@@ -94,12 +96,9 @@ impl App {
         lock(&self.0.topics)
     }
 
-    pub fn set_broker_status(&self, status: impl Into<String>) {
-        let status = status.into();
-        *lock(&self.0.broker_status) = status.clone();
-        self.0
-            .events
-            .send("broker", &serde_json::json!({ "status": status }));
+    pub fn set_broker_status(&self, status: BrokerStatus) {
+        self.0.events.send("broker", &status);
+        *lock(&self.0.broker_status) = status;
     }
 
     pub fn set_lamport(&self, run: serde_json::Value) {
@@ -181,7 +180,7 @@ struct Info {
     version: &'static str,
     lang: String,
     broker: Option<String>,
-    broker_status: String,
+    broker_status: BrokerStatus,
     can_publish: bool,
     captures: usize,
     lamport: bool,
@@ -245,9 +244,15 @@ async fn topic(State(app): State<App>, Query(q): Query<TopicQuery>) -> Response 
     }
 }
 
+/// How long the page waits for the broker to take a message (QoS 2 needs two round trips).
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `POST /api/publish`: `200 {"ok":true}` once the message went out (and, for QoS 1 and 2, the
+/// broker acknowledged it), else an error sentence: a bad topic or QoS (400), no broker (409), not
+/// connected or refused by the broker (503), no answer in time (504).
 async fn publish(State(app): State<App>, Json(req): Json<PublishRequest>) -> Response {
-    if let Err(e) = wire::mqtt::topic::validate_name(&req.topic) {
-        return error(StatusCode::BAD_REQUEST, format!("topic {:?}: {e}", req.topic));
+    if let Err(e) = req.check() {
+        return error(StatusCode::BAD_REQUEST, e);
     }
     let tx = lock(&app.0.publish).clone();
     let Some(tx) = tx else {
@@ -256,9 +261,21 @@ async fn publish(State(app): State<App>, Json(req): Json<PublishRequest>) -> Res
             "no broker: start sister web with --broker HOST:PORT",
         );
     };
-    match tx.send(req).await {
-        Ok(()) => (StatusCode::ACCEPTED, Json(serde_json::json!({ "ok": true }))).into_response(),
-        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "the broker connection has ended"),
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    if tx.send((req, reply)).await.is_err() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the broker connection has ended");
+    }
+    match tokio::time::timeout(PUBLISH_TIMEOUT, answer).await {
+        Ok(Ok(Ok(()))) => Json(serde_json::json!({ "ok": true })).into_response(),
+        Ok(Ok(Err(why))) => error(StatusCode::SERVICE_UNAVAILABLE, why),
+        Ok(Err(_)) => error(StatusCode::SERVICE_UNAVAILABLE, "the broker connection has ended"),
+        Err(_) => error(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!(
+                "the broker did not take the message within {} s",
+                PUBLISH_TIMEOUT.as_secs()
+            ),
+        ),
     }
 }
 

@@ -81,14 +81,23 @@ pub struct TopicDetail {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Snapshot {
     pub topics: Vec<TopicSummary>,
+    /// Every message received, in all. It only grows, so it also orders snapshots and batches: a
+    /// batch with `messages` not above the snapshot's was already in the snapshot (the page drops it).
     pub messages: u64,
+    /// Whether the RETAIN flag of live messages is the publisher's (MQTT 5.0 with Retain As
+    /// Published) or cleared by the broker (3.1.1 §3.3.1.3: then `retained` is what the broker sent
+    /// when the feed subscribed, and a retained value set later is not known as one).
+    pub live_retain: bool,
+    /// The QoS the feed subscribed with: messages arrive at the lower of theirs and this (MQTT 3.1.1
+    /// §3.8.4), so the history's QoS is the publisher's only up to it.
+    pub subscription_qos: u8,
 }
 
 /// A batch of changes since the last one.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Changes {
     pub topics: Vec<TopicSummary>,
-    /// Every message received, in all.
+    /// Every message received, in all (see [`Snapshot::messages`]).
     pub messages: u64,
 }
 
@@ -102,6 +111,23 @@ pub struct PublishRequest {
     pub qos: u8,
     #[serde(default)]
     pub retain: bool,
+}
+
+impl PublishRequest {
+    /// Whether the broker could take this message: a topic name (no wildcards, not empty, at most
+    /// 65,535 bytes: MQTT 3.1.1 §4.7) and a QoS that exists. The error is the sentence the page shows.
+    pub fn check(&self) -> Result<(), String> {
+        if let Err(e) = wire::mqtt::topic::validate_name(&self.topic) {
+            return Err(format!("topic {:?}: {e}", self.topic));
+        }
+        if self.qos > 2 {
+            return Err(format!(
+                "QoS {} does not exist: 0, 1 or 2 (MQTT 3.1.1 §4.3)",
+                self.qos
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug)]
@@ -118,6 +144,8 @@ pub struct TopicTree {
     dirty: BTreeSet<String>,
     messages: u64,
     history: usize,
+    live_retain: bool,
+    subscription_qos: u8,
 }
 
 impl TopicTree {
@@ -127,7 +155,16 @@ impl TopicTree {
             dirty: BTreeSet::new(),
             messages: 0,
             history: history.max(1),
+            live_retain: false,
+            subscription_qos: 0,
         }
+    }
+
+    /// How the feed subscribed: at `qos` ([`Snapshot::subscription_qos`]), and whether live
+    /// messages carry the publisher's RETAIN flag ([`Snapshot::live_retain`]).
+    pub fn set_subscription(&mut self, qos: u8, live_retain: bool) {
+        self.subscription_qos = qos;
+        self.live_retain = live_retain;
     }
 
     /// A message arrived on `topic`.
@@ -182,6 +219,8 @@ impl TopicTree {
                 .filter_map(|(t, e)| Self::summary(t, e))
                 .collect(),
             messages: self.messages,
+            live_retain: self.live_retain,
+            subscription_qos: self.subscription_qos,
         }
     }
 
@@ -270,7 +309,8 @@ pub fn number_in(text: &str) -> Option<f64> {
         number.push('.');
         number.push_str(&text[frac_start..frac_end]);
     }
-    let n: f64 = number.parse().ok()?;
+    // 400 digits parse as infinity, which JSON cannot carry and a plot cannot draw.
+    let n: f64 = number.parse().ok().filter(|n: &f64| n.is_finite())?;
     Some(if negative { -n } else { n })
 }
 
@@ -319,5 +359,71 @@ mod tests {
         assert_eq!(c.topics.len(), 2);
         assert_eq!(c.messages, 7);
         assert!(t.take_changes().is_none());
+    }
+
+    #[test]
+    fn snapshot_and_batches_are_ordered_by_the_message_count() {
+        let mut t = TopicTree::new(10);
+        t.record("a/b", Shown::new(b"1", 0, true, 1));
+        let snap = t.snapshot();
+        assert_eq!(snap.messages, 1);
+        assert!(!snap.live_retain);
+        // The batch taken after the snapshot repeats a/b: its count is not above the snapshot's.
+        let c = t.take_changes().unwrap();
+        assert_eq!(c.messages, snap.messages);
+        t.record("a/c", Shown::new(b"2", 0, false, 2));
+        let c = t.take_changes().unwrap();
+        assert!(c.messages > snap.messages);
+        assert_eq!(c.topics[0].topic, "a/c");
+        t.set_subscription(2, true);
+        assert!(t.snapshot().live_retain);
+        assert_eq!(t.snapshot().subscription_qos, 2);
+    }
+
+    #[test]
+    fn odd_topic_names_are_kept_as_they_are() {
+        // §4.7.1: "/a" has an empty first level and "a//b" an empty middle one; the tree keeps the
+        // names whole and the page splits them.
+        let mut t = TopicTree::new(2);
+        for name in ["/a", "a//b", "a/", "ü/温度"] {
+            t.record(name, Shown::new(b"x", 0, false, 0));
+        }
+        let names: Vec<_> = t.snapshot().topics.into_iter().map(|s| s.topic).collect();
+        assert_eq!(names, ["/a", "a/", "a//b", "ü/温度"]);
+    }
+
+    #[test]
+    fn a_page_request_is_checked_before_it_is_sent() {
+        let ok = PublishRequest {
+            topic: "sister/temp".into(),
+            payload: String::new(),
+            qos: 2,
+            retain: false,
+        };
+        assert!(ok.check().is_ok());
+        let wild = PublishRequest {
+            topic: "sister/#".into(),
+            ..ok.clone()
+        };
+        assert!(wild.check().unwrap_err().contains("sister/#"));
+        let empty = PublishRequest {
+            topic: String::new(),
+            ..ok.clone()
+        };
+        assert!(empty.check().is_err());
+        let qos3 = PublishRequest { qos: 3, ..ok };
+        assert!(qos3.check().unwrap_err().contains("QoS 3"));
+    }
+
+    #[test]
+    fn binary_payloads_have_no_number_and_long_ones_are_cut() {
+        let s = Shown::new(b"\xff28", 0, false, 0);
+        assert!(s.binary);
+        assert_eq!(s.number, None);
+        let long = vec![b'7'; SHOWN_PAYLOAD * 2];
+        let s = Shown::new(&long, 0, false, 0);
+        assert_eq!(s.size, SHOWN_PAYLOAD * 2);
+        assert_eq!(s.text.len(), SHOWN_PAYLOAD);
+        assert_eq!(s.number, None, "a 4096-digit number is not finite");
     }
 }

@@ -18,6 +18,10 @@
 //!   messages to that client are dropped, counted (`$SYS/broker/messages/dropped`) and logged (once per
 //!   burst). QoS 0 is "at most once": dropping is allowed, hiding it is not. Before that, when the
 //!   outbox is half full, the publisher is slowed (the same back-pressure as below).
+//!   The retained messages a SUBSCRIBE brings at QoS 0 are not counted against `max_outbox`: they are
+//!   the broker's answer to that one packet, not a client falling behind, and dropping them would
+//!   leave a `#` subscriber with 1,000 of 10,000 retained topics (`sister web` is one). Mosquitto
+//!   sends them all too. Their number is bounded by the retained store, which is in memory already.
 //! - QoS 0 to a disconnected client with a persistent session: not stored (as Mosquitto's default
 //!   `queue_qos0_messages false`).
 //! - QoS 1/2: at most `window` in flight and `max_queued` waiting per session, connected or not; a
@@ -1308,6 +1312,28 @@ impl Broker {
         Some(pick)
     }
 
+    /// A retained message sent at QoS 0 because of a SUBSCRIBE: into the outbox whatever its length
+    /// (see the queue policy at the top), with RETAIN set (MQTT 3.1.1 §3.3.1.3).
+    fn deliver_retained_qos0(&mut self, sid: usize, msg: Arc<Message>, sub_ids: Vec<u32>) {
+        let Some(s) = self.sessions.get_mut(sid).and_then(|s| s.as_mut()) else {
+            return;
+        };
+        if s.conn.is_none() {
+            return;
+        }
+        s.outbox.push_back(Out::Publish(Delivery {
+            msg,
+            qos: QoS::AtMostOnce,
+            pid: 0,
+            dup: false,
+            retain: true,
+            sub_ids,
+        }));
+        self.stats.publish_sent += 1;
+        self.stats.messages_sent += 1;
+        self.wake(sid);
+    }
+
     /// Queue one copy for one client. Returns false if it was dropped.
     fn deliver(
         &mut self,
@@ -1607,7 +1633,11 @@ impl Broker {
                 }
                 let qos = opts.qos.min(m.qos);
                 let ids = opts.sub_id.into_iter().collect();
-                self.deliver(sid, m, qos, true, ids, now);
+                if qos == QoS::AtMostOnce {
+                    self.deliver_retained_qos0(sid, m, ids);
+                } else {
+                    self.deliver(sid, m, qos, true, ids, now);
+                }
             }
         }
         Ok(())
@@ -2295,6 +2325,37 @@ mod tests {
         }
         assert_eq!(publishes(&outbox(&mut b, s, 1)).len(), 3);
         assert_eq!(b.stats.publish_dropped_qos0, 2);
+    }
+
+    #[test]
+    fn every_retained_message_comes_with_a_qos0_subscribe_however_small_the_outbox() {
+        let mut b = Broker::new(
+            Config {
+                max_outbox: 3,
+                ..Config::default()
+            },
+            Auth::default(),
+            Instant::now(),
+        );
+        let now = Instant::now();
+        let p = connect(&mut b, 1, req("p", false, true));
+        for i in 0..10 {
+            let mut m = pubin(&format!("r/{i}"), "v", QoS::AtLeastOnce, 1 + i as u16);
+            m.retain = true;
+            b.publish(p, m, now).unwrap();
+        }
+        let s = connect(&mut b, 2, req("s", false, true));
+        sub(&mut b, s, "r/#", QoS::AtMostOnce);
+        let got = publishes(&outbox(&mut b, s, 2));
+        assert_eq!(got.len(), 10, "all ten, not max_outbox of them");
+        assert!(got.iter().all(|m| m.4), "each with RETAIN set");
+        assert_eq!(b.stats.publish_dropped_qos0, 0);
+        // Live QoS 0 traffic is still bounded by the outbox.
+        for _ in 0..5 {
+            b.publish(p, pubin("r/0", "live", QoS::AtMostOnce, 0), now)
+                .unwrap();
+        }
+        assert_eq!(publishes(&outbox(&mut b, s, 2)).len(), 3);
     }
 
     #[test]
