@@ -29,5 +29,6 @@ mod udp;
 mod upcall;
 mod util;
 mod web;
+mod web_capture;
 mod zk;
 mod zmq;

@@ -23,6 +23,7 @@
 
 pub mod capture;
 pub mod feed;
+pub mod flow;
 pub mod lamport;
 pub mod server;
 pub mod topics;
