@@ -30,6 +30,7 @@ mod udp;
 mod upcall;
 mod util;
 mod web;
+mod web_capture;
 mod web_topics;
 mod zk;
 mod zmq;

@@ -125,11 +125,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The names of the hosts: Docker's container names of the capture's addresses (when docker answers
-/// and `--no-docker` is not given), then the `--names` file, which wins.
-///
-/// A container's name is used only when the capture saw the container's MAC address on that IP (or saw
-/// no MAC at all, as in a cooked capture): an old capture must not get the names of whatever containers
-/// run today on the same addresses.
+/// and `--no-docker` is not given; see `Names::of_containers`), then the `--names` file, which wins.
 fn host_names(
     args: &AnalyzeArgs,
     report: &analyze::report::Report,
@@ -137,21 +133,7 @@ fn host_names(
     let mut names = analyze::render::Names::new();
     if !args.no_docker {
         if let Ok(nets) = capture::docker::networks() {
-            for (ip, c) in capture::docker::containers_by_ip(&nets) {
-                let seen_macs = report
-                    .hosts
-                    .iter()
-                    .find(|h| h.addr == ip.to_string())
-                    .map(|h| &h.macs);
-                let Some(macs) = seen_macs else { continue };
-                let same = match &c.mac {
-                    Some(mac) => macs.is_empty() || macs.iter().any(|m| m.eq_ignore_ascii_case(mac)),
-                    None => macs.is_empty(),
-                };
-                if same {
-                    names.insert(ip, c.display_name());
-                }
-            }
+            names = analyze::render::Names::of_containers(report, &nets);
         }
     }
     if let Some(path) = &args.names {

@@ -513,10 +513,12 @@ pub async fn run(args: LabArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
                 })
                 .collect();
             let loaded = match (pcap, captured_ok) {
-                (Some(p), true) => tokio::task::spawn_blocking(move || web::capture::analyze_paths(&[p]))
-                    .await
-                    .ok()
-                    .and_then(Result::ok),
+                (Some(p), true) => tokio::task::spawn_blocking(move || {
+                    web::capture::analyze_paths(&[p], &web::capture::Naming::default())
+                })
+                .await
+                .ok()
+                .and_then(Result::ok),
                 _ => None,
             };
             w.feed

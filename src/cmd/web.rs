@@ -73,6 +73,13 @@ pub struct WebArgs {
     /// Capture files (pcap or pcapng) to show, each analyzed as `sister analyze` does
     #[arg(long, value_name = "FILE", num_args = 1.., help_heading = "Captures")]
     pub pcap: Vec<PathBuf>,
+    /// Names for the hosts of the captures, one `IP NAME` per line (as `sister analyze --names`)
+    #[arg(long, value_name = "FILE", help_heading = "Captures")]
+    pub names: Option<PathBuf>,
+    /// Do not ask Docker for the names of the containers behind the captures' addresses (as
+    /// `sister analyze --no-docker`)
+    #[arg(long, help_heading = "Captures")]
+    pub no_docker: bool,
     /// Largest capture the page accepts as an upload, in MiB
     #[arg(long, default_value_t = 64, value_name = "MIB", help_heading = "Captures")]
     pub upload_limit: usize,
@@ -128,20 +135,34 @@ pub async fn run(args: WebArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(|b| args.client_options(b))
         .transpose()?;
+    let mut names = analyze::render::Names::new();
+    if let Some(path) = &args.names {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        names = analyze::render::Names::parse(&text).with_context(|| format!("in {}", path.display()))?;
+    }
+    // The captures' hosts are named as `sister analyze` names them, so that `POST /api/analyze`
+    // prints what `sister analyze --format json` prints with the same --names/--no-docker.
+    let naming = web::capture::Naming {
+        docker: !args.no_docker,
+        names,
+    };
     let app = web::App::new(web::WebOptions {
         lang: args.lang,
         broker: args.broker.clone(),
         upload_limit: args.upload_limit << 20,
         history: args.history,
+        naming: naming.clone(),
     });
     if let Some(path) = &args.lamport {
         app.set_lamport(web::lamport::load(path)?);
     }
     for path in &args.pcap {
         let p = path.clone();
-        let loaded = tokio::task::spawn_blocking(move || web::capture::analyze_paths(&[p]))
+        let naming = naming.clone();
+        let loaded = tokio::task::spawn_blocking(move || web::capture::analyze_paths(&[p], &naming))
             .await?
-            .with_context(|| format!("cannot analyze {}", path.display()))?;
+            .map_err(|sentence| anyhow::anyhow!("cannot analyze the capture: {sentence}"))?;
         tracing::info!(
             "{}: {} packets, {} conversations",
             loaded.name,

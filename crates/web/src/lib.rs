@@ -25,6 +25,7 @@
 
 pub mod capture;
 pub mod feed;
+pub mod flow;
 pub mod lab;
 pub mod lamport;
 pub mod server;

@@ -42,6 +42,8 @@ pub struct WebOptions {
     pub upload_limit: usize,
     /// Messages of history kept per topic.
     pub history: usize,
+    /// How the capture reports name hosts (as `sister analyze` does; see [`crate::capture::Naming`]).
+    pub naming: crate::capture::Naming,
 }
 
 impl Default for WebOptions {
@@ -51,6 +53,7 @@ impl Default for WebOptions {
             broker: None,
             upload_limit: 64 << 20,
             history: crate::topics::DEFAULT_HISTORY,
+            naming: crate::capture::Naming::default(),
         }
     }
 }
@@ -145,7 +148,6 @@ impl Events {
 
 /// The whole router: the page, the API and the stream.
 pub fn router(app: App) -> Router {
-    let upload_limit = app.0.options.upload_limit;
     Router::new()
         .route("/", get(crate::assets::index))
         .route("/assets/{file}", get(crate::assets::file))
@@ -155,7 +157,7 @@ pub fn router(app: App) -> Router {
         .route("/api/topic", get(topic))
         .route("/api/publish", post(publish))
         .route("/api/lamport", get(lamport))
-        .merge(crate::capture::routes(upload_limit))
+        .merge(crate::capture::routes())
         .merge(crate::lab::routes())
         .with_state(app)
 }

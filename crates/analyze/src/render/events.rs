@@ -40,6 +40,11 @@ pub struct Event {
     pub protocol: String,
     pub kind: Kind,
     pub conversation: u32,
+    /// Who sent it: the conversation's client or server (which of its ports is the source).
+    pub sender: Side,
+    /// For an application message, its position in the conversation's `messages` (where its fields and
+    /// bytes are); `None` for the TCP handshake and teardown, which are drawn from the lifecycle.
+    pub message: Option<usize>,
 }
 
 /// An arrow as drawn: one event, or a folded run of the same arrow.
@@ -50,6 +55,13 @@ pub struct Row {
     pub times: u64,
     /// The time of the last arrow it stands for.
     pub t_last: f64,
+    /// The position of `event` in the list that was folded.
+    pub index: usize,
+    /// The length of the repeated block this row belongs to (1 for a plain arrow): a row with
+    /// `times` N stands for the arrows at `index`, `index + period`, ... (N of them), and the block's
+    /// `period` rows together stand for the `times * period` arrows from the first one's `index` on
+    /// (what a viewer shows when the fold is opened).
+    pub period: usize,
 }
 
 /// The repeat key of a label: cut at the first quote or body (payloads), call arguments become `(…)`,
@@ -186,6 +198,8 @@ pub fn events(report: &Report) -> Vec<Event> {
                 protocol: "TCP".to_string(),
                 kind,
                 conversation: c.id,
+                sender: side,
+                message: None,
             }
         };
         let life = match (&c.transport, &c.lifecycle) {
@@ -221,7 +235,7 @@ pub fn events(report: &Report) -> Vec<Event> {
                 Opening::MidStream | Opening::NotApplicable => {}
             }
         }
-        for m in &c.messages {
+        for (index, m) in c.messages.iter().enumerate() {
             let side = match m.direction {
                 Direction::ClientToServer => Side::Client,
                 Direction::ServerToClient => Side::Server,
@@ -239,6 +253,8 @@ pub fn events(report: &Report) -> Vec<Event> {
                     protocol: m.protocol.clone(),
                     kind: Kind::Data,
                     conversation: c.id,
+                    sender: side,
+                    message: Some(index),
                 },
             );
         }
@@ -346,11 +362,13 @@ pub fn fold_limited(events: &[Event], max_rows: usize) -> (Vec<Row>, usize) {
         }
         match best {
             Some((p, k)) => {
-                for e in &events[i..i + p] {
+                for (j, e) in events[i..i + p].iter().enumerate() {
                     rows.push(Row {
                         event: e.clone(),
                         times: 1,
                         t_last: e.t,
+                        index: i + j,
+                        period: 1,
                     });
                 }
                 for j in 0..p {
@@ -360,6 +378,8 @@ pub fn fold_limited(events: &[Event], max_rows: usize) -> (Vec<Row>, usize) {
                         event: first.clone(),
                         times: (k - 1) as u64,
                         t_last: last.t,
+                        index: i + p + j,
+                        period: p,
                     });
                 }
                 i += k * p;
@@ -369,6 +389,8 @@ pub fn fold_limited(events: &[Event], max_rows: usize) -> (Vec<Row>, usize) {
                     event: events[i].clone(),
                     times: 1,
                     t_last: events[i].t,
+                    index: i,
+                    period: 1,
                 });
                 i += 1;
             }
@@ -391,6 +413,8 @@ mod tests {
             protocol: "MQTT".into(),
             kind: Kind::Data,
             conversation: 1,
+            sender: Side::Client,
+            message: None,
         }
     }
 
@@ -446,6 +470,10 @@ mod tests {
         );
         assert_eq!(rows[3].t_last, 10.0);
         assert_eq!(rows[3].event.key, "PUBLISH sister/temp");
+        // The folded block (rows 3 and 4) stands for the 18 arrows from event 3 on, two at a time.
+        assert_eq!((rows[3].index, rows[3].period), (3, 2));
+        assert_eq!((rows[4].index, rows[4].period), (4, 2));
+        assert_eq!((rows[5].index, rows[5].period), (21, 1));
     }
 
     #[test]

@@ -84,6 +84,32 @@ impl Names {
         }
     }
 
+    /// The names of the report's hosts that are Docker containers, from `docker network inspect`'s
+    /// answer (`capture::docker::networks()`, asked by the caller: this function runs no command).
+    ///
+    /// A container's name is used only when the capture saw the container's MAC address on that IP (or
+    /// saw no MAC at all, as in a cooked capture): an old capture must not get the names of whatever
+    /// containers run today on the same addresses.
+    pub fn of_containers(report: &crate::report::Report, nets: &[capture::docker::Network]) -> Names {
+        let mut names = Names::new();
+        for (ip, c) in capture::docker::containers_by_ip(nets) {
+            let seen_macs = report
+                .hosts
+                .iter()
+                .find(|h| h.addr == ip.to_string())
+                .map(|h| &h.macs);
+            let Some(macs) = seen_macs else { continue };
+            let same = match &c.mac {
+                Some(mac) => macs.is_empty() || macs.iter().any(|m| m.eq_ignore_ascii_case(mac)),
+                None => macs.is_empty(),
+            };
+            if same {
+                names.insert(ip, c.display_name());
+            }
+        }
+        names
+    }
+
     /// Write the names into the report's hosts ([`crate::report::Host::name`]), for the text and JSON
     /// reports.
     pub fn name_hosts(&self, report: &mut crate::report::Report) {
