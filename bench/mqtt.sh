@@ -5,12 +5,14 @@
 # core 1, one broker at a time, on free loopback ports. Loads: 1->1, 1->50 (fan-out), 10->1 (fan-in) at
 # QoS 0 and 1 with 64-byte payloads at full speed (throughput), then 1->1 at a fixed 10,000 msg/s
 # (latency); then the same over TLS (1->1 and 10->1, QoS 0 and 1; both brokers with the same
-# certificate, made here by `sister ca`, TLS 1.3); then memory per idle connection and 10,000
-# concurrent connections.
+# certificate, made here by `sister ca`, TLS 1.3); then the same over WebSockets (1->1, 10->1 and
+# 1->50, QoS 0 and 1; `protocol websockets` in the same mosquitto.conf for both, the load generator's
+# `--ws`); then memory per idle connection and 10,000 concurrent connections.
 #
 #   bench/mqtt.sh                 # release build, 5 s per load
 #   DUR=10 bench/mqtt.sh          # longer runs
 #   ONLY=tls bench/mqtt.sh        # only the loads whose name starts with tls (no memory rows)
+#   ONLY=ws bench/mqtt.sh         # only the WebSocket rows
 # Prints one table: delivered msg/s, lost, p50/p99/p99.9 latency for both, and the ratio sister/Mosquitto.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +64,23 @@ start_mosquitto_tls() {
   taskset -c 0 mosquitto -c "$TMP/tls.conf" >"$TMP/mosquitto.log" 2>&1 &
   BROKER_PID=$!; PIDS+=("$BROKER_PID"); wait_port "$port"
 }
+# The WebSocket rows: one file for both brokers. Mosquitto 2.0.11 will not start with WebSocket
+# listeners only ("Unable to start any listening sockets"), so the file has a plain listener too.
+WS_CONF() { # port -> the whole file
+  printf 'user root\nallow_anonymous true\nlistener %s 127.0.0.1\nlistener %s 127.0.0.1\nprotocol websockets\n' "$(free_port)" "$1"
+}
+start_sister_ws() {
+  local port=$1
+  { WS_CONF "$port"; echo "sys_interval 0"; } >"$TMP/ws.conf"
+  taskset -c 0 "$BIN" -q mqtt broker -c "$TMP/ws.conf" >"$TMP/sister.log" 2>&1 &
+  BROKER_PID=$!; PIDS+=("$BROKER_PID"); wait_port "$port"
+}
+start_mosquitto_ws() {
+  local port=$1
+  { WS_CONF "$port"; printf 'persistence false\nmax_connections -1\n'; } >"$TMP/ws.conf"
+  taskset -c 0 mosquitto -c "$TMP/ws.conf" >"$TMP/mosquitto.log" 2>&1 &
+  BROKER_PID=$!; PIDS+=("$BROKER_PID"); wait_port "$port"
+}
 stop_broker() { kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; }
 
 # name pubs subs qos rate(0 = max)
@@ -78,15 +97,22 @@ LOADS=(
   "tls_1->1_qos1 1 1 1 0"
   "tls_10->1_qos0 10 1 0 0"
   "tls_10->1_qos1 10 1 1 0"
+  "ws_1->1_qos0 1 1 0 0"
+  "ws_1->1_qos1 1 1 1 0"
+  "ws_1->50_qos0 1 50 0 0"
+  "ws_10->1_qos0 10 1 0 0"
+  "ws_10->1_qos1 10 1 1 0"
+  "ws_1->1_qos0_@10k 1 1 0 10000"
 )
 if [ -n "${ONLY:-}" ]; then
   kept=(); for l in "${LOADS[@]}"; do case $l in "$ONLY"*) kept+=("$l") ;; esac; done; LOADS=("${kept[@]}")
 fi
 
-run_load() { # port pubs subs qos rate [tls] -> RESULT line
+run_load() { # port pubs subs qos rate [tls|ws] -> RESULT line
   local rate_flag=() tls_flag=()
   [ "$5" != 0 ] && rate_flag=(--rate "$5")
   [ "${6:-}" = tls ] && tls_flag=(--cafile "$TMP/ca/ca.crt")
+  [ "${6:-}" = ws ] && tls_flag=(--ws)
   taskset -c 1 "$BIN" -q bench mqtt --server "127.0.0.1:$1" --pubs "$2" --subs "$3" --qos "$4" \
     --payload 64 --duration "$DUR" "${rate_flag[@]}" "${tls_flag[@]}" | grep '^RESULT'
 }
@@ -98,7 +124,10 @@ for broker in sister mosquitto; do
     read -r name pubs subs qos rate <<<"$load"
     port=$(free_port)
     tls=""; start="start_$broker"
-    case $name in tls_*) tls=tls; start="start_${broker}_tls" ;; esac
+    case $name in
+      tls_*) tls=tls; start="start_${broker}_tls" ;;
+      ws_*) tls=ws; start="start_${broker}_ws" ;;
+    esac
     "$start" "$port"
     R[$broker,$name]=$(run_load "$port" "$pubs" "$subs" "$qos" "$rate" $tls || echo "RESULT rate=0 lost=0 p50=0 p99=0 p999=0")
     stop_broker

@@ -595,7 +595,10 @@ fn a_bad_mosquitto_conf_stops_the_broker_with_file_and_line() {
             "listener {port}\ncertfile /nonexistent/server.crt\nkeyfile /nonexistent/server.key\n",
             "/nonexistent/server.crt",
         ),
-        ("listener {port}\nprotocol websockets\n", "mosquitto.conf:2:"),
+        (
+            "listener {port}\nprotocol websockets\nhttp_dir /var/www\n",
+            "mosquitto.conf:3: `http_dir` is a Mosquitto option sister does not support",
+        ),
         (
             "listener {port}\nconnection bridge\n",
             "bridges are not supported",

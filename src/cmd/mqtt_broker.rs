@@ -21,13 +21,13 @@ use tracing::Instrument;
   sister mqtt broker --password-file passwd --acl-file acl --no-anonymous
   sister ca init lab-ca && sister mqtt broker --tls-cert lab-ca/server.crt --tls-key lab-ca/server.key
                                                    1883 as before, plus MQTT over TLS on 8883
-  sister mqtt broker --ws-bind 0.0.0.0:9001        1883 as before, plus MQTT over WebSockets on 9001
-                                                   (ws://HOST:9001/mqtt, as Mosquitto's `protocol websockets`)
+  sister mqtt broker --ws-bind 0.0.0.0:9001        plus MQTT over WebSockets: ws://HOST:9001/mqtt
 
 Configuration file (-c): Mosquitto 2.0's mosquitto.conf: listener PORT [ADDRESS], protocol mqtt or
-websockets (with certfile/keyfile: WebSockets over TLS), per_listener_settings, allow_anonymous, password_file, acl_file, cafile, capath, certfile, keyfile,
-require_certificate, use_identity_as_username, tls_version, max_connections, max_keepalive, persistence
-(kept in memory only), ...; see crates/patterns/src/mqtt/broker/config.rs. As in Mosquitto 2.0, a file
+websockets (with certfile/keyfile too: WebSockets over TLS), per_listener_settings, allow_anonymous,
+password_file, acl_file, cafile, capath, certfile, keyfile, require_certificate,
+use_identity_as_username, tls_version, max_connections, max_keepalive, persistence (kept in memory
+only), ...; see crates/patterns/src/mqtt/broker/config.rs. As in Mosquitto 2.0, a file
 with a listener refuses anonymous clients unless it says `allow_anonymous true`. A flag that the file
 also sets is an error, so the two never disagree silently.
 
