@@ -360,6 +360,54 @@ fn web_topics_thousands_of_topics_keep_the_dom_small() {
     assert!(rows.as_u64().unwrap() < 100, "{rows} row elements");
 }
 
+/// The page is loaded five times while paho publishes 100 messages a second: each time the tree
+/// fills from the snapshot and then follows the stream. This is the case where batches arrive while
+/// the snapshot is on its way (topics.js `loadSnapshot`); the page once spun on them for seconds.
+#[test]
+fn web_topics_page_loads_while_messages_stream() {
+    let (_broker, server) = sister_broker();
+    let (host, port) = server.split_once(':').unwrap();
+    let script = util::repo().join("tests/peers/mqtt_web_pub.py");
+    let mut stream = Proc::spawn(
+        "mqtt_web_pub.py --rate",
+        util::python(
+            Some("paho.mqtt.client"),
+            &[
+                script.to_str().unwrap(),
+                host,
+                port,
+                "--many",
+                "500",
+                "many",
+                "--rate",
+                "100",
+                "live",
+            ],
+        ),
+    );
+    stream.wait_for_line("streaming", LONG);
+    let (_web, url) = start_web(&server, &[]);
+    let b = browser::launch();
+    for _ in 0..5 {
+        let tab = browser::open(&b, &url);
+        // 500 retained topics and the 10 streamed ones.
+        browser::wait_js(
+            &tab,
+            "document.querySelector('.tsummary').dataset.topics === '510'",
+            LONG,
+        );
+        // Live after the snapshot: the message count keeps growing.
+        let seen = browser::js(&tab, "+document.querySelector('.tsummary').dataset.messages");
+        let seen = seen.as_u64().unwrap();
+        browser::wait_js(
+            &tab,
+            &format!("+document.querySelector('.tsummary').dataset.messages > {}", seen + 50),
+            LONG,
+        );
+        tab.close(true).unwrap();
+    }
+}
+
 #[test]
 fn web_topics_speaks_indonesian() {
     let (_broker, server) = sister_broker();

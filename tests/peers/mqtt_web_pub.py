@@ -5,9 +5,11 @@ Usage: python3 mqtt_web_pub.py HOST PORT [-r] [-V 5] TOPIC=PAYLOAD ... [--many N
   -r          publish retained (MQTT 3.1.1 §3.3.1.3)
   PAYLOAD     text, or hex:00ff for bytes that are not text
   --many N P  also N retained topics P/0/0 .. P/k/j (ten under each level-2 node)
+  --rate R P  then publish R messages a second (QoS 0) to P/0 .. P/9 in turn until killed
 Every message is QoS 1 and waited for (PUBACK), so when this exits the broker has them all.
 """
 import sys
+import time
 
 import paho.mqtt.client as mqtt
 
@@ -16,6 +18,7 @@ host, port, args = args[0], int(args[1]), args[2:]
 retain = False
 proto = mqtt.MQTTv311
 messages = []
+stream = None
 while args:
     a = args.pop(0)
     if a == "-r":
@@ -25,6 +28,8 @@ while args:
     elif a == "--many":
         n, prefix = int(args.pop(0)), args.pop(0)
         messages += [(f"{prefix}/{i // 10}/{i % 10}", f"v {i}".encode(), True) for i in range(n)]
+    elif a == "--rate":
+        stream = (float(args.pop(0)), args.pop(0))
     else:
         topic, _, payload = a.partition("=")
         data = bytes.fromhex(payload[4:]) if payload.startswith("hex:") else payload.encode()
@@ -38,5 +43,14 @@ infos = [client.publish(t, p, qos=1, retain=r) for t, p, r in messages]
 for info in infos:
     info.wait_for_publish(30)
 print(f"published {len(infos)}", flush=True)
+if stream:
+    rate, prefix = stream
+    print(f"streaming {rate:g}/s to {prefix}/0..9", flush=True)
+    start, sent = time.monotonic(), 0
+    while True:
+        client.publish(f"{prefix}/{sent % 10}", f"n {sent}".encode(), qos=0)
+        sent += 1
+        # Paced against the start, not the last message: the rate holds however long a call takes.
+        time.sleep(max(0.0, start + sent / rate - time.monotonic()))
 client.disconnect()
 client.loop_stop()

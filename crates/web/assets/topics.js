@@ -269,9 +269,20 @@
 
   async function loadSnapshot() {
     if (state.loading) { state.loading.again = true; return; }
-    state.loading = { batches: [], again: false };
+    // Batches that arrive while the snapshot travels wait here (see applyBatch).
+    const loading = (state.loading = { batches: [], again: false });
+    let snap = null;
     try {
-      const snap = await Sister.api("/api/topics");
+      snap = await Sister.api("/api/topics");
+      ui.problem.textContent = "";
+    } catch (e) {
+      ui.problem.textContent = e.message;
+    }
+    // Notice: loading ends before the queued batches are applied. While `state.loading` is set,
+    // applyBatch queues its batch, so applying the queue then would append to the very array being
+    // walked: the page spun on it for seconds under a steady stream of messages.
+    state.loading = null;
+    if (snap) {
       reset();
       const now = performance.now();
       for (const s of snap.topics) apply(s, false, now);
@@ -279,17 +290,12 @@
       state.liveRetain = !!snap.live_retain;
       state.subscriptionQos = snap.subscription_qos ?? 0;
       autoExpand();
-      // Batches that came while the snapshot travelled: only those taken after it count.
-      for (const b of state.loading.batches) applyBatch(b);
+      // Only the batches taken after the snapshot count (applyBatch skips the older ones).
+      for (const b of loading.batches) applyBatch(b);
       if (state.selected) state.detailWanted = true;
-      ui.problem.textContent = "";
-    } catch (e) {
-      ui.problem.textContent = e.message;
     }
-    const again = state.loading.again;
-    state.loading = null;
     schedule();
-    if (again) loadSnapshot();
+    if (loading.again) loadSnapshot();
   }
 
   function applyBatch(b) {
