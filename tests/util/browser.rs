@@ -42,7 +42,24 @@ pub fn launch() -> Browser {
 
 /// Open `url` in a new tab and wait until the page's scripts have started (`body[data-ready]`).
 pub fn open(browser: &Browser, url: &str) -> Arc<Tab> {
+    open_with(browser, url, None)
+}
+
+/// [`open`], with `script` run in the page before the page's own scripts (to slow a request down,
+/// say: see the topic tree's test of a snapshot that arrives while messages stream).
+pub fn open_with(browser: &Browser, url: &str, script: Option<&str>) -> Arc<Tab> {
     let tab = browser.new_tab().expect("new tab");
+    if let Some(source) = script {
+        tab.call_method(
+            headless_chrome::protocol::cdp::Page::AddScriptToEvaluateOnNewDocument {
+                source: source.to_string(),
+                world_name: None,
+                include_command_line_api: None,
+                run_immediately: None,
+            },
+        )
+        .expect("Page.addScriptToEvaluateOnNewDocument");
+    }
     tab.navigate_to(url).expect("navigate");
     tab.wait_until_navigated().expect("page load");
     wait_js(
