@@ -357,7 +357,7 @@ impl Close {
 
 impl From<Violation> for Close {
     fn from(v: Violation) -> Close {
-        Close::new(ReasonCode::from_byte(v.reason), v.why)
+        Close::new(v.reason, v.why)
     }
 }
 
@@ -826,7 +826,7 @@ async fn connect_and_ack(
     let sid = match outcome {
         ConnectOutcome::Refused { reason, why } => {
             tracing::warn!(client = %connect.client_id, "CONNECT refused: {why}");
-            let ack = refuse(ReasonCode::from_byte(reason), &why);
+            let ack = refuse(reason, &why);
             if mqtt::encode(&Packet::ConnAck(ack), version, &mut wbuf).is_ok() {
                 let _ = write_all(stream, &wbuf, hub).await;
             }
@@ -1156,7 +1156,9 @@ fn step(hub: &Hub, conn: &mut Conn, stream: &mut Link, w: &mut Work, waker: Opti
                         match qos {
                             QoS::AtLeastOnce => inner.broker.puback(conn.sid, pid, now),
                             _ => {
-                                inner.broker.pubrec(conn.sid, pid, 0x80, now);
+                                inner
+                                    .broker
+                                    .pubrec(conn.sid, pid, ReasonCode::UnspecifiedError, now);
                             }
                         }
                     }
@@ -1178,7 +1180,7 @@ fn step(hub: &Hub, conn: &mut Conn, stream: &mut Link, w: &mut Work, waker: Opti
                 ));
             }
             if let Some((reason, text)) = closing {
-                return Step::FlushAndClose(Close::new(ReasonCode::from_byte(reason), text));
+                return Step::FlushAndClose(Close::new(reason, text));
             }
             if w.wpos > 0 && w.wpos == w.wbuf.len() {
                 w.wbuf.clear();
@@ -1188,7 +1190,7 @@ fn step(hub: &Hub, conn: &mut Conn, stream: &mut Link, w: &mut Work, waker: Opti
             let mut closing = None;
             while let Some(out) = w.outq.pop_front() {
                 if let Out::Disconnect { reason, text } = out {
-                    closing = Some(Close::new(ReasonCode::from_byte(reason), text));
+                    closing = Some(Close::new(reason, text));
                     w.outq.clear();
                     break;
                 }
@@ -1500,7 +1502,7 @@ fn apply(broker: &mut Broker, conn: &mut Conn, p: Packet, now: Instant) -> Resul
             )?;
         }
         Packet::PubAck(a) => broker.puback(sid, a.packet_id, now),
-        Packet::PubRec(a) => broker.pubrec(sid, a.packet_id, a.reason.byte(), now),
+        Packet::PubRec(a) => broker.pubrec(sid, a.packet_id, a.reason, now),
         Packet::PubRel(a) => broker.pubrel(sid, a.packet_id),
         Packet::PubComp(a) => broker.pubcomp(sid, a.packet_id, now),
         Packet::Subscribe(s) => {
@@ -1528,13 +1530,9 @@ fn apply(broker: &mut Broker, conn: &mut Conn, p: Packet, now: Instant) -> Resul
         Packet::Unsubscribe(u) => broker.unsubscribe(sid, u.packet_id, u.filters),
         Packet::PingReq => broker.pingreq(sid),
         Packet::Disconnect(d) => {
-            if let Err(v) = broker.disconnect(
-                sid,
-                conn.id,
-                d.reason.byte(),
-                d.properties.session_expiry_interval,
-                now,
-            ) {
+            if let Err(v) =
+                broker.disconnect(sid, conn.id, d.reason, d.properties.session_expiry_interval, now)
+            {
                 // The state already ended the connection; still tell the client why.
                 return Err(Close::from(v));
             }
@@ -1569,9 +1567,9 @@ fn apply(broker: &mut Broker, conn: &mut Conn, p: Packet, now: Instant) -> Resul
 /// Append the bytes of one outgoing packet to `wbuf`.
 fn encode_out(conn: &mut Conn, out: Out, wbuf: &mut Vec<u8>, now: Instant) {
     let v = conn.version;
-    let ack = |pid: u16, reason: u8| {
+    let ack = |pid: u16, reason: ReasonCode| {
         let mut a = Ack::new(pid);
-        a.reason = ReasonCode::from_byte(reason);
+        a.reason = reason;
         a
     };
     let packet = match out {
@@ -1645,12 +1643,12 @@ fn encode_out(conn: &mut Conn, out: Out, wbuf: &mut Vec<u8>, now: Instant) {
         Out::PubComp { pid, reason } => Packet::PubComp(ack(pid, reason)),
         Out::SubAck { pid, codes } => Packet::SubAck(SubAck {
             packet_id: pid,
-            codes: codes.into_iter().map(ReasonCode::from_byte).collect(),
+            codes,
             properties: Properties::default(),
         }),
         Out::UnsubAck { pid, codes } => Packet::UnsubAck(UnsubAck {
             packet_id: pid,
-            codes: codes.into_iter().map(ReasonCode::from_byte).collect(),
+            codes,
             properties: Properties::default(),
         }),
         Out::PingResp => Packet::PingResp,

@@ -29,24 +29,34 @@ impl Broker {
     }
 
     /// PUBREC (QoS 2, first half): answer PUBREL. A 5.0 PUBREC with an error code ends the flow.
-    pub fn pubrec(&mut self, sid: usize, pid: u16, reason: u8, now: Instant) {
+    pub fn pubrec(&mut self, sid: usize, pid: u16, reason: ReasonCode, now: Instant) {
         let Some(s) = self.session_mut(sid) else { return };
         let Some(i) = s
             .inflight
             .iter()
             .position(|f| f.d.pid == pid && f.d.qos == QoS::ExactlyOnce)
         else {
-            let reason = if s.v5 { rc::PACKET_ID_NOT_FOUND } else { 0 };
+            let reason = if s.v5 {
+                ReasonCode::PacketIdentifierNotFound
+            } else {
+                ReasonCode::Success
+            };
             self.push_out(sid, Out::PubRel { pid, reason });
             return;
         };
-        if reason >= 0x80 {
+        if !reason.is_success() {
             s.inflight.remove(i);
             self.fill_window(sid, now);
             return;
         }
         s.inflight[i].state = Flight::AwaitComp;
-        self.push_out(sid, Out::PubRel { pid, reason: 0 });
+        self.push_out(
+            sid,
+            Out::PubRel {
+                pid,
+                reason: ReasonCode::Success,
+            },
+        );
     }
 
     pub fn pingreq(&mut self, sid: usize) {

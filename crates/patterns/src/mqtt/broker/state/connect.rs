@@ -18,7 +18,7 @@ impl Broker {
                 server_keep_alive = Some(keep_alive);
             } else if keep_alive > self.config.max_keepalive {
                 return ConnectOutcome::Refused {
-                    reason: rc::CLIENT_ID_NOT_VALID,
+                    reason: ReasonCode::ClientIdentifierNotValid,
                     why: format!(
                         "keep-alive {}s is above this broker's maximum of {}s (MQTT 3.1.1 cannot be told a smaller one)",
                         req.keep_alive, self.config.max_keepalive
@@ -40,7 +40,7 @@ impl Broker {
         let client_id: Arc<str> = if req.client_id.is_empty() {
             if !req.v5 && !req.clean_start {
                 return ConnectOutcome::Refused {
-                    reason: rc::CLIENT_ID_NOT_VALID,
+                    reason: ReasonCode::ClientIdentifierNotValid,
                     why: "an empty client id needs clean session 1: a session the client cannot name could never be resumed (MQTT 3.1.1 §3.1.3.1)".into(),
                 };
             }
@@ -128,7 +128,7 @@ impl Broker {
                     }
                     Flight::AwaitComp => Out::PubRel {
                         pid: f.d.pid,
-                        reason: 0,
+                        reason: ReasonCode::Success,
                     },
                 };
                 s.outbox.push_back(out);

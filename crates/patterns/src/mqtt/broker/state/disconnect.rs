@@ -9,7 +9,7 @@ impl Broker {
         &mut self,
         sid: usize,
         conn: u64,
-        reason: u8,
+        reason: ReasonCode,
         session_expiry: Option<u32>,
         now: Instant,
     ) -> Result<(), Violation> {
@@ -17,14 +17,14 @@ impl Broker {
             if let Some(s) = self.session_mut(sid) {
                 // §3.14.2.2.2: a session that was to end with the connection cannot be revived here.
                 if s.expiry == 0 && new != 0 {
-                    let v = Violation::new(rc::PROTOCOL_ERROR, "DISCONNECT set a session expiry interval after CONNECT had set 0 (MQTT 5.0 §3.14.2.2.2)");
+                    let v = Violation::new(ReasonCode::ProtocolError, "DISCONNECT set a session expiry interval after CONNECT had set 0 (MQTT 5.0 §3.14.2.2.2)");
                     self.connection_lost(sid, conn, Ending::Abnormal(v.why.clone()), now);
                     return Err(v);
                 }
                 s.expiry = new;
             }
         }
-        let ending = if reason == 0x04 {
+        let ending = if reason == ReasonCode::DisconnectWithWillMessage {
             Ending::WithWill
         } else {
             Ending::Normal
@@ -114,7 +114,7 @@ impl Broker {
                     );
                     s.keep_alive = 0; // asked once; the connection is closing
                     s.outbox.push_front(Out::Disconnect {
-                        reason: rc::KEEP_ALIVE_TIMEOUT,
+                        reason: ReasonCode::KeepAliveTimeout,
                         text,
                     });
                     self.wake(sid);

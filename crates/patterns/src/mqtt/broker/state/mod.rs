@@ -44,7 +44,7 @@ use wire::mqtt::topic;
 
 use super::trie::{Entry, Trie};
 
-pub use wire::mqtt::QoS;
+pub use wire::mqtt::{QoS, ReasonCode};
 
 mod acks;
 mod connect;
@@ -128,32 +128,32 @@ pub enum Out {
     Publish(Delivery),
     PubAck {
         pid: u16,
-        reason: u8,
+        reason: ReasonCode,
     },
     PubRec {
         pid: u16,
-        reason: u8,
+        reason: ReasonCode,
     },
     PubRel {
         pid: u16,
-        reason: u8,
+        reason: ReasonCode,
     },
     PubComp {
         pid: u16,
-        reason: u8,
+        reason: ReasonCode,
     },
     SubAck {
         pid: u16,
-        codes: Vec<u8>,
+        codes: Vec<ReasonCode>,
     },
     UnsubAck {
         pid: u16,
-        codes: Vec<u8>,
+        codes: Vec<ReasonCode>,
     },
     PingResp,
     /// The broker ends the connection: send this (5.0 only; 3.1.1 just closes) and close.
     Disconnect {
-        reason: u8,
+        reason: ReasonCode,
         text: String,
     },
 }
@@ -281,7 +281,7 @@ pub enum ConnectOutcome {
         kicked: Option<u64>,
     },
     /// Refused: the reason code (5.0 numbering; the server maps it to 3.1.1's return codes) and why.
-    Refused { reason: u8, why: String },
+    Refused { reason: ReasonCode, why: String },
 }
 
 /// How a connection ended, for the will and the log.
@@ -298,12 +298,12 @@ pub enum Ending {
 /// A rule broken by a client: the connection is closed with this reason code (5.0 §4.13).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Violation {
-    pub reason: u8,
+    pub reason: ReasonCode,
     pub why: String,
 }
 
 impl Violation {
-    pub fn new(reason: u8, why: impl Into<String>) -> Self {
+    pub fn new(reason: ReasonCode, why: impl Into<String>) -> Self {
         Violation {
             reason,
             why: why.into(),
@@ -360,34 +360,6 @@ pub struct Broker {
     pub stats: Stats,
     next_auto_id: u64,
     pub started: Instant,
-}
-
-/// Reason codes used by the state (5.0 §2.4).
-pub mod rc {
-    pub const SUCCESS: u8 = 0x00;
-    pub const GRANTED_QOS1: u8 = 0x01;
-    pub const GRANTED_QOS2: u8 = 0x02;
-    pub const NO_MATCHING_SUBSCRIBERS: u8 = 0x10;
-    pub const NO_SUBSCRIPTION_EXISTED: u8 = 0x11;
-    pub const UNSPECIFIED: u8 = 0x80;
-    pub const MALFORMED: u8 = 0x81;
-    pub const PROTOCOL_ERROR: u8 = 0x82;
-    pub const IMPLEMENTATION_SPECIFIC: u8 = 0x83;
-    pub const UNSUPPORTED_VERSION: u8 = 0x84;
-    pub const CLIENT_ID_NOT_VALID: u8 = 0x85;
-    pub const BAD_USER_OR_PASSWORD: u8 = 0x86;
-    pub const NOT_AUTHORIZED: u8 = 0x87;
-    pub const SERVER_SHUTTING_DOWN: u8 = 0x8B;
-    pub const KEEP_ALIVE_TIMEOUT: u8 = 0x8D;
-    pub const SESSION_TAKEN_OVER: u8 = 0x8E;
-    pub const TOPIC_FILTER_INVALID: u8 = 0x8F;
-    pub const TOPIC_NAME_INVALID: u8 = 0x90;
-    pub const PACKET_ID_NOT_FOUND: u8 = 0x92;
-    pub const RECEIVE_MAXIMUM_EXCEEDED: u8 = 0x93;
-    pub const TOPIC_ALIAS_INVALID: u8 = 0x94;
-    pub const PACKET_TOO_LARGE: u8 = 0x95;
-    pub const QUOTA_EXCEEDED: u8 = 0x97;
-    pub const SHARED_SUBS_NOT_SUPPORTED: u8 = 0x9E;
 }
 
 /// `$share/<group>/<filter>` (5.0 §4.8.2) as (group, filter); `None` for an ordinary filter.
@@ -513,7 +485,7 @@ impl Broker {
 
     /// A disconnect the broker asked for (keep-alive timeout), for a connection whose socket is too
     /// backed up to take its whole outbox: it is at the front, taken alone.
-    pub fn take_disconnect(&mut self, sid: usize, conn: u64) -> Option<(u8, String)> {
+    pub fn take_disconnect(&mut self, sid: usize, conn: u64) -> Option<(ReasonCode, String)> {
         let s = self.session_mut(sid).filter(|s| s.conn == Some(conn))?;
         if !matches!(s.outbox.front(), Some(Out::Disconnect { .. })) {
             return None;

@@ -9,7 +9,8 @@ impl Broker {
     /// subscribers'.
     pub fn publish(&mut self, sid: usize, p: PublishIn, now: Instant) -> Result<(), Violation> {
         // The codec already refused wildcards; an empty topic here means an unresolved 5.0 alias.
-        topic::validate_name(&p.topic).map_err(|e| Violation::new(rc::TOPIC_NAME_INVALID, e.to_string()))?;
+        topic::validate_name(&p.topic)
+            .map_err(|e| Violation::new(ReasonCode::TopicNameInvalid, e.to_string()))?;
         let (client, v5, user, acl) = match self.session(sid) {
             Some(s) => (s.client_id.clone(), s.v5, s.username.clone(), s.auth.clone()),
             None => return Ok(()),
@@ -24,14 +25,14 @@ impl Broker {
                 // (4.3.3: "exactly once" is the receiver remembering the packet id until PUBREL).
                 s.outbox.push_back(Out::PubRec {
                     pid: p.pid,
-                    reason: 0,
+                    reason: ReasonCode::Success,
                 });
                 self.wake(sid);
                 return Ok(());
             }
             if s.incoming_qos2.len() >= max {
                 return Err(Violation::new(
-                    rc::RECEIVE_MAXIMUM_EXCEEDED,
+                    ReasonCode::ReceiveMaximumExceeded,
                     format!("more than {max} QoS 2 messages unacknowledged at once, the broker's Receive Maximum (MQTT 5.0 §3.3.4)"),
                 ));
             }
@@ -44,7 +45,11 @@ impl Broker {
             .can_write(&client, user.as_deref(), &p.topic)
         {
             tracing::warn!(client = %client, topic = %p.topic, "PUBLISH denied by the ACL; message dropped");
-            let reason = if v5 { rc::NOT_AUTHORIZED } else { 0 };
+            let reason = if v5 {
+                ReasonCode::NotAuthorized
+            } else {
+                ReasonCode::Success
+            };
             self.ack_publish(sid, &p, reason);
             return Ok(());
         }
@@ -60,15 +65,15 @@ impl Broker {
         });
         let delivered = self.route(msg, Some(sid), now);
         let reason = if delivered == 0 && v5 {
-            rc::NO_MATCHING_SUBSCRIBERS
+            ReasonCode::NoMatchingSubscribers
         } else {
-            0
+            ReasonCode::Success
         };
         self.ack_publish(sid, &p, reason);
         Ok(())
     }
 
-    pub(super) fn ack_publish(&mut self, sid: usize, p: &PublishIn, reason: u8) {
+    pub(super) fn ack_publish(&mut self, sid: usize, p: &PublishIn, reason: ReasonCode) {
         match p.qos {
             QoS::AtMostOnce => {}
             QoS::AtLeastOnce => self.push_out(sid, Out::PubAck { pid: p.pid, reason }),
@@ -82,10 +87,10 @@ impl Broker {
         let reason = match s.incoming_qos2.iter().position(|&p| p == pid) {
             Some(i) => {
                 s.incoming_qos2.swap_remove(i);
-                0
+                ReasonCode::Success
             }
-            None if s.v5 => rc::PACKET_ID_NOT_FOUND,
-            None => 0,
+            None if s.v5 => ReasonCode::PacketIdentifierNotFound,
+            None => ReasonCode::Success,
         };
         self.push_out(sid, Out::PubComp { pid, reason });
     }

@@ -23,16 +23,16 @@ impl Broker {
                     if !v5 {
                         // 3.1.1 §4.8: a malformed filter is a protocol violation... Mosquitto closes
                         // the connection; we answer 0x80 (failure) so the student sees which one.
-                        codes.push(0x80);
+                        codes.push(ReasonCode::UnspecifiedError);
                     } else {
-                        codes.push(rc::TOPIC_FILTER_INVALID);
+                        codes.push(ReasonCode::TopicFilterInvalid);
                     }
                     continue;
                 }
             };
             if sh.is_some() && r.opts.no_local {
                 return Err(Violation::new(
-                    rc::PROTOCOL_ERROR,
+                    ReasonCode::ProtocolError,
                     "no-local on a shared subscription (MQTT 5.0 §3.8.3.1)",
                 ));
             }
@@ -43,7 +43,11 @@ impl Broker {
                 .can_subscribe(&client, user.as_deref(), real_filter)
             {
                 tracing::warn!(client = %client, filter = %r.filter, "SUBSCRIBE denied by the ACL");
-                codes.push(if v5 { rc::NOT_AUTHORIZED } else { 0x80 });
+                codes.push(if v5 {
+                    ReasonCode::NotAuthorized
+                } else {
+                    ReasonCode::UnspecifiedError
+                });
                 continue;
             }
             let key: Arc<str> = r.filter.as_str().into();
@@ -65,7 +69,7 @@ impl Broker {
                 },
             );
             self.session_mut(sid).expect("checked").subs.insert(key, r.opts);
-            codes.push(r.opts.qos as u8);
+            codes.push(ReasonCode::granted(r.opts.qos));
             tracing::info!(
                 client = %client,
                 filter = %r.filter,
@@ -154,9 +158,9 @@ impl Broker {
             if had {
                 self.remove_sub(sid, &f);
                 tracing::info!(client = %client, filter = %f, "unsubscribed");
-                codes.push(rc::SUCCESS);
+                codes.push(ReasonCode::Success);
             } else {
-                codes.push(rc::NO_SUBSCRIPTION_EXISTED);
+                codes.push(ReasonCode::NoSubscriptionExisted);
             }
         }
         self.push_out(sid, Out::UnsubAck { pid, codes });

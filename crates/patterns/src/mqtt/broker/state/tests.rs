@@ -58,7 +58,7 @@ fn the_tick_closes_a_connection_silent_for_one_and_a_half_keep_alives() {
         matches!(
             &out[..],
             [Out::Disconnect {
-                reason: rc::KEEP_ALIVE_TIMEOUT,
+                reason: ReasonCode::KeepAliveTimeout,
                 ..
             }]
         ),
@@ -160,7 +160,10 @@ fn overlapping_subscriptions_give_one_copy_at_highest_qos_with_all_ids() {
     // The publisher got PUBREC for its QoS 2 message.
     assert!(matches!(
         outbox(&mut b, p, 2)[..],
-        [Out::PubRec { pid: 7, reason: 0 }]
+        [Out::PubRec {
+            pid: 7,
+            reason: ReasonCode::Success
+        }]
     ));
 }
 
@@ -249,11 +252,14 @@ fn qos2_incoming_is_delivered_once_and_released() {
         [
             Out::PubRec { pid: 5, .. },
             Out::PubRec { pid: 5, .. },
-            Out::PubComp { pid: 5, reason: 0 }
+            Out::PubComp {
+                pid: 5,
+                reason: ReasonCode::Success
+            }
         ]
     ));
     // Outgoing QoS 2 flow.
-    b.pubrec(s, pid, 0, now);
+    b.pubrec(s, pid, ReasonCode::Success, now);
     assert!(matches!(outbox(&mut b, s, 1)[..], [Out::PubRel { .. }]));
     b.pubcomp(s, pid, now);
     assert_eq!(b.session(s).unwrap().inflight_len(), 0);
@@ -276,7 +282,7 @@ fn receive_maximum_exceeded_is_a_violation() {
     let err = b
         .publish(p, pubin("t", "c", QoS::ExactlyOnce, 3), now)
         .unwrap_err();
-    assert_eq!(err.reason, rc::RECEIVE_MAXIMUM_EXCEEDED);
+    assert_eq!(err.reason, ReasonCode::ReceiveMaximumExceeded);
 }
 
 #[test]
@@ -321,7 +327,7 @@ fn will_on_abnormal_loss_not_on_disconnect_and_delay() {
     let mut r = req("w", true, true);
     r.will = Some(will(0));
     let w = connect(&mut b, 2, r.clone());
-    b.disconnect(w, 2, 0, None, now).unwrap();
+    b.disconnect(w, 2, ReasonCode::Success, None, now).unwrap();
     assert!(
         publishes(&outbox(&mut b, s, 1)).is_empty(),
         "clean DISCONNECT: no will"
@@ -396,7 +402,7 @@ fn empty_client_id_rules() {
     assert!(matches!(
         b.connect(1, req("", false, false), now),
         ConnectOutcome::Refused {
-            reason: rc::CLIENT_ID_NOT_VALID,
+            reason: ReasonCode::ClientIdentifierNotValid,
             ..
         }
     ));
@@ -422,7 +428,7 @@ fn offline_persistent_session_queues_qos1_not_qos0() {
     let now = Instant::now();
     let s = connect(&mut b, 1, req("s", false, false));
     sub(&mut b, s, "t", QoS::AtLeastOnce);
-    b.disconnect(s, 1, 0, None, now).unwrap();
+    b.disconnect(s, 1, ReasonCode::Success, None, now).unwrap();
     let p = connect(&mut b, 2, req("p", false, true));
     b.publish(p, pubin("t", "q0", QoS::AtMostOnce, 0), now).unwrap();
     b.publish(p, pubin("t", "q1", QoS::AtLeastOnce, 1), now).unwrap();
