@@ -6,6 +6,7 @@ Usage: python3 mqtt_web_pub.py HOST PORT [-r] [-V 5] TOPIC=PAYLOAD ... [--many N
   PAYLOAD     text, or hex:00ff for bytes that are not text
   --many N P  also N retained topics P/0/0 .. P/k/j (ten under each level-2 node)
   --rate R P  then publish R messages a second (QoS 0) to P/0 .. P/9 in turn until killed
+  --spread N  the stream goes to the --many names P/0/0 .. P/k/j (N of them) in turn instead
 Every message is QoS 1 and waited for (PUBACK), so when this exits the broker has them all.
 """
 import sys
@@ -19,6 +20,7 @@ retain = False
 proto = mqtt.MQTTv311
 messages = []
 stream = None
+spread = 0
 while args:
     a = args.pop(0)
     if a == "-r":
@@ -28,6 +30,8 @@ while args:
     elif a == "--many":
         n, prefix = int(args.pop(0)), args.pop(0)
         messages += [(f"{prefix}/{i // 10}/{i % 10}", f"v {i}".encode(), True) for i in range(n)]
+    elif a == "--spread":
+        spread = int(args.pop(0))
     elif a == "--rate":
         stream = (float(args.pop(0)), args.pop(0))
     else:
@@ -45,10 +49,11 @@ for info in infos:
 print(f"published {len(infos)}", flush=True)
 if stream:
     rate, prefix = stream
-    print(f"streaming {rate:g}/s to {prefix}/0..9", flush=True)
+    names = [f"{prefix}/{i // 10}/{i % 10}" for i in range(spread)] or [f"{prefix}/{i}" for i in range(10)]
+    print(f"streaming {rate:g}/s to {names[0]}..{names[-1]}", flush=True)
     start, sent = time.monotonic(), 0
     while True:
-        client.publish(f"{prefix}/{sent % 10}", f"n {sent}".encode(), qos=0)
+        client.publish(names[sent % len(names)], f"n {sent}".encode(), qos=0)
         sent += 1
         # Paced against the start, not the last message: the rate holds however long a call takes.
         time.sleep(max(0.0, start + sent / rate - time.monotonic()))
