@@ -401,7 +401,10 @@ fn web_topics_page_loads_while_messages_stream() {
         let seen = seen.as_u64().unwrap();
         browser::wait_js(
             &tab,
-            &format!("+document.querySelector('.tsummary').dataset.messages > {}", seen + 50),
+            &format!(
+                "+document.querySelector('.tsummary').dataset.messages > {}",
+                seen + 50
+            ),
             LONG,
         );
         tab.close(true).unwrap();
