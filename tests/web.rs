@@ -7,13 +7,8 @@ use crate::util::{self, browser};
 
 /// `sister web` on a free port; its URL.
 fn start_web(args: &[&str]) -> (util::Proc, String) {
-    let port = util::free_tcp_port();
-    let bind = format!("127.0.0.1:{port}");
-    let mut all = vec!["web", "--bind", bind.as_str()];
-    all.extend_from_slice(args);
-    let mut p = util::spawn_sister("sister web", &all);
-    p.wait_for_line("open http://", Duration::from_secs(20));
-    (p, format!("http://{bind}/"))
+    let (p, addr) = util::start_web(args);
+    (p, format!("http://{addr}/"))
 }
 
 #[test]

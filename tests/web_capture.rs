@@ -9,18 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::util::{self, browser};
-
-/// `sister web` on a free port with `args`; its address (`127.0.0.1:PORT`).
-fn start_web(args: &[&str]) -> (util::Proc, String) {
-    let port = util::free_tcp_port();
-    let bind = format!("127.0.0.1:{port}");
-    let mut all = vec!["web", "--bind", bind.as_str()];
-    all.extend_from_slice(args);
-    let mut p = util::spawn_sister("sister web", &all);
-    p.wait_for_line("open http://", Duration::from_secs(60));
-    (p, bind)
-}
+use crate::util::{self, browser, start_web};
 
 /// One HTTP/1.1 request (the server closes after it); the status and the body.
 fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {

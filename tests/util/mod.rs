@@ -384,3 +384,15 @@ pub fn try_http_get(url: &str) -> Result<String, String> {
     }
     Ok(body.to_string())
 }
+
+/// `sister web` with `args` on a free loopback port, once it says its URL; its address
+/// (`127.0.0.1:PORT`). The topic tree's tests start theirs with `--broker` (tests/web_topics.rs).
+pub fn start_web(args: &[&str]) -> (Proc, String) {
+    let port = free_tcp_port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut all = vec!["web", "--bind", bind.as_str()];
+    all.extend_from_slice(args);
+    let mut p = spawn_sister("sister web", &all);
+    p.wait_for_line("open http://", std::time::Duration::from_secs(60));
+    (p, bind)
+}
