@@ -26,7 +26,10 @@
 //!
 //! Output: one `name value` line per figure (the shell script takes medians of them).
 
-use std::ffi::OsStr;
+#[allow(dead_code)]
+#[path = "../tests/util/browser.rs"]
+mod browser;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -35,7 +38,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use headless_chrome::protocol::cdp::Page;
-use headless_chrome::{Browser, LaunchOptions, Tab};
+use headless_chrome::Tab;
 use serde_json::Value;
 
 struct Args {
@@ -194,25 +197,6 @@ fn api(a: &Args) {
     let (ms, one) = timed(addr, &format!("{flow}?conversation=1"));
     out("api_flow_conversation_ms", format!("{ms:.1}"));
     out("flow_conversation_events", n(&one, "events"));
-}
-
-fn chromium() -> Browser {
-    let path = std::env::var_os("CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    let options = LaunchOptions::default_builder()
-        .path(Some(path))
-        .headless(true)
-        .sandbox(false)
-        .window_size(Some((1400, 900)))
-        .idle_browser_timeout(Duration::from_secs(300))
-        .args(vec![
-            OsStr::new("--disable-gpu"),
-            OsStr::new("--disable-dev-shm-usage"),
-        ])
-        .build()
-        .expect("chromium launch options");
-    Browser::new(options).expect("cannot start chromium")
 }
 
 /// Evaluate `expr` (a promise is awaited); its value, which the page gives as a JSON string.
@@ -406,7 +390,7 @@ fn load(tab: &Arc<Tab>, url: &str, prefix: &str) {
 fn page(a: &Args) {
     let (server, ready) = start(a);
     out("web_ready2_s", format!("{ready:.3}"));
-    let browser = chromium();
+    let browser = browser::launch();
     let tab = browser.new_tab().expect("new tab");
     tab.set_default_timeout(Duration::from_secs(120));
     tab.call_method(Page::AddScriptToEvaluateOnNewDocument {
