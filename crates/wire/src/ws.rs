@@ -531,10 +531,11 @@ impl FrameHeader {
                 (n, 4)
             }
             127 => {
-                let Some(b) = buf.get(2..10) else {
+                // As an array straight from `get`: no conversion left that could panic.
+                let Some(b) = buf.get(2..10).and_then(|b| <[u8; 8]>::try_from(b).ok()) else {
                     return Err(DecodeError::needs(10 - buf.len()));
                 };
-                let n = u64::from_be_bytes(b.try_into().expect("8 bytes"));
+                let n = u64::from_be_bytes(b);
                 if n >> 63 != 0 {
                     return Err(DecodeError::invalid(
                         "64-bit length with the most significant bit set (RFC 6455 §5.2)",
@@ -647,8 +648,10 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: usize) {
     let wide = u64::from_ne_bytes([k[0], k[1], k[2], k[3], k[0], k[1], k[2], k[3]]);
     let mut chunks = data.chunks_exact_mut(8);
     for c in &mut chunks {
-        let v = u64::from_ne_bytes((&*c).try_into().expect("8 bytes")) ^ wide;
-        c.copy_from_slice(&v.to_ne_bytes());
+        // `chunks_exact_mut(8)` only yields 8-byte chunks, so this is always `Ok` (and cannot panic).
+        if let Ok(w) = <&mut [u8; 8]>::try_from(c) {
+            *w = (u64::from_ne_bytes(*w) ^ wide).to_ne_bytes();
+        }
     }
     for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
         *b ^= k[i % 4];
