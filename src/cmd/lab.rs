@@ -137,7 +137,7 @@ pub struct LabArgs {
     #[arg(long, value_name = "DIR")]
     capture: Option<std::path::PathBuf>,
     /// Run the worksheet in containers instead (compose/<pattern>.yml on the image --image), capturing
-    /// each pattern on its Docker bridge and analysing it (see src/cmd/lab_docker.rs)
+    /// each pattern on its Docker bridge and analysing it (see crates/patterns/src/lab/docker.rs)
     #[arg(long)]
     docker: bool,
     /// With --docker: the image to run (built by docker/build.sh)
@@ -345,7 +345,7 @@ impl Paint {
 
 pub async fn run(args: LabArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     if args.docker {
-        let known = super::lab_docker::pattern_names();
+        let known = patterns::lab::docker::pattern_names();
         if let Some(bad) = args.only.iter().find(|o| !known.contains(&o.as_str())) {
             anyhow::bail!("--docker knows the patterns {}, not {bad:?}", known.join(", "));
         }
@@ -359,13 +359,18 @@ pub async fn run(args: LabArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
             (Some(dir), _) | (None, Some(dir)) => dir,
             (None, None) => std::path::PathBuf::from("lab-docker"),
         };
-        return super::lab_docker::run(super::lab_docker::DockerLab {
+        let all_passed = patterns::lab::docker::run(patterns::lab::docker::DockerLab {
             image: args.image,
             out,
             only: args.only,
             keep_going: args.keep_going,
         })
-        .await;
+        .await?;
+        return Ok(if all_passed {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
     }
     if args.list {
         for p in PATTERNS {

@@ -20,7 +20,6 @@ pub mod https_args;
 pub mod ice;
 pub mod lab;
 pub mod lab_capture;
-pub mod lab_docker;
 pub mod lamport;
 pub mod logging;
 pub mod mqtt;

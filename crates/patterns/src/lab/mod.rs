@@ -15,6 +15,8 @@
 //! - Record every expectation with [`Checks::expect`]; the lab exits non-zero if any failed, naming it.
 //! - Stop everything you started before returning (trigger your shutdown, await your tasks).
 
+pub mod docker;
+
 use std::fmt::Display;
 use std::sync::Mutex;
 

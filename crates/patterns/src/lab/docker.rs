@@ -10,11 +10,13 @@
 //!    that the report names the containers and the port;
 //! 5. `docker compose down`, leaving no container or network behind.
 //!
-//! Everything is driven through the `docker` CLI, as a student would type it; nothing here is needed by
-//! the patterns themselves.
+//! Everything is driven through the `docker` CLI, as a student would type it, and the `sister` binary
+//! itself (`exe`: the capture and the analysis run as the student runs them, as separate processes).
+//! The CLI (`src/cmd/lab.rs`) only turns flags into a [`DockerLab`] and [`run`]'s verdict into an exit
+//! status. Errors here are sentences for the terminal, never matched on, hence `anyhow`.
 
 use std::path::{Path, PathBuf};
-use std::process::{ExitCode, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -342,7 +344,9 @@ struct Outcome {
     captured: Option<PathBuf>,
 }
 
-pub async fn run(lab: DockerLab) -> anyhow::Result<ExitCode> {
+/// Run the containerised lab; `Ok(true)` when every pattern passed, `Ok(false)` when one failed (the
+/// summary printed says which and why), `Err` when the lab could not run at all (no Docker, no image).
+pub async fn run(lab: DockerLab) -> anyhow::Result<bool> {
     let docker = Command::new("docker")
         .args(["info", "--format", "{{.ServerVersion}}"])
         .output()
@@ -411,11 +415,7 @@ pub async fn run(lab: DockerLab) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if all_ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(all_ok)
 }
 
 async fn run_pattern(
