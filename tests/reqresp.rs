@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
-use patterns::messages::{ClientConn, Framing, MessageReader};
+use patterns::framing::{ClientConn, Framing, MessageReader};
 use tokio::io::AsyncWriteExt;
 use wire::frame;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use patterns::messages::Framing;
+use patterns::framing::Framing;
 use patterns::reqresp::{bench, server};
 use patterns::{net, shutdown};
 use tracing::Instrument;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use patterns::console::Input;
-use patterns::messages::Framing;
+use patterns::framing::Framing;
 
 /// `--server`, `--wait`, `--raw`.
 #[derive(Debug, Args)]

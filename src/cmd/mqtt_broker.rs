@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use patterns::accept_loop::Limits;
 use patterns::mqtt::broker::{self, auth::Auth, config, state, BrokerOptions};
-use patterns::server::Limits;
 use patterns::tls::ServerTls;
 use tracing::Instrument;
 

@@ -98,7 +98,7 @@ pub async fn run(args: RestArgs) -> anyhow::Result<ExitCode> {
         Role::Server(a) => {
             let tls = a.tls.load()?;
             let listener = net::bind_tcp(&a.bind).await?;
-            let limits = patterns::server::Limits {
+            let limits = patterns::accept_loop::Limits {
                 max_connections: a.max_connections,
                 ..Default::default()
             };

@@ -1,6 +1,6 @@
 //! `sister corba server` and `sister corba naming`: GIOP over TCP, over tokio.
 //!
-//! One task per connection (the shared [`crate::server`] skeleton); each connection:
+//! One task per connection (the shared [`crate::accept_loop`] skeleton); each connection:
 //!
 //! ```text
 //!   accept ─► loop: read ─► cut whole messages (the 12-byte header says each one's size)
@@ -27,7 +27,7 @@ use wire::text::preview;
 use wire::DecodeError;
 
 use super::orb::Orb;
-use crate::server::{serve, Limits};
+use crate::accept_loop::{serve, Limits};
 use crate::shutdown::Signal;
 use crate::throttle::LogThrottle;
 

@@ -1,7 +1,7 @@
 //! HTTP/1.1 plumbing shared by REST, JSON-RPC and SOAP: two ways of serving on the lab's server
 //! skeleton, and a one-request-per-connection client; each in plain HTTP or in HTTPS ([`https`]).
 //!
-//! Serving: every connection runs on [`crate::server::serve`] (connection limit, Ctrl+C with a grace
+//! Serving: every connection runs on [`crate::accept_loop::serve`] (connection limit, Ctrl+C with a grace
 //! period, a `peer` field on every log line of that connection). With `--tls-cert`/`--tls-key` the
 //! connection task first runs the TLS handshake on the accepted TCP stream ([`https::ServerTls::accept`])
 //! and then serves the TLS stream exactly as it would have served the TCP one.
@@ -32,8 +32,8 @@ use tokio::net::TcpListener;
 pub mod https;
 pub mod server;
 
+use crate::accept_loop::Limits;
 use crate::net::{self, NetError};
-use crate::server::Limits;
 use crate::shutdown::Signal;
 use crate::tls::{self, TlsConnector, TlsError};
 
@@ -47,7 +47,7 @@ pub async fn serve(
 ) -> io::Result<()> {
     announce(&listener, tls.as_ref());
     // The skeleton already runs each connection inside a `conn{peer=...}` span.
-    crate::server::serve(listener, limits, shutdown, move |stream, _peer, sd| {
+    crate::accept_loop::serve(listener, limits, shutdown, move |stream, _peer, sd| {
         let service = TowerToHyperService::new(router.clone());
         let tls = tls.clone();
         async move {

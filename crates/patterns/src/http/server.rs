@@ -1,6 +1,6 @@
 //! sister's own HTTP/1.1 server loop, under `sister rpc server` and `sister soap server`.
 //!
-//! One task per connection (on [`crate::server::serve`], like every server of the lab):
+//! One task per connection (on [`crate::accept_loop::serve`], like every server of the lab):
 //! ```text
 //!   read what the socket has ──► Decoder: whole requests out of the buffer (wire::http)
 //!        ▲                              │ each one
@@ -35,7 +35,7 @@ use tokio::net::TcpListener;
 use wire::http::{encode_response, Answering, Decoder, Limits, Progress, Refusal, Request, Response};
 
 use super::https::ServerTls;
-use crate::server::{self, Limits as ServerLimits};
+use crate::accept_loop::{self, Limits as ServerLimits};
 use crate::shutdown::Signal;
 
 /// What a server does with each request.
@@ -66,7 +66,7 @@ pub async fn serve<S: Service>(
 ) -> io::Result<()> {
     super::announce(&listener, tls.as_ref());
     let service = Arc::new(service);
-    server::serve(listener, limits, shutdown, move |stream, _peer, sd| {
+    accept_loop::serve(listener, limits, shutdown, move |stream, _peer, sd| {
         let service = service.clone();
         let tls = tls.clone();
         async move {

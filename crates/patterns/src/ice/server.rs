@@ -1,6 +1,6 @@
 //! `sister ice server`: the course's object adapter `SimpleAdapter` on TCP 11000, over tokio.
 //!
-//! One task per connection (the shared [`crate::server`] skeleton); each connection:
+//! One task per connection (the shared [`crate::accept_loop`] skeleton); each connection:
 //!
 //! ```text
 //!   accept ─► send ValidateConnection ─► loop: read ─► decode every whole message in the buffer
@@ -28,8 +28,8 @@ use wire::text::preview;
 use wire::DecodeError;
 
 use super::adapter::Adapter;
+use crate::accept_loop::{serve, Limits};
 use crate::console::Say;
-use crate::server::{serve, Limits};
 use crate::shutdown::Signal;
 use crate::throttle::LogThrottle;
 

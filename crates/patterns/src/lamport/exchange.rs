@@ -24,7 +24,7 @@ use wire::lamport::{LamportMessage, MAX_MESSAGE};
 use wire::DecodeError;
 
 use super::clock::LamportClock;
-use crate::server::{serve, Limits};
+use crate::accept_loop::{serve, Limits};
 use crate::shutdown::Signal;
 
 /// Errors of one exchange.

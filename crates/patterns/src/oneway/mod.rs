@@ -31,8 +31,8 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use crate::console::{Input, Log};
+use crate::framing::Framing;
 use crate::lab::Checks;
-use crate::messages::Framing;
 use crate::{net, shutdown};
 
 /// The course's port for this pattern.

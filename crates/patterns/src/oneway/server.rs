@@ -8,8 +8,8 @@ use tokio::sync::mpsc;
 use wire::frame::{self, Mode};
 use wire::text::preview;
 
-use crate::messages::MessageReader;
-use crate::server::{serve, Limits};
+use crate::accept_loop::{serve, Limits};
+use crate::framing::MessageReader;
 use crate::shutdown::Signal;
 use crate::throttle::LogThrottle;
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Barrier;
 use wire::frame::Mode;
 
-use crate::messages::{ClientConn, ClientError, Framing};
+use crate::framing::{ClientConn, ClientError, Framing};
 
 /// One measurement run.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@ use std::time::Duration;
 use wire::text::show;
 
 use crate::console::{step, Input, Say, Step};
-use crate::messages::{ClientConn, ClientError, Framing};
+use crate::framing::{ClientConn, ClientError, Framing};
 
 /// Where and how to connect.
 #[derive(Debug, Clone)]

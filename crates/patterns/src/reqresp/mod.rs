@@ -21,7 +21,7 @@
 //! sister's client and server therefore frame every message (`0x01 | u32 length | payload`, see
 //! [`wire::frame`]); between two sister peers a 1 MB message and 10,000 messages sent back to back arrive
 //! exactly as sent. The server tells a framed peer from one of the course's raw clients by the first byte
-//! (see [`crate::messages`]), so the course's `client.py` and `auto_client.py` keep working unchanged, and
+//! (see [`crate::framing`]), so the course's `client.py` and `auto_client.py` keep working unchanged, and
 //! sister's client notices the course's `server.py` from its first reply and falls back to raw mode.
 //!
 //! # In a capture
@@ -39,8 +39,8 @@ use std::time::Duration;
 use tracing::Instrument;
 
 use crate::console::{Input, Log};
+use crate::framing::{ClientConn, ClientError, Framing};
 use crate::lab::Checks;
-use crate::messages::{ClientConn, ClientError, Framing};
 use crate::{net, shutdown};
 
 /// The course's port for this pattern.

@@ -11,8 +11,8 @@ use tokio::net::{TcpListener, TcpStream};
 use wire::frame::{self, Mode};
 use wire::text::preview;
 
-use crate::messages::{write_message, MessageReader};
-use crate::server::{serve, Limits};
+use crate::accept_loop::{serve, Limits};
+use crate::framing::{write_message, MessageReader};
 use crate::shutdown::Signal;
 use crate::throttle::LogThrottle;
 

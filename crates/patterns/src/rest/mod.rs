@@ -22,8 +22,8 @@ pub mod server;
 
 use std::time::Duration;
 
+use crate::accept_loop::Limits;
 use crate::lab::Checks;
-use crate::server::Limits;
 use crate::shutdown;
 
 /// The worksheet's REST scenario: the server on loopback, the client's `--op both -a 10 -b 5`, then the

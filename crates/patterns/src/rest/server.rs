@@ -25,9 +25,9 @@ use axum::Router;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
+use crate::accept_loop::Limits;
 use crate::calc::{self, CalcError, Op};
 use crate::http::https::ServerTls;
-use crate::server::Limits;
 use crate::shutdown::Signal;
 
 /// The course's port.

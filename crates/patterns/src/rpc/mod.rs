@@ -30,8 +30,8 @@ use serde_json::json;
 use tracing::Instrument;
 use wire::jsonrpc::{codes, Request};
 
+use crate::accept_loop::Limits;
 use crate::lab::Checks;
-use crate::server::Limits;
 use crate::shutdown;
 
 /// The worksheet's JSON-RPC scenario: the course's two calls, then a batch with an error and a

@@ -16,9 +16,9 @@ use tokio::net::TcpListener;
 use wire::http::{Refusal, Request, Response};
 use wire::jsonrpc::{self, codes, ErrorObject, Id};
 
+use crate::accept_loop::Limits;
 use crate::http::https::ServerTls;
 use crate::http::server::Service;
-use crate::server::Limits;
 use crate::shutdown::Signal;
 
 /// The course's port.

@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use tracing::Instrument;
 
+use crate::accept_loop::Limits;
 use crate::lab::Checks;
-use crate::server::Limits;
 use crate::shutdown;
 
 /// The worksheet's SOAP scenario: fetch the WSDL, call `add(10, 5)`, then the worksheet's modification

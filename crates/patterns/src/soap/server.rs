@@ -15,10 +15,10 @@ use wire::http::{Refusal, Request, Response};
 use wire::soap::{self, Fault};
 use wire::xml::Limits as XmlLimits;
 
+use crate::accept_loop::Limits;
 use crate::http::https::ServerTls;
 use crate::http::server::Service;
 use crate::http::Scheme;
-use crate::server::Limits;
 use crate::shutdown::Signal;
 
 /// The course's port.

@@ -13,7 +13,7 @@ use wire::text::show;
 
 use super::state::{self, Kind};
 use crate::console::{step, Input, Say, Step};
-use crate::messages::{write_message, ClientConn, ClientError, Framing};
+use crate::framing::{write_message, ClientConn, ClientError, Framing};
 
 /// Where and how to connect.
 #[derive(Debug, Clone)]

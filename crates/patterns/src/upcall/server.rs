@@ -33,8 +33,8 @@ use wire::frame::{self, Mode};
 use wire::text::preview;
 
 use super::state;
-use crate::messages::{write_message, MessageReader};
-use crate::server::{serve, Limits};
+use crate::accept_loop::{serve, Limits};
+use crate::framing::{write_message, MessageReader};
 use crate::shutdown::Signal;
 
 /// Settings of the server.

@@ -511,11 +511,11 @@ impl Socket {
         tokio::spawn(
             async move {
                 let stop = shared.stop.clone();
-                let limits = crate::server::Limits {
+                let limits = crate::accept_loop::Limits {
                     grace: Duration::from_millis(200),
                     ..Default::default()
                 };
-                let _ = crate::server::serve(listener, limits, stop, move |stream, addr, _| {
+                let _ = crate::accept_loop::serve(listener, limits, stop, move |stream, addr, _| {
                     peer::serve_accepted(shared.clone(), stream, addr)
                 })
                 .await;

@@ -170,7 +170,7 @@ pub(super) enum NotParked {
 /// A new task for a parked client: its socket back in tokio, the same connection loop as before.
 fn resume(runtime: &Handle, role: &tracing::Span, hub: Arc<Hub>, p: Parked) {
     let Parked { stream, conn } = p;
-    // The same `conn{peer, client}` span a connection has from the start (server::serve, then the
+    // The same `conn{peer, client}` span a connection has from the start (accept_loop::serve, then the
     // CONNECT), made again: the parked client kept none.
     let span = tracing::info_span!(parent: role, "conn", peer = tracing::field::Empty, client = tracing::field::Empty);
     if !span.is_disabled() {
@@ -211,7 +211,7 @@ fn resume(runtime: &Handle, role: &tracing::Span, hub: Arc<Hub>, p: Parked) {
 }
 
 /// Counts the resumed tasks still running, so the shutdown can wait for them (they are not the
-/// tasks `server::serve` waits for).
+/// tasks `accept_loop::serve` waits for).
 struct Resumed(Arc<Hub>);
 
 impl Resumed {

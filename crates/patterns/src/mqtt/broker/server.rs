@@ -49,7 +49,7 @@ use super::state::{
     self, Broker, ConnectOutcome, ConnectReq, Ending, Message, MsgProps, Out, PublishIn, QoS, SubOpts,
     SubReq, Violation,
 };
-use crate::server::{self, Limits};
+use crate::accept_loop::{self, Limits};
 use crate::shutdown::Signal;
 use crate::tls;
 use tracing::Instrument;
@@ -91,7 +91,7 @@ pub(super) struct Hub {
     shutting_down: AtomicBool,
     /// Idle clients without a task (see [`super::parking`]).
     parking: Arc<Parking>,
-    /// Tasks of clients resumed from the parking, which `server::serve` does not know: the shutdown
+    /// Tasks of clients resumed from the parking, which `accept_loop::serve` does not know: the shutdown
     /// waits for them too.
     pub(super) resumed: AtomicUsize,
     pub(super) resumed_done: Notify,
@@ -274,7 +274,7 @@ pub async fn run_listeners(
         let h = hub.clone();
         let ctx = Arc::new(ctx);
         let limits = ctx.limits.clone();
-        let serve = server::serve(listener, limits, shutdown.clone(), move |stream, _peer, sd| {
+        let serve = accept_loop::serve(listener, limits, shutdown.clone(), move |stream, _peer, sd| {
             let hub = h.clone();
             // Boxed: the handshake's buffers and timers are needed for a moment, the connection's
             // own state for as long as the client stays (see `a_connection_task_stays_small`).
