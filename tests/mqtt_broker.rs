@@ -94,7 +94,7 @@ impl Raw {
     /// The next packet, or `None` when the broker closed the connection.
     fn recv(&mut self) -> Option<Packet> {
         loop {
-            match mqtt::decode(&self.buf, self.version) {
+            match mqtt::Decoder::with_version(self.version).decode(&self.buf) {
                 Ok((p, used)) => {
                     self.buf.drain(..used);
                     return Some(p);
@@ -375,7 +375,7 @@ fn a_subscribe_that_arrived_first_takes_effect_before_another_clients_publish() 
         // The PUBLISH, unless it was routed before the SUBSCRIBE (then the read times out).
         let mut chunk = [0u8; 256];
         loop {
-            match mqtt::decode(&subscriber.buf, Version::V3_1_1) {
+            match mqtt::Decoder::with_version(Version::V3_1_1).decode(&subscriber.buf) {
                 Ok((Packet::Publish(m), used)) => {
                     assert_eq!(m.topic, topic, "round {i}");
                     subscriber.buf.drain(..used);

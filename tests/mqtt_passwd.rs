@@ -179,7 +179,7 @@ fn connack(port: u16, version: Version, user: Option<&str>, pass: Option<&str>) 
     let mut buf = Vec::new();
     let mut chunk = [0u8; 256];
     loop {
-        if mqtt::decode(&buf, version).is_ok() {
+        if mqtt::Decoder::with_version(version).decode(&buf).is_ok() {
             return buf;
         }
         match s.read(&mut chunk) {

@@ -19,17 +19,18 @@ fuzz_target!(|data: &[u8]| {
     };
     // A 1 MiB limit, as a broker would set: larger announced packets are refused from the header.
     while !rest.is_empty() {
-        let _ = mqtt::check(rest);
-        let decoded = mqtt::decode_with_limit(rest, version, 1 << 20);
+        let decoder = || mqtt::Decoder::with_version(version).with_limit(1 << 20);
+        let _ = decoder().frame(rest);
+        let decoded = decoder().decode(rest);
         // The zero-copy decoder must see exactly the same packet.
-        let shared = mqtt::decode_bytes(&bytes::Bytes::copy_from_slice(rest), version, 1 << 20);
+        let shared = decoder().decode_bytes(&bytes::Bytes::copy_from_slice(rest));
         assert_eq!(shared, decoded);
         match decoded {
             Ok((packet, used)) => {
                 assert!(used > 0 && used <= rest.len());
                 let _ = packet.to_string();
                 let bytes = packet.to_vec(version).expect("a decoded packet re-encodes");
-                let (again, n) = mqtt::decode(&bytes, version).expect("a re-encoded packet decodes");
+                let (again, n) = decoder().decode(&bytes).expect("a re-encoded packet decodes");
                 assert_eq!(again, packet);
                 assert_eq!(n, bytes.len());
                 rest = &rest[used..];

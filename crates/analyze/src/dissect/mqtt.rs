@@ -5,13 +5,15 @@
 //! - the *version* changes how bytes read (5.0 has properties where 3.1.1 has none). The CONNECT says it
 //!   (protocol level 4 or 5). A capture that starts after the CONNECT (the subscriber in the Rahmat
 //!   capture was connected before tcpdump started) has no CONNECT: sister guesses 3.1.1, and switches to
-//!   5.0 when a packet only parses as 5.0 (its properties make sense);
+//!   5.0 when a packet only parses as 5.0 (its properties make sense). That is `wire::mqtt::Decoder`'s
+//!   guessing mode, the decoder the broker and the clients use: one for both directions, as the
+//!   CONNECT's version is the server's too;
 //! - a request a client waits for (CONNECT → CONNACK, SUBSCRIBE → SUBACK, PINGREQ → PINGRESP, QoS 1/2
 //!   PUBLISH → PUBACK/PUBREC) that never gets its answer is reported as unanswered.
 
 use std::collections::{BTreeMap, VecDeque};
 
-use wire::mqtt::{self, Packet, QoS, Version};
+use wire::mqtt::{self, Decoder, Packet, QoS};
 
 use super::{preview, Dissector, Messages, Msg, Note};
 use crate::report::Direction;
@@ -30,9 +32,9 @@ struct Half {
 }
 
 pub struct Mqtt {
-    /// Known from the CONNECT; `None` while guessing.
-    version: Option<Version>,
-    guess: Version,
+    /// Both directions' version: from the CONNECT, guessed while there is none. It holds no bytes:
+    /// whole packets are decoded where they lie, in the segment or in a half's `buf`.
+    decoder: Decoder,
     halves: [Half; 2],
     /// Requests waiting for an answer: (what, packet id or 0, time, summary).
     pending: VecDeque<(&'static str, u16, f64, String)>,
@@ -74,22 +76,15 @@ pub fn is_connect(b: &[u8]) -> bool {
     rest.starts_with(b"\x00\x04MQTT") || rest.starts_with(b"\x00\x06MQIsdp")
 }
 
-/// True when `b` starts with a whole MQTT packet that decodes (used with the port hint, for streams that
-/// start after the CONNECT).
-/// Do the bytes start with a run of whole MQTT packets? `Some(true)`: at least one whole packet, and
-/// every whole packet decodes (as 3.1.1 or 5.0); `Some(false)`: one does not; `None`: the first packet
-/// is not complete yet (its fixed header promises more bytes than there are).
+/// Do the bytes start with a run of whole MQTT packets (used with the port hint, for streams that
+/// start after the CONNECT)? `Some(true)`: at least one whole packet, and every whole packet decodes
+/// (as 3.1.1 or 5.0, each on its own); `Some(false)`: one does not; `None`: the first packet is not
+/// complete yet (its fixed header promises more bytes than there are).
 pub fn packet_run(mut b: &[u8]) -> Option<bool> {
     let mut whole = 0;
     loop {
-        match mqtt::check(b) {
-            Ok(n) => {
-                let ok = [Version::V3_1_1, Version::V5]
-                    .iter()
-                    .any(|&v| mqtt::decode(&b[..n], v).is_ok());
-                if !ok {
-                    return Some(false);
-                }
+        match Decoder::guessing().decode(b) {
+            Ok((_, n)) => {
                 whole += 1;
                 b = &b[n..];
                 if b.is_empty() {
@@ -102,45 +97,17 @@ pub fn packet_run(mut b: &[u8]) -> Option<bool> {
     }
 }
 
+/// Does `b` start with a whole MQTT packet that decodes (as 3.1.1 or 5.0)?
 pub fn looks_like_mqtt(b: &[u8]) -> bool {
-    match mqtt::check(b) {
-        Ok(n) => [Version::V3_1_1, Version::V5]
-            .iter()
-            .any(|&v| mqtt::decode(&b[..n], v).is_ok()),
-        Err(_) => false,
-    }
+    Decoder::guessing().decode(b).is_ok()
 }
 
 impl Mqtt {
     pub fn new() -> Self {
         Mqtt {
-            version: None,
-            guess: Version::V3_1_1,
+            decoder: Decoder::guessing().with_limit(MAX_PACKET),
             halves: [Half::default(), Half::default()],
             pending: VecDeque::new(),
-        }
-    }
-
-    fn decode(&mut self, b: &[u8]) -> Result<Packet, String> {
-        let version = self.version.unwrap_or(self.guess);
-        match mqtt::decode(b, version) {
-            Ok((p, _)) => Ok(p),
-            Err(e) if self.version.is_none() => {
-                // No CONNECT seen: perhaps 5.0 after all.
-                let other = if version == Version::V5 {
-                    Version::V3_1_1
-                } else {
-                    Version::V5
-                };
-                match mqtt::decode(b, other) {
-                    Ok((p, _)) => {
-                        self.guess = other;
-                        Ok(p)
-                    }
-                    Err(_) => Err(e.to_string()),
-                }
-            }
-            Err(e) => Err(e.to_string()),
         }
     }
 
@@ -153,39 +120,40 @@ impl Mqtt {
             if rest.is_empty() {
                 return used;
             }
-            let h = &mut self.halves[dir.index()];
-            let total = match mqtt::check(rest) {
-                Ok(n) => n,
-                Err(mqtt::Error::Incomplete { needed }) => {
-                    if let Some(n) = needed {
-                        if rest.len() + n > MAX_PACKET {
-                            let start = h.offset;
-                            let have = rest.len() as u64;
-                            h.skip = n as u64;
-                            out.push(malformed(
-                                dir,
-                                t,
-                                start,
-                                &format!("MQTT packet of {} bytes, too large to keep", have + n as u64),
-                            ));
-                            return input.len();
-                        }
-                    }
-                    return used;
+            let start = self.halves[dir.index()].offset;
+            let (total, error) = match self.decoder.decode(rest) {
+                Ok((p, total)) => {
+                    self.halves[dir.index()].offset += total as u64;
+                    self.packet(dir, t, start, total, p, out);
+                    used += total;
+                    continue;
                 }
-                Err(e) => {
-                    h.broken = true;
-                    out.push(malformed(dir, t, h.offset, &e.to_string()));
+                Err(e) if e.is_incomplete() => return used,
+                Err(mqtt::Error::TooLarge { size, .. }) => {
+                    // Announced by its fixed header: the rest of it is skipped as it comes.
+                    self.halves[dir.index()].skip = size.saturating_sub(rest.len()) as u64;
+                    let what = format!("MQTT packet of {size} bytes, too large to keep");
+                    out.push(malformed(dir, t, start, &what));
                     return input.len();
                 }
+                Err(e) => (self.decoder.frame(rest), e.to_string()),
             };
-            let start = h.offset;
-            h.offset += total as u64;
-            match self.decode(&rest[..total]) {
-                Ok(p) => self.packet(dir, t, start, total, p, out),
-                Err(e) => out.push(malformed(dir, t, start, &e)),
+            let h = &mut self.halves[dir.index()];
+            match total {
+                // A whole packet whose content is wrong: reported, and the stream goes on after it.
+                Ok(total) => {
+                    h.offset += total as u64;
+                    out.push(malformed(dir, t, start, &error));
+                    used += total;
+                }
+                // The fixed header itself is wrong (a reserved type, a length of more than 4 bytes):
+                // packets cannot be found in this direction any more.
+                Err(_) => {
+                    h.broken = true;
+                    out.push(malformed(dir, t, start, &error));
+                    return input.len();
+                }
             }
-            used += total;
         }
     }
 
@@ -193,10 +161,8 @@ impl Mqtt {
     /// and the requests waiting for their answer.
     fn track(&mut self, t: f64, p: &Packet) {
         match p {
-            Packet::Connect(c) => {
-                self.version = Some(c.version);
-                self.pending.push_back(("CONNECT", 0, t, p.to_string()));
-            }
+            // (Its version is the decoder's from now on.)
+            Packet::Connect(_) => self.pending.push_back(("CONNECT", 0, t, p.to_string())),
             Packet::ConnAck(_) => self.answer("CONNECT", 0),
             Packet::Publish(pb) if pb.qos != QoS::AtMostOnce => {
                 self.pending
@@ -291,10 +257,13 @@ impl Mqtt {
                 f.insert("reason".into(), a.reason.to_string());
             }
         }
-        if self.version.is_none() && !matches!(p, Packet::Connect(_)) {
+        if self.decoder.is_guessed() {
             f.insert(
                 "version".into(),
-                format!("{:?} (guessed: no CONNECT in the capture)", self.guess),
+                format!(
+                    "{:?} (guessed: no CONNECT in the capture)",
+                    self.decoder.version()
+                ),
             );
         }
         let summary = match &p {
@@ -401,7 +370,7 @@ fn malformed(dir: Direction, t: f64, offset: u64, what: &str) -> Msg {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wire::mqtt::Publish;
+    use wire::mqtt::{Publish, Version};
 
     fn bytes(p: &Packet, v: Version) -> Vec<u8> {
         p.to_vec(v).unwrap()

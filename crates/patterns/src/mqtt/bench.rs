@@ -24,7 +24,9 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
-use wire::mqtt::{self, Ack, Connect, Packet, Properties, Publish, QoS, Subscribe, Subscription, Version};
+use wire::mqtt::{
+    self, Ack, Connect, Decoder, Packet, Properties, Publish, QoS, Subscribe, Subscription, Version,
+};
 
 /// One load to generate.
 #[derive(Debug, Clone)]
@@ -166,7 +168,7 @@ async fn connect<S: BenchStream>(mut s: S, id: String) -> io::Result<(S, BytesMu
 
 async fn read_packet<S: AsyncRead + Unpin>(s: &mut S, buf: &mut BytesMut) -> io::Result<Packet> {
     loop {
-        match mqtt::decode(buf, V) {
+        match Decoder::with_version(V).decode(buf) {
             Ok((p, used)) => {
                 buf.advance(used);
                 return Ok(p);
@@ -356,10 +358,11 @@ async fn subscriber<S: BenchStream>(mut s: S, mut buf: BytesMut, qos: QoS, base:
     let mut st = SubStats::default();
     let mut acks = Vec::new();
     let idle = Duration::from_secs(2);
+    let mut decoder = Decoder::with_version(V);
     loop {
         // Decode everything buffered, acknowledge it in one write, then read more.
         loop {
-            match mqtt::decode(&buf, V) {
+            match decoder.decode(&buf) {
                 Ok((p, used)) => {
                     buf.advance(used);
                     if let Packet::Publish(m) = p {
@@ -408,9 +411,10 @@ async fn publisher<S: BenchStream>(
         let window = window.clone();
         Some(tokio::spawn(async move {
             let mut acked = 0u64;
+            let mut decoder = Decoder::with_version(V);
             loop {
                 loop {
-                    match mqtt::decode(&buf, V) {
+                    match decoder.decode(&buf) {
                         Ok((p, used)) => {
                             buf.advance(used);
                             if let Packet::PubAck(_) = p {

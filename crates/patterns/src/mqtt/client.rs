@@ -37,8 +37,8 @@ use tokio::net::TcpStream;
 use crate::tls::ClientTls;
 use tokio::time::{timeout_at, Instant};
 use wire::mqtt::{
-    self, Ack, ConnAck, Connect, Disconnect, Packet, Properties, Publish, QoS, ReasonCode, SubAck, Subscribe,
-    Subscription, Version, Will,
+    self, Ack, ConnAck, Connect, Decoder, Disconnect, Packet, Properties, Publish, QoS, ReasonCode, SubAck,
+    Subscribe, Subscription, Version, Will,
 };
 
 use crate::net::{self, NetError};
@@ -242,6 +242,8 @@ impl ClientState {
 pub struct Client {
     stream: Stream,
     buf: BytesMut,
+    /// Reads the broker's packets from `buf`, in our version.
+    decoder: Decoder,
     out: BytesMut,
     version: Version,
     /// The keep-alive in force (the broker's Server Keep Alive overrides ours in 5.0).
@@ -313,6 +315,7 @@ impl Client {
         let mut client = Client {
             stream,
             buf: BytesMut::with_capacity(4096),
+            decoder: Decoder::with_version(opts.version),
             out: BytesMut::with_capacity(256),
             version: opts.version,
             keep_alive: (opts.keep_alive > 0).then(|| Duration::from_secs(opts.keep_alive.into())),
@@ -417,16 +420,9 @@ impl Client {
     /// reasonable amount of time after it has sent a PINGREQ, it SHOULD close the Network Connection").
     async fn read_packet(&mut self) -> Result<Packet, ClientError> {
         loop {
-            // `check` frames, then the whole packet is split off the buffer and decoded in place:
-            // the payload of a PUBLISH stays in the bytes read from the socket (no copy).
-            let decoded = match mqtt::check(&self.buf) {
-                Ok(len) => {
-                    let frame = self.buf.split_to(len).freeze();
-                    mqtt::decode_bytes(&frame, self.version, mqtt::MAX_PACKET_SIZE).map(|(p, _)| p)
-                }
-                Err(e) => Err(e),
-            };
-            match decoded {
+            // A whole packet is split off the buffer and decoded in place: the payload of a PUBLISH
+            // stays in the bytes read from the socket (no copy).
+            match self.decoder.decode_from(&mut self.buf) {
                 Ok(packet) => {
                     self.ping_sent = None;
                     self.show("<-", &packet);

@@ -257,7 +257,7 @@ mod tests {
     use bytes::BytesMut;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
-    use wire::mqtt::{self, Ack, ConnAck, Packet, Version};
+    use wire::mqtt::{Ack, ConnAck, Decoder, Packet, Version};
 
     use super::*;
 
@@ -276,7 +276,7 @@ mod tests {
         }
         async fn recv(&mut self) -> Packet {
             loop {
-                match mqtt::decode(&self.buf, Version::V3_1_1) {
+                match Decoder::with_version(Version::V3_1_1).decode(&self.buf) {
                     Ok((p, used)) => {
                         let _ = self.buf.split_to(used);
                         return p;

@@ -14,8 +14,8 @@
 //!   then            exactly "remaining length" bytes: variable header, then payload
 //! ```
 //!
-//! That is how a reader cuts a TCP stream into packets: one type byte, a length, the body ([`check`]
-//! does only that). The flags are fixed for every type but PUBLISH (§2.2.2): `0010` for PUBREL,
+//! That is how a reader cuts a TCP stream into packets: one type byte, a length, the body
+//! ([`Decoder::frame`] does only that). The flags are fixed for every type but PUBLISH (§2.2.2): `0010` for PUBREL,
 //! SUBSCRIBE and UNSUBSCRIBE, `0000` for the rest; other values make the packet malformed. PUBLISH uses
 //! them for DUP, QoS and RETAIN.
 //!
@@ -46,34 +46,36 @@
 //! mqtt::encode(&msg, Version::V3_1_1, &mut buf).unwrap();
 //! assert_eq!(&buf[..4], &[0x30, 24, 0x00, 11]); // PUBLISH QoS 0, 24 bytes follow, topic of 11
 //!
-//! let (decoded, used) = mqtt::decode(&buf, Version::V3_1_1).unwrap();
+//! let mut decoder = mqtt::Decoder::with_version(Version::V3_1_1);
+//! let (decoded, used) = decoder.decode(&buf).unwrap();
 //! assert_eq!((decoded, used), (msg, buf.len()));
-//! assert!(mqtt::decode(&buf[..10], Version::V3_1_1).unwrap_err().is_incomplete());
+//! assert!(decoder.decode(&buf[..10]).unwrap_err().is_incomplete());
 //! ```
 //!
 //! The entry points:
-//! - [`decode`] (the crate-wide contract, [`DecodeError`]) and [`decode_with_limit`] (MQTT's own
-//!   [`Error`], with the 5.0 reason code to close with, and a maximum packet size checked from the
-//!   fixed header); [`decode_bytes`], the same from a [`Bytes`] without copying payloads;
-//! - [`check`]: only frame (is a whole packet buffered, how long is it);
+//! - [`Decoder`], the one way to decode, used by the broker, the clients and the analyzer: one
+//!   stream's version (followed from its CONNECT, or guessed for a capture that missed it) and its
+//!   Maximum Packet Size, checked from the fixed header. `decode` from a `&[u8]`, `decode_bytes`
+//!   from a [`Bytes`] without copying payloads, `decode_from` a read buffer, `frame` only frames.
+//!   Its errors are MQTT's own [`Error`]: `Incomplete` (read more) or why the bytes are not MQTT,
+//!   with the 5.0 reason code to close with; `From<Error>` gives the crate-wide [`DecodeError`];
 //! - [`encode`] into any `BufMut` (`Vec<u8>`, `BytesMut`), [`Packet::to_vec`], [`Packet::encoded_len`];
-//! - [`Decoder`]: one direction of a connection, following the version its CONNECT set;
-//!   [`sniff`]: is this the start of an MQTT stream (a CONNECT, or a CONNACK)?
+//! - [`sniff`]: is this the start of an MQTT stream (a CONNECT, or a CONNACK)?
 //! - `Display` on [`Packet`]: one line per packet (`PUBLISH topic=sister/temp qos=0 payload="Suhu:
 //!   28°C" (11 bytes)`), as the logs, `sister mqtt pub -d` and the analyzer print it.
 //!
 //! The version matters after CONNECT: 5.0 packets carry properties where 3.1.1 packets carry none, so
 //! the same bytes read differently. A CONNECT says its own version (its protocol level: 3, 4 or 5) and is
-//! decoded whatever `version` is passed; a server passes the CONNECT's version from then on.
+//! decoded whatever the decoder's version; the decoder follows it from then on.
 //!
 //! # Ownership (why `Packet` is owned, not borrowed)
 //!
 //! Decoded packets own their data: strings as `String`, payloads and binary fields as [`bytes::Bytes`].
 //! A broker keeps and forwards what it decodes (one PUBLISH to fifty subscribers clones a `Bytes`,
 //! which shares one buffer), so a borrowing `Packet<'a>` would have to be converted at once anyway.
-//! [`decode`] copies payloads out of the `&[u8]` it is given; [`decode_bytes`] takes a `Bytes` and
-//! slices payloads out of it without copying, for a reader that owns its input (the broker's read
-//! buffer frozen, the analyzer's reassembled stream). See ARCHITECTURE.md.
+//! [`Decoder::decode`] copies payloads out of the `&[u8]` it is given; [`Decoder::decode_bytes`] and
+//! [`Decoder::decode_from`] slice them out of a `Bytes` without copying, for a reader that owns its
+//! input (the client's read buffer). See ARCHITECTURE.md.
 
 pub mod ack;
 pub mod codec;
@@ -101,6 +103,7 @@ pub use stream::{sniff, Decoder, Side};
 pub use subscribe::{SubAck, Subscribe, Subscription, UnsubAck, Unsubscribe};
 pub use types::{QoS, ReasonCode, RetainHandling, SubscriptionOptions, Version};
 
+#[cfg(doc)]
 use crate::DecodeError;
 use codec::{Reader, VarInt};
 
@@ -330,30 +333,28 @@ impl Packet {
     }
 }
 
-/// Say whether `buf` starts with a whole packet, and how long it is, without decoding it.
-///
-/// `Ok(n)`: the first `n` bytes are one packet. `Err(Incomplete)`: read more. `Err(Malformed)`: the
-/// first byte is a reserved type or has flags its type forbids, or the remaining length is longer than
-/// 4 bytes. This is what a reader loop uses to know when to call [`decode`]; a broker also compares the
-/// announced size with its maximum before buffering that much.
-pub fn check(buf: &[u8]) -> Result<usize, Error> {
+/// Read the fixed header at the front of `buf` (MQTT 3.1.1 §2.2, 5.0 §2.1): the packet type, where
+/// the body starts and where the packet ends (whether or not that many bytes are there yet).
+/// `Malformed`: a reserved type, flags its type forbids, a remaining length longer than 4 bytes.
+/// `TooLarge`: the packet is over `max_size`, known before its body is buffered.
+#[inline]
+fn frame(buf: &[u8], max_size: usize) -> Result<(PacketType, usize, usize), Error> {
     let Some(&first) = buf.first() else {
         return Err(Error::Incomplete { needed: Some(2) });
     };
-    check_first_byte(first)?;
-    match codec::read_varint(&buf[1..])? {
-        VarInt::Incomplete => Err(Error::Incomplete { needed: None }),
-        VarInt::Value(len, used) => {
-            let total = 1 + used + len as usize;
-            if buf.len() < total {
-                Err(Error::Incomplete {
-                    needed: Some(total - buf.len()),
-                })
-            } else {
-                Ok(total)
-            }
-        }
+    let kind = check_first_byte(first)?;
+    let (len, len_bytes) = match codec::read_varint(&buf[1..])? {
+        VarInt::Incomplete => return Err(Error::Incomplete { needed: None }),
+        VarInt::Value(len, used) => (len as usize, used),
+    };
+    let total = 1 + len_bytes + len;
+    if total > max_size {
+        return Err(Error::TooLarge {
+            size: total,
+            max: max_size,
+        });
     }
+    Ok((kind, 1 + len_bytes, total))
 }
 
 /// The packet type and the §2.2.2 flag rules, from the first byte alone.
@@ -375,59 +376,29 @@ fn check_first_byte(first: u8) -> Result<PacketType, Error> {
     Ok(kind)
 }
 
-/// Decode one packet from the front of `buf`: the packet and how many bytes it used.
-///
-/// This is the crate-wide codec contract ([`DecodeError`]); [`decode_with_limit`] gives the finer
-/// [`Error`] (with the 5.0 reason code to disconnect with) and enforces a maximum packet size.
-pub fn decode(buf: &[u8], version: Version) -> Result<(Packet, usize), DecodeError> {
-    decode_with_limit(buf, version, MAX_PACKET_SIZE).map_err(DecodeError::from)
-}
-
-/// Decode one packet, refusing any packet larger than `max_size` bytes (fixed header included) as
-/// soon as its fixed header announces it, before its body is even buffered.
-pub fn decode_with_limit(buf: &[u8], version: Version, max_size: usize) -> Result<(Packet, usize), Error> {
-    decode_inner(buf, None, version, max_size)
-}
-
-/// [`decode_with_limit`] over a [`Bytes`]: payloads and binary fields of the packet are slices of
-/// `buf`, not copies (they keep `buf`'s memory alive by reference count). A reader that owns its input
-/// as `Bytes` (a broker's `BytesMut::split_to(..).freeze()`, a reassembled stream in the analyzer)
-/// decodes PUBLISH payloads without copying them.
-pub fn decode_bytes(buf: &Bytes, version: Version, max_size: usize) -> Result<(Packet, usize), Error> {
-    decode_inner(buf, Some(buf), version, max_size)
-}
-
-fn decode_inner(
+/// Decode one packet from the front of `buf` in `version`, refusing any packet larger than
+/// `max_size` bytes (fixed header included) from its fixed header. `shared`: `buf` as a [`Bytes`],
+/// to slice payloads and binary fields from instead of copying them. Only [`Decoder`] calls this:
+/// it knows the version and the limit.
+#[inline]
+fn decode_packet(
     buf: &[u8],
     shared: Option<&Bytes>,
     version: Version,
     max_size: usize,
 ) -> Result<(Packet, usize), Error> {
-    let Some(&first) = buf.first() else {
-        return Err(Error::Incomplete { needed: Some(2) });
-    };
-    let kind = check_first_byte(first)?;
-    let (len, len_bytes) = match codec::read_varint(&buf[1..])? {
-        VarInt::Incomplete => return Err(Error::Incomplete { needed: None }),
-        VarInt::Value(len, used) => (len as usize, used),
-    };
-    let total = 1 + len_bytes + len;
-    if total > max_size {
-        return Err(Error::TooLarge {
-            size: total,
-            max: max_size,
-        });
-    }
+    let (kind, start, total) = frame(buf, max_size)?;
     if buf.len() < total {
         return Err(Error::Incomplete {
             needed: Some(total - buf.len()),
         });
     }
-    let start = 1 + len_bytes;
+    let len = total - start;
     let body = match shared {
         Some(b) => Reader::shared(b, start, total),
         None => Reader::new(&buf[start..total]),
     };
+    let first = buf[0];
     let flags = first & 0x0f;
     let packet = match kind {
         PacketType::Connect => Packet::Connect(Box::new(Connect::read(body)?)),

@@ -8,6 +8,30 @@
 use bytes::Bytes;
 
 use super::*;
+use crate::DecodeError;
+
+// What the tests below decode with: the one decoder, made afresh for each packet, in the version the
+// test says (a CONNECT in the middle of a test stream must not switch the packets after it).
+
+/// One packet in version `v`, copied out of `buf`.
+fn decode(buf: &[u8], v: Version) -> Result<(Packet, usize), Error> {
+    Decoder::with_version(v).decode(buf)
+}
+
+/// The same with a Maximum Packet Size.
+fn decode_with_limit(buf: &[u8], v: Version, max: usize) -> Result<(Packet, usize), Error> {
+    Decoder::with_version(v).with_limit(max).decode(buf)
+}
+
+/// The same without copying (payloads are slices of `buf`).
+fn decode_bytes(buf: &Bytes, v: Version, max: usize) -> Result<(Packet, usize), Error> {
+    Decoder::with_version(v).with_limit(max).decode_bytes(buf)
+}
+
+/// Only framing: how long is the packet at the front of `buf`.
+fn check(buf: &[u8]) -> Result<usize, Error> {
+    Decoder::new().frame(buf)
+}
 
 fn hex(s: &str) -> Vec<u8> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
@@ -451,6 +475,9 @@ fn every_truncation_is_incomplete() {
             for cut in 0..bytes.len() {
                 let e = decode(&bytes[..cut], v).unwrap_err();
                 assert!(e.is_incomplete(), "cut at {cut} of {bytes:02x?}: {e}");
+                // Framing alone says the same, and so does the crate-wide error it converts to.
+                assert_eq!(check(&bytes[..cut]), Err(e.clone()));
+                assert!(DecodeError::from(e.clone()).is_incomplete());
                 if cut >= 2 {
                     // Once the length is read, the decoder says exactly how much is missing.
                     let len_known = codec::read_varint(&bytes[1..cut])
@@ -458,7 +485,7 @@ fn every_truncation_is_incomplete() {
                     if len_known {
                         assert_eq!(
                             e,
-                            DecodeError::Incomplete {
+                            Error::Incomplete {
                                 needed: Some(bytes.len() - cut)
                             }
                         );
@@ -492,6 +519,19 @@ fn remaining_length_rules() {
             size: 268_435_460,
             max: 1 << 20
         })
+    );
+    assert_eq!(
+        Decoder::new().with_limit(1 << 20).frame(&hex("30 ff ff ff 7f")),
+        Err(Error::TooLarge {
+            size: 268_435_460,
+            max: 1 << 20
+        })
+    );
+    // In the crate-wide shape (ARCHITECTURE.md's codec contract) it is Invalid, saying why.
+    let e = DecodeError::from(decode_with_limit(&hex("30 ff ff ff 7f"), V4, 1 << 20).unwrap_err());
+    assert!(
+        matches!(&e, DecodeError::Invalid(why) if why.contains("larger than the maximum")),
+        "{e}"
     );
     // A remaining length shorter than the fields it must hold: the body lies.
     assert!(matches!(invalid(&hex("30 01 00"), V4), Error::Malformed(_)));

@@ -1,13 +1,16 @@
 //! The broker on the network: one tokio task per connection around the sans-I/O [`Broker`].
 //!
 //! ```text
-//!   socket ──read──► codec::decode ──► Broker (one lock per batch of packets) ──► outboxes
+//!   socket ──read──► mqtt::Decoder ──► Broker (one lock per batch of packets) ──► outboxes
 //!                                                                   │ wake (the task's Waker)
-//!   socket ◄─write── codec::encode ◄── take_outbox ◄────────────────┘   (in each client's own task)
+//!   socket ◄─write── ConnRules::encode ◄── take_outbox ◄────────────┘   (in each client's own task)
 //! ```
 //!
 //! What to notice:
-//! - Bytes become packets only through `wire::mqtt` (the same codec the clients and the analyzer use).
+//! - Bytes become packets only through `wire::mqtt::Decoder` (the same decoder the clients and the
+//!   analyzer use), and packets become bytes through the connection's [`ConnRules`] (topic aliases,
+//!   the client's Maximum Packet Size): every protocol rule is in [`super::state`], this file only
+//!   reads, decodes, applies and writes.
 //! - Each connection's task reads *and* writes its own socket. A PUBLISH is routed in the publisher's
 //!   task: the copies land in the subscribers' outboxes and their tasks are woken; each writes
 //!   everything waiting in one `write` call (batching). A subscriber that stops reading only fills its
@@ -15,7 +18,7 @@
 //! - The lock around the broker is taken once per batch of packets read, never across an `.await`.
 //!   The benchmark pins the broker to one core, where the lock is never contended; on more cores the
 //!   routing work is still short (a tree walk and a few queue pushes) compared with the socket calls.
-//! - A QoS 0 message going to many subscribers is encoded once ([`Message::wire`]).
+//! - A QoS 0 message going to many subscribers is encoded once ([`state::Message::wire`]).
 //! - Keep-alive: a client silent for 1.5 times its keep-alive is disconnected (3.1.1 §3.1.2.10);
 //!   the once-a-second tick of the state checks every client, so an idle client has no timer.
 //! - An idle client costs little (one of the broker's goals, measured by bench/mqtt.sh against
@@ -23,7 +26,7 @@
 //!   ([`Work`]) exist only while there is something to read or write, and the task sleeps without a
 //!   `select!` of futures (see [`wait`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -32,13 +35,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BytesMut};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::time::Sleep;
 use wire::mqtt::{
-    self, Ack, ConnAck, Disconnect, Packet, Properties, Publish, ReasonCode, RetainHandling, SubAck,
-    UnsubAck, Version,
+    self, ConnAck, Decoder, Disconnect, Packet, Properties, ReasonCode, RetainHandling, Version,
 };
 use wire::ws::{self, HandshakeError};
 
@@ -46,7 +48,7 @@ use super::auth::Auth;
 use super::link::Link;
 use super::parking::{self, NotParked, Parking};
 use super::state::{
-    self, Broker, ConnectOutcome, ConnectReq, Ending, Message, MsgProps, Out, PublishIn, QoS, SubOpts,
+    self, Broker, ConnRules, ConnectOutcome, ConnectReq, Ending, MsgProps, Out, PublishIn, QoS, SubOpts,
     SubReq, Violation,
 };
 use crate::accept_loop::{self, Limits};
@@ -361,37 +363,13 @@ impl From<Violation> for Close {
     }
 }
 
-/// One client connection after CONNECT. Kept small: every connected client has one.
+/// One client connection after CONNECT. Kept small: every connected client has one (32 bytes).
 pub(super) struct Conn {
     pub(super) id: u64,
     sid: usize,
-    /// The client's Maximum Packet Size (5.0 §3.1.2.11.4): larger packets are not sent to it.
-    max_packet_out: u32,
-    /// Topic aliases the client accepts from us (5.0 §3.1.2.11.5).
-    alias_max_out: u16,
-    version: Version,
-    /// 5.0 Request Problem Information: reason strings only if the client wants them.
-    problem_info: bool,
-    /// The rarer state, allocated the first time it is needed.
-    extra: Option<Box<ConnExtra>>,
-}
-
-/// What few connections need (5.0 topic aliases, oversized deliveries): see [`Conn::extra`].
-#[derive(Default)]
-struct ConnExtra {
-    /// Topic aliases we assigned towards the client (5.0 §3.3.2.3.4).
-    aliases_out: HashMap<Arc<str>, u16>,
-    /// Topic aliases the client set for its PUBLISHes to us.
-    aliases_in: HashMap<u16, String>,
-    /// QoS 1/2 deliveries skipped because they were too large for the client: acknowledged on its
-    /// behalf so they do not hold the in-flight window forever.
-    skipped: Vec<(u16, QoS)>,
-}
-
-impl Conn {
-    fn extra(&mut self) -> &mut ConnExtra {
-        self.extra.get_or_insert_with(Box::default)
-    }
+    /// The protocol's rules of this network connection (version, topic aliases, the client's
+    /// Maximum Packet Size): what few connections need is boxed inside, allocated when first needed.
+    rules: ConnRules,
 }
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -646,9 +624,11 @@ async fn connect_and_ack(
     let max_in = hub.opts.state.max_packet_size as usize;
 
     // 1. The first packet must be CONNECT (3.1.1 §3.1: otherwise the server closes the connection).
+    // A new connection's stream: read in 3.1.1 until its CONNECT says which version it speaks.
+    let mut decoder = Decoder::new().with_limit(max_in);
     let first = tokio::select! {
         _ = shutdown.recv() => return None,
-        r = tokio::time::timeout(hub.opts.connect_timeout, read_packet(stream, &mut rbuf, max_in, hub)) => r,
+        r = tokio::time::timeout(hub.opts.connect_timeout, read_packet(stream, &mut rbuf, &mut decoder, hub)) => r,
     };
     let connect = match first {
         Err(_) => {
@@ -877,15 +857,7 @@ async fn connect_and_ack(
     let conn = Conn {
         id,
         sid,
-        max_packet_out: props.maximum_packet_size.unwrap_or(u32::MAX),
-        alias_max_out: if v5 {
-            props.topic_alias_maximum.unwrap_or(0)
-        } else {
-            0
-        },
-        version,
-        problem_info: props.request_problem_information.unwrap_or(true),
-        extra: None,
+        rules: ConnRules::new(version, props),
     };
     drop(connect);
     let work = Box::new(Work {
@@ -950,7 +922,7 @@ pub(super) fn lost(hub: &Hub, conn: &Conn, why: String) {
 
 /// The connection ends: tell the broker state, and a 5.0 client why.
 async fn goodbye(hub: &Hub, conn: &Conn, stream: &mut Link, close: Close) {
-    let (sid, id, version) = (conn.sid, conn.id, conn.version);
+    let (sid, id, version) = (conn.sid, conn.id, conn.rules.version());
     let now = Instant::now();
     let mut goodbye = Vec::new();
     let client = {
@@ -973,7 +945,7 @@ async fn goodbye(hub: &Hub, conn: &Conn, stream: &mut Link, close: Close) {
     };
     if !close.by_client && version.is_v5() {
         let mut d = Disconnect::new(close.reason);
-        if conn.problem_info {
+        if conn.rules.problem_info() {
             d.properties.reason_string = Some(close.why.clone());
         }
         let _ = mqtt::encode(&Packet::Disconnect(d), version, &mut goodbye);
@@ -1032,11 +1004,11 @@ enum ReadErr {
 async fn read_packet(
     stream: &mut Link,
     rbuf: &mut BytesMut,
-    max: usize,
+    decoder: &mut Decoder,
     hub: &Hub,
 ) -> Result<Packet, ReadErr> {
     loop {
-        match mqtt::decode_with_limit(rbuf, Version::V3_1_1, max) {
+        match decoder.decode(rbuf) {
             Ok((p, used)) => {
                 rbuf.advance(used);
                 return Ok(p);
@@ -1150,19 +1122,10 @@ fn step(hub: &Hub, conn: &mut Conn, stream: &mut Link, w: &mut Work, waker: Opti
                         }
                     }
                 }
-                if let Some(skipped) = conn.extra.as_mut().map(|x| &mut x.skipped) {
-                    let now = Instant::now();
-                    for (pid, qos) in skipped.drain(..) {
-                        match qos {
-                            QoS::AtLeastOnce => inner.broker.puback(conn.sid, pid, now),
-                            _ => {
-                                inner
-                                    .broker
-                                    .pubrec(conn.sid, pid, ReasonCode::UnspecifiedError, now);
-                            }
-                        }
-                    }
-                }
+                // Deliveries too large for the client count as sent (5.0 §3.1.2.11.4).
+                inner
+                    .broker
+                    .ack_skipped(conn.sid, &mut conn.rules, Instant::now());
                 let (owner, closing) = if room {
                     (inner.broker.take_outbox(conn.sid, conn.id, &mut w.outq), None)
                 } else {
@@ -1194,7 +1157,7 @@ fn step(hub: &Hub, conn: &mut Conn, stream: &mut Link, w: &mut Work, waker: Opti
                     w.outq.clear();
                     break;
                 }
-                encode_out(conn, out, &mut w.wbuf, now);
+                conn.rules.encode(out, &mut w.wbuf, now);
             }
             if let Some(c) = closing {
                 return Step::FlushAndClose(c);
@@ -1332,8 +1295,9 @@ fn step(hub: &Hub, conn: &mut Conn, stream: &mut Link, w: &mut Work, waker: Opti
             continue;
         }
         // Decode every whole packet in the buffer (outside the lock) ...
+        let mut decoder = Decoder::with_version(conn.rules.version()).with_limit(max_in);
         loop {
-            match mqtt::decode_with_limit(&w.rbuf, conn.version, max_in) {
+            match decoder.decode(&w.rbuf) {
                 Ok((p, used)) => {
                     w.rbuf.advance(used);
                     w.packets.push_back(p);
@@ -1449,37 +1413,12 @@ fn apply(broker: &mut Broker, conn: &mut Conn, p: Packet, now: Instant) -> Resul
     let sid = conn.sid;
     match p {
         Packet::Publish(p) => {
-            let mut topic = p.topic;
-            // 5.0 topic aliases (§3.3.2.3.4): a number standing for a topic, set by a PUBLISH that
-            // carries both, then used with an empty topic.
-            if let Some(alias) = p.properties.topic_alias {
-                let max = broker.config.topic_alias_maximum;
-                if alias == 0 || alias > max {
-                    return Err(Close::new(
-                        ReasonCode::TopicAliasInvalid,
-                        format!("topic alias {alias} outside 1..={max} (MQTT 5.0 §3.3.2.3.4)"),
-                    ));
-                }
-                if topic.is_empty() {
-                    match conn.extra.as_ref().and_then(|x| x.aliases_in.get(&alias)) {
-                        Some(t) => topic = t.clone(),
-                        None => {
-                            return Err(Close::new(
-                                ReasonCode::ProtocolError,
-                                format!("topic alias {alias} used before being set (MQTT 5.0 §3.3.2.3.4)"),
-                            ))
-                        }
-                    }
-                } else {
-                    conn.extra().aliases_in.insert(alias, topic.clone());
-                }
-            } else if topic.is_empty() {
-                return Err(Close::new(
-                    ReasonCode::ProtocolError,
-                    "PUBLISH with an empty topic and no topic alias (MQTT 5.0 §3.3.2.1)",
-                ));
-            }
-            let props = if conn.version.is_v5() {
+            // 5.0 topic aliases (§3.3.2.3.4), resolved by the connection's rules.
+            let alias_max = broker.config.topic_alias_maximum;
+            let topic = conn
+                .rules
+                .topic_in(p.topic, p.properties.topic_alias, alias_max)?;
+            let props = if conn.rules.version().is_v5() {
                 msg_props(&p.properties)
             } else {
                 MsgProps::default()
@@ -1562,114 +1501,6 @@ fn apply(broker: &mut Broker, conn: &mut Conn, p: Packet, now: Instant) -> Resul
         }
     }
     Ok(())
-}
-
-/// Append the bytes of one outgoing packet to `wbuf`.
-fn encode_out(conn: &mut Conn, out: Out, wbuf: &mut Vec<u8>, now: Instant) {
-    let v = conn.version;
-    let ack = |pid: u16, reason: ReasonCode| {
-        let mut a = Ack::new(pid);
-        a.reason = reason;
-        a
-    };
-    let packet = match out {
-        Out::Publish(d) => {
-            if d.msg.expiry_left(now) == Some(0) {
-                return; // expired while waiting (5.0 §3.3.2.3.3)
-            }
-            let plain = d.qos == QoS::AtMostOnce
-                && !d.retain
-                && d.sub_ids.is_empty()
-                && conn.alias_max_out == 0
-                && d.msg.props.expiry.is_none();
-            if plain {
-                // Encoded once per message, shared by every subscriber of this version.
-                let i = usize::from(v.is_v5());
-                let bytes = d.msg.wire[i].get_or_init(|| {
-                    let mut b = Vec::with_capacity(d.msg.topic.len() + d.msg.payload.len() + 8);
-                    let _ = mqtt::encode(&Packet::Publish(publish_of(&d.msg, v)), v, &mut b);
-                    Bytes::from(b)
-                });
-                if bytes.len() > conn.max_packet_out as usize {
-                    tracing::info!(topic = %d.msg.topic, bytes = bytes.len(), max = conn.max_packet_out, "message larger than the client's Maximum Packet Size; not sent (MQTT 5.0 §3.1.2.11.4)");
-                    return;
-                }
-                wbuf.extend_from_slice(bytes);
-                return;
-            }
-            let mut p = publish_of(&d.msg, v);
-            p.qos = d.qos;
-            p.packet_id = d.pid;
-            p.dup = d.dup;
-            p.retain = d.retain;
-            // A topic alias this PUBLISH introduces; remembered only once the PUBLISH is really sent.
-            let mut new_alias = None;
-            if v.is_v5() {
-                p.properties.subscription_identifiers = d.sub_ids.clone();
-                p.properties.message_expiry_interval = d.msg.expiry_left(now);
-                if conn.alias_max_out > 0 {
-                    // Topic aliases towards the client (5.0 §3.3.2.3.4): the first PUBLISH on a topic
-                    // carries topic and alias, later ones only the alias.
-                    let max = conn.alias_max_out as usize;
-                    let aliases = &mut conn.extra().aliases_out;
-                    if let Some(&a) = aliases.get(&d.msg.topic) {
-                        p.properties.topic_alias = Some(a);
-                        p.topic.clear();
-                    } else if aliases.len() < max {
-                        let a = aliases.len() as u16 + 1;
-                        p.properties.topic_alias = Some(a);
-                        new_alias = Some(a);
-                    }
-                }
-            }
-            let packet = Packet::Publish(p);
-            if packet.encoded_len(v) > conn.max_packet_out as usize {
-                // Not sent, so the client never learns an alias it would carry: a later alias-only
-                // PUBLISH on that topic would name an alias the client does not know (5.0 §3.3.2.3.4).
-                tracing::info!(topic = %d.msg.topic, max = conn.max_packet_out, "message larger than the client's Maximum Packet Size; not sent (MQTT 5.0 §3.1.2.11.4)");
-                if d.qos != QoS::AtMostOnce {
-                    conn.extra().skipped.push((d.pid, d.qos));
-                }
-                return;
-            }
-            if let Some(a) = new_alias {
-                conn.extra().aliases_out.insert(d.msg.topic.clone(), a);
-            }
-            packet
-        }
-        Out::PubAck { pid, reason } => Packet::PubAck(ack(pid, reason)),
-        Out::PubRec { pid, reason } => Packet::PubRec(ack(pid, reason)),
-        Out::PubRel { pid, reason } => Packet::PubRel(ack(pid, reason)),
-        Out::PubComp { pid, reason } => Packet::PubComp(ack(pid, reason)),
-        Out::SubAck { pid, codes } => Packet::SubAck(SubAck {
-            packet_id: pid,
-            codes,
-            properties: Properties::default(),
-        }),
-        Out::UnsubAck { pid, codes } => Packet::UnsubAck(UnsubAck {
-            packet_id: pid,
-            codes,
-            properties: Properties::default(),
-        }),
-        Out::PingResp => Packet::PingResp,
-        Out::Disconnect { .. } => return,
-    };
-    if let Err(e) = mqtt::encode(&packet, v, wbuf) {
-        tracing::error!("cannot encode {}: {e}", packet.packet_type());
-    }
-}
-
-fn publish_of(m: &Message, v: Version) -> Publish {
-    let mut p = Publish::new(&*m.topic, m.payload.clone());
-    if v.is_v5() {
-        let pr = &mut p.properties;
-        pr.payload_format_indicator = m.props.payload_format;
-        pr.content_type = m.props.content_type.clone();
-        pr.response_topic = m.props.response_topic.clone();
-        pr.correlation_data = m.props.correlation_data.clone();
-        pr.user_properties = m.props.user.clone();
-    }
-    p
 }
 
 #[cfg(test)]

@@ -59,6 +59,21 @@ impl Broker {
         );
     }
 
+    /// The QoS 1/2 deliveries the connection did not write because they were larger than its
+    /// client's Maximum Packet Size: "the Server MUST discard it without sending it and then behave
+    /// as if it had completed sending that Application Message" (5.0 §3.1.2.11.4, [MQTT-3.1.2-25]).
+    /// So each is finished as if acknowledged: QoS 1 as by a PUBACK, QoS 2 as by a PUBREC with an
+    /// error code, which ends the flow. Otherwise it would hold its place in the in-flight window
+    /// forever. Cheap when there are none (the common case: called at every write of a connection).
+    pub fn ack_skipped(&mut self, sid: usize, rules: &mut ConnRules, now: Instant) {
+        for (pid, qos) in rules.drain_skipped() {
+            match qos {
+                QoS::AtLeastOnce => self.puback(sid, pid, now),
+                _ => self.pubrec(sid, pid, ReasonCode::UnspecifiedError, now),
+            }
+        }
+    }
+
     pub fn pingreq(&mut self, sid: usize) {
         self.push_out(sid, Out::PingResp);
     }

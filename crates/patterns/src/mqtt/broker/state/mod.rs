@@ -1,7 +1,9 @@
 //! The broker's protocol state, without sockets: sessions, subscriptions, retained messages, wills,
 //! QoS 1 and 2 bookkeeping. Every method takes what arrived (a CONNECT, a PUBLISH, an acknowledgement,
 //! a lost connection, the passing of time) and leaves what must be sent in the outboxes of the
-//! sessions concerned; the network code around it ([`super::server`]) only moves bytes.
+//! sessions concerned; the network code around it ([`super::server`]) only moves bytes. What belongs to
+//! one network connection rather than to its session (5.0 topic aliases both ways, the client's
+//! Maximum Packet Size, and so how an outgoing packet is encoded) is [`ConnRules`], in `conn.rs`.
 //!
 //! Vocabulary (MQTT 5.0 §4.1):
 //! - a *session* outlives a network connection when the client asks for it (3.1.1: clean session 0;
@@ -47,6 +49,7 @@ use super::trie::{Entry, Trie};
 pub use wire::mqtt::{QoS, ReasonCode};
 
 mod acks;
+mod conn;
 mod connect;
 mod disconnect;
 mod explain;
@@ -58,6 +61,7 @@ mod subscribe;
 #[cfg(test)]
 mod tests;
 
+pub use conn::ConnRules;
 use session::{Flight, Inflight, Waiting};
 pub use session::{Lazy, Session};
 

@@ -1,4 +1,5 @@
 use super::*;
+use wire::mqtt::{Decoder, Packet, Properties, Version};
 
 fn broker() -> Broker {
     Broker::new(Config::default(), Auth::default(), Instant::now())
@@ -570,4 +571,163 @@ fn helpers() {
     assert_eq!(shared_parts("$share/g/a/b"), Some(("g", "a/b")));
     assert_eq!(shared_parts("a/b"), None);
     assert_eq!(edit_distance("gaming", "kesehatan"), 8);
+}
+
+// ---- the rules of one network connection (conn.rs): topic aliases, Maximum Packet Size ----------
+
+fn v5_rules(alias_max: Option<u16>, max_packet: Option<u32>) -> ConnRules {
+    let connect = Properties {
+        topic_alias_maximum: alias_max,
+        maximum_packet_size: max_packet,
+        ..Properties::default()
+    };
+    ConnRules::new(Version::V5, &connect)
+}
+
+fn delivery(topic: &str, payload_len: usize, qos: QoS, pid: u16) -> Out {
+    Out::Publish(Delivery {
+        msg: Arc::new(Message {
+            topic: topic.into(),
+            payload: Bytes::from(vec![b'x'; payload_len]),
+            qos,
+            retain: false,
+            props: MsgProps::default(),
+            received: Instant::now(),
+            from: None,
+            wire: Default::default(),
+        }),
+        qos,
+        pid,
+        dup: false,
+        retain: false,
+        sub_ids: Vec::new(),
+    })
+}
+
+/// What `ConnRules::encode` wrote, read back as the client reads it: (topic, topic alias) of each
+/// PUBLISH.
+fn written(rules: &ConnRules, wbuf: &[u8]) -> Vec<(String, Option<u16>)> {
+    let (packets, used, err) = Decoder::with_version(rules.version()).decode_all(wbuf);
+    assert_eq!((used, err), (wbuf.len(), None));
+    packets
+        .into_iter()
+        .map(|p| match p {
+            Packet::Publish(p) => (p.topic, p.properties.topic_alias),
+            other => panic!("not a PUBLISH: {other}"),
+        })
+        .collect()
+}
+
+/// MQTT 5.0 §3.3.2.3.4: a PUBLISH carrying a topic and an alias sets the alias; one with an empty
+/// topic and the alias means that topic. Alias 0 or above our Topic Alias Maximum is 0x94; an alias
+/// not set yet, or an empty topic without alias (§3.3.2.1), is a protocol error. The mapping belongs
+/// to the network connection: a new one starts without.
+#[test]
+fn incoming_topic_aliases_are_set_then_stand_for_their_topic() {
+    let mut rules = v5_rules(None, None);
+    let max = 10;
+    assert_eq!(rules.topic_in("a/b".into(), None, max), Ok("a/b".into()));
+    assert_eq!(rules.topic_in("a/b".into(), Some(3), max), Ok("a/b".into()));
+    assert_eq!(rules.topic_in(String::new(), Some(3), max), Ok("a/b".into()));
+    // Set again: the alias now stands for the new topic.
+    assert_eq!(rules.topic_in("c".into(), Some(3), max), Ok("c".into()));
+    assert_eq!(rules.topic_in(String::new(), Some(3), max), Ok("c".into()));
+    let reason = |r: Result<String, Violation>| r.unwrap_err().reason;
+    assert_eq!(
+        reason(rules.topic_in(String::new(), Some(4), max)),
+        ReasonCode::ProtocolError
+    );
+    assert_eq!(
+        reason(rules.topic_in("x".into(), Some(0), max)),
+        ReasonCode::TopicAliasInvalid
+    );
+    assert_eq!(
+        reason(rules.topic_in("x".into(), Some(max + 1), max)),
+        ReasonCode::TopicAliasInvalid
+    );
+    assert_eq!(
+        reason(rules.topic_in(String::new(), None, max)),
+        ReasonCode::ProtocolError
+    );
+    let mut next_connection = v5_rules(None, None);
+    assert!(next_connection.topic_in(String::new(), Some(3), max).is_err());
+}
+
+/// MQTT 5.0 §3.3.2.3.4 towards the client: the first PUBLISH on a topic carries the topic and a new
+/// alias (at most the client's Topic Alias Maximum of them), later ones only the alias. An alias is
+/// assigned only when its PUBLISH is really sent: one too large for the client's Maximum Packet
+/// Size (§3.1.2.11.4) is dropped without taking an alias the client would never learn.
+#[test]
+fn outgoing_topic_aliases_are_assigned_once_the_publish_is_sent() {
+    let now = Instant::now();
+    let mut rules = v5_rules(Some(2), Some(100));
+    let mut wbuf = Vec::new();
+    rules.encode(delivery("big", 200, QoS::AtMostOnce, 0), &mut wbuf, now);
+    assert!(wbuf.is_empty(), "larger than the client's 100 bytes: not sent");
+    for topic in ["a", "a", "big", "c", "c"] {
+        rules.encode(delivery(topic, 1, QoS::AtMostOnce, 0), &mut wbuf, now);
+    }
+    let no_alias_left = ("c".to_string(), None);
+    assert_eq!(
+        written(&rules, &wbuf),
+        [
+            ("a".to_string(), Some(1)),
+            (String::new(), Some(1)),
+            ("big".to_string(), Some(2)),
+            no_alias_left.clone(),
+            no_alias_left,
+        ]
+    );
+    // A client that accepts no aliases (3.1.1 never does) always gets the topic.
+    let mut rules = ConnRules::new(Version::V3_1_1, &Properties::default());
+    let mut wbuf = Vec::new();
+    rules.encode(delivery("a", 1, QoS::AtMostOnce, 0), &mut wbuf, now);
+    rules.encode(delivery("a", 1, QoS::AtLeastOnce, 1), &mut wbuf, now);
+    assert_eq!(written(&rules, &wbuf), [("a".into(), None), ("a".into(), None)]);
+}
+
+/// MQTT 5.0 §3.1.2.11.4: "Where a Packet is too large to send, the Server MUST discard it without
+/// sending it and then behave as if it had completed sending that Application Message"
+/// [MQTT-3.1.2-25]. QoS 0 is just not written (the shared encoding of a fan-out is measured too);
+/// a QoS 1/2 delivery is acknowledged on the client's behalf (`Broker::ack_skipped`), so it does not
+/// hold its place in the in-flight window: the next message goes out.
+#[test]
+fn deliveries_larger_than_the_clients_maximum_packet_size_are_skipped_and_acknowledged() {
+    let now = Instant::now();
+    let mut rules = v5_rules(None, Some(64));
+    let mut wbuf = Vec::new();
+    rules.encode(delivery("t", 100, QoS::AtMostOnce, 0), &mut wbuf, now);
+    rules.encode(delivery("t", 100, QoS::AtLeastOnce, 1), &mut wbuf, now);
+    rules.encode(delivery("t", 10, QoS::AtMostOnce, 0), &mut wbuf, now);
+    assert_eq!(written(&rules, &wbuf), [("t".into(), None)]);
+    assert_eq!(rules.drain_skipped().collect::<Vec<_>>(), [(1, QoS::AtLeastOnce)]);
+    assert_eq!(rules.drain_skipped().count(), 0, "taken once");
+
+    for qos in [QoS::AtLeastOnce, QoS::ExactlyOnce] {
+        let mut b = broker();
+        let mut r = req("small", true, true);
+        r.receive_maximum = 1; // one message in flight at a time
+        let s = connect(&mut b, 1, r);
+        let p = connect(&mut b, 2, req("pub", true, true));
+        sub(&mut b, s, "t", qos);
+        outbox(&mut b, s, 1);
+        b.publish(p, pubin("t", &"x".repeat(100), qos, 1), now).unwrap();
+        b.publish(p, pubin("t", "fits", qos, 2), now).unwrap();
+        let mut rules = v5_rules(None, Some(64));
+        let mut wbuf = Vec::new();
+        for out in outbox(&mut b, s, 1) {
+            rules.encode(out, &mut wbuf, now);
+        }
+        assert!(wbuf.is_empty(), "{qos:?}: the large one is not sent");
+        assert_eq!(b.session(s).unwrap().inflight_len(), 1);
+        b.ack_skipped(s, &mut rules, now);
+        // As if the client had acknowledged it: the window moves on to the next message.
+        let next = outbox(&mut b, s, 1);
+        assert_eq!(
+            publishes(&next).iter().map(|m| m.1.clone()).collect::<Vec<_>>(),
+            [b"fits".to_vec()],
+            "{qos:?}"
+        );
+        assert_eq!(b.session(s).unwrap().inflight_len(), 1);
+    }
 }
