@@ -315,7 +315,7 @@ mod tests {
         let (p, _) = d.decode(&old.to_vec(Version::V3_1_1).unwrap()).unwrap();
         assert_eq!((p, d.version()), (old, Version::V3_1_1));
         // A CONNECT ends the guessing: from then on a packet that does not fit is malformed.
-        let connect = Packet::Connect(Box::new(Connect::default()));
+        let connect = Packet::Connect(Box::default());
         d.decode(&connect.to_vec(Version::V3_1_1).unwrap()).unwrap();
         assert!(!d.is_guessed());
         assert!(d.decode(&stream).is_err());
