@@ -115,13 +115,18 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    if analysis.unusable {
+    let code = if analysis.unusable {
         for p in &analysis.report.problems {
             eprintln!("error: {p}");
         }
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    };
+    // The report is printed and the process is about to exit, which gives its memory back at once:
+    // freeing its many small strings one by one first was 5% of the time on a large capture.
+    std::mem::forget(analysis);
+    Ok(code)
 }
 
 /// The names of the hosts: Docker's container names of the capture's addresses (when docker answers

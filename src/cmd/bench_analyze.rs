@@ -5,9 +5,14 @@
 //!    checksums), unless the file is already there.
 //! 2. Time `sister analyze --format json FILE` and `tshark -r FILE -Y mqtt -T fields -e frame.number
 //!    -e mqtt.msgtype -e mqtt.topic` on it, each under `/usr/bin/time -v` for the peak memory (maximum
-//!    resident set size), output to /dev/null.
+//!    resident set size), output read and dropped
+//!    (tshark's lines counted: the MQTT packets it dissected).
 //! 3. Print both, the speed-ups (wall-clock and CPU time) and the memory ratio. The goal (issue 4): at
 //!    least 50x tshark's speed, at most a fifth of its peak memory. Results: bench/RESULTS-analyze.md.
+//!
+//! With `--merge CAPTURE`, step 1 writes `--copies N` copies of a real capture instead, one after the
+//! other, each copy's client ports moved so that it is new conversations (`capture::repeat`): real
+//! traffic at a size worth timing. tshark then dissects every copy, and the line count it prints says so.
 //!
 //! A benchmark, not a test: it prints figures for a person; it fails only if a program fails.
 
@@ -22,11 +27,19 @@ use clap::Args;
 #[command(after_help = "Examples:
   sister bench analyze                               1 GB capture in /tmp/sister-bench-analyze.pcap
   sister bench analyze --size 200M --file big.pcap   a smaller one
+  sister bench analyze --merge lab.pcap --copies 300 a real capture, 300 times over
   bench/analyze.sh                                   the same, with a release build first")]
 pub struct AnalyzeBench {
-    /// The capture to analyze; written first if it does not exist
-    #[arg(long, default_value = "/tmp/sister-bench-analyze.pcap")]
-    pub file: PathBuf,
+    /// The capture to analyze; written first if it does not exist [default:
+    /// /tmp/sister-bench-analyze.pcap, or /tmp/sister-bench-merged.pcap with --merge]
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// Instead of synthetic traffic, copies of this real capture (always written afresh)
+    #[arg(long, value_name = "CAPTURE")]
+    pub merge: Option<PathBuf>,
+    /// How many copies of the --merge capture
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub copies: u32,
     /// How big a capture to write: bytes, or with a suffix K, M, G
     #[arg(long, default_value = "1G", value_parser = parse_size)]
     pub size: u64,
@@ -62,9 +75,11 @@ struct Measured {
     /// measures the queue for the CPU as much as the program).
     cpu_s: f64,
     max_rss_kb: u64,
+    /// Lines the program printed (for tshark -T fields: the MQTT packets it dissected).
+    lines: usize,
 }
 
-/// Run `cmd` under `/usr/bin/time -v`, stdout to /dev/null.
+/// Run `cmd` under `/usr/bin/time -v`, its stdout read into memory (to count its lines) and dropped.
 fn measure(what: &str, program: &Path, args: &[&str]) -> anyhow::Result<Measured> {
     let start = Instant::now();
     let out = Command::new("/usr/bin/time")
@@ -72,7 +87,7 @@ fn measure(what: &str, program: &Path, args: &[&str]) -> anyhow::Result<Measured
         .arg(program)
         .args(args)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .output()
         .context("cannot run /usr/bin/time (Debian package `time`)")?;
@@ -96,6 +111,7 @@ fn measure(what: &str, program: &Path, args: &[&str]) -> anyhow::Result<Measured
         wall_s: wall,
         cpu_s: cpu_s.max(0.001),
         max_rss_kb,
+        lines: out.stdout.iter().filter(|&&b| b == b'\n').count(),
     })
 }
 
@@ -106,17 +122,49 @@ pub async fn run(a: AnalyzeBench) -> anyhow::Result<ExitCode> {
 }
 
 fn blocking(a: AnalyzeBench) -> anyhow::Result<ExitCode> {
-    if a.regenerate || !a.file.exists() {
+    let file = a.file.clone().unwrap_or_else(|| {
+        PathBuf::from(if a.merge.is_some() {
+            "/tmp/sister-bench-merged.pcap"
+        } else {
+            "/tmp/sister-bench-analyze.pcap"
+        })
+    });
+    if let Some(real) = &a.merge {
+        println!(
+            "writing {} ({} copies of {}) ...",
+            file.display(),
+            a.copies,
+            real.display()
+        );
+        let start = Instant::now();
+        let out =
+            std::fs::File::create(&file).with_context(|| format!("cannot create {}", file.display()))?;
+        let w =
+            capture::repeat::write_copies(real, std::io::BufWriter::with_capacity(1 << 20, out), a.copies)
+                .with_context(|| format!("cannot copy {} into {}", real.display(), file.display()))?;
+        println!(
+            "  {} packets ({} per copy, {} with a moved client port{}) in {:.1} s",
+            w.packets,
+            w.packets_per_copy,
+            w.ports_moved,
+            if w.skipped > 0 {
+                format!(", {} left out for another link type", w.skipped)
+            } else {
+                String::new()
+            },
+            start.elapsed().as_secs_f64()
+        );
+    } else if a.regenerate || !file.exists() {
         println!(
             "writing {} ({} MB of MQTT/HTTP/ZMTP traffic) ...",
-            a.file.display(),
+            file.display(),
             a.size >> 20
         );
         let start = Instant::now();
-        let file =
-            std::fs::File::create(&a.file).with_context(|| format!("cannot create {}", a.file.display()))?;
-        let w = capture::synth::write_mixed(std::io::BufWriter::with_capacity(1 << 20, file), a.size, 16, 1)
-            .with_context(|| format!("cannot write {}", a.file.display()))?;
+        let out =
+            std::fs::File::create(&file).with_context(|| format!("cannot create {}", file.display()))?;
+        let w = capture::synth::write_mixed(std::io::BufWriter::with_capacity(1 << 20, out), a.size, 16, 1)
+            .with_context(|| format!("cannot write {}", file.display()))?;
         println!(
             "  {} packets, {} conversations, {} MQTT PUBLISH, {} HTTP requests, {} ZMTP messages in {:.1} s",
             w.packets,
@@ -130,9 +178,9 @@ fn blocking(a: AnalyzeBench) -> anyhow::Result<ExitCode> {
     if a.only_write {
         return Ok(ExitCode::SUCCESS);
     }
-    let size = std::fs::metadata(&a.file)?.len();
+    let size = std::fs::metadata(&file)?.len();
     let mb = size as f64 / (1 << 20) as f64;
-    let file = a.file.display().to_string();
+    let file = file.display().to_string();
     let sister = std::env::current_exe().context("cannot find the sister binary")?;
     if cfg!(debug_assertions) {
         println!(
@@ -177,6 +225,7 @@ fn blocking(a: AnalyzeBench) -> anyhow::Result<ExitCode> {
         ],
     )?;
     show("tshark -Y mqtt -T fields", &theirs);
+    println!("  tshark dissected {} MQTT packets", theirs.lines);
     let speedup_wall = theirs.wall_s / ours.wall_s;
     let speedup = theirs.cpu_s / ours.cpu_s;
     let goal = |x: f64| if x >= 50.0 { "met" } else { "NOT met" };

@@ -25,6 +25,7 @@ pub mod iface;
 pub mod live;
 pub mod packet;
 pub mod read;
+pub mod repeat;
 pub mod session;
 pub mod synth;
 pub mod write;
