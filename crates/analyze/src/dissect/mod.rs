@@ -25,6 +25,7 @@ pub mod jsonrpc;
 pub mod mqtt;
 pub mod raw;
 pub mod soap;
+pub mod stream;
 pub mod tls;
 pub mod zmtp;
 
