@@ -16,8 +16,9 @@
 //!    started mid-stream, who used the non-service port).
 //! 4. TCP payload is reassembled per direction ([`reassembly`]) and handed, as soon as it is contiguous,
 //!    to the conversation's dissector ([`dissect`]), chosen by content first and port second.
-//! 5. At the end, the conversations become the [`report::Report`]: hosts and roles, conversations with
-//!    lifecycle and Zeek state, messages, activity lines, anomalies, other traffic.
+//! 5. At the end, the conversations become the [`report::Report`] (built by `report::build`): hosts
+//!    and roles, conversations with lifecycle and Zeek state, messages, activity lines, anomalies,
+//!    other traffic.
 //!
 //! Dissectors run on the lab's own codecs: `wire::mqtt`, `wire::zmtp` (+ `wire::pickle`), `wire::ice`,
 //! `wire::giop`, `wire::jsonrpc`, `wire::soap`, `wire::lamport`, `wire::frame`; HTTP/1.x framing is httparse's.
@@ -33,9 +34,10 @@
 //! Ice captures of `testdata/ice` and the omniORB captures of `testdata/corba`, and compares it with
 //! tshark (packets, conversations, HTTP, MQTT, Ice, GIOP) and tcpflow (every stream, byte for byte).
 //!
-//! Modules: [`report`] (the model and its JSON Schema), [`render`] (the text report, the SVG sequence
-//! diagram and the Markdown findings, in English or Indonesian, hosts named), [`follow`] (`--follow`),
-//! [`flow`], [`reassembly`], [`dissect`], [`live`] (`sister capture --decode`).
+//! Modules: [`report`] (the model and its JSON Schema, and the builder that fills it), [`render`] (the
+//! text report, the SVG sequence diagram and the Markdown findings, in English or Indonesian, hosts
+//! named), [`follow`] (`--follow`), [`flow`], [`reassembly`], [`dissect`], [`live`]
+//! (`sister capture --decode`).
 
 pub mod dissect;
 pub mod flow;

@@ -3,28 +3,63 @@
 //!
 //! What to notice in the captures: headers and body often travel in separate TCP segments (Flask sends
 //! the headers, then the JSON), so a message is only complete once the *framing* says so (RFC 9112 §6):
-//! `Content-Length` bytes, or `Transfer-Encoding: chunked` up to the empty chunk, or, for an HTTP/1.0
-//! response without a length (spyne, python-json-rpc's server), everything until the server closes the
-//! connection (FIN). Requests are matched to responses in order: HTTP/1.1 answers in the order asked.
-//! Header parsing is httparse's; the bytes are held per direction (bounded) until a message is whole.
+//! `Content-Length` bytes, or `Transfer-Encoding: chunked` up to the last chunk and its trailers, or,
+//! for an HTTP/1.0 response without a length (spyne, python-json-rpc's server), everything until the
+//! server closes the connection (FIN). Requests are matched to responses in order: HTTP/1.1 answers in
+//! the order asked.
+//!
+//! Header parsing is httparse's. Each direction is a [`StreamBuf`]: a head, a chunk-size line or a
+//! trailer line that is not whole yet is held (bounded) for the next segment; body bytes are read
+//! where they lie, and only the first 256 KiB of a body are copied, for its summary.
 
 use std::collections::{BTreeMap, VecDeque};
 
+use super::stream::{Step, StreamBuf};
 use super::{json_line, preview, Dissector, Messages, Msg, Note};
 use crate::report::Direction;
 
-/// Most bytes of headers held per direction before giving up on the stream.
+/// Most bytes of headers held per direction before giving up on the stream (the trailers of a
+/// chunked body too).
 const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// Most bytes of one body kept for summarising (the rest is counted, not kept).
 const MAX_BODY_KEPT: usize = 256 * 1024;
+/// Most bytes of a chunk-size line (with its extensions) held before the chunked body is declared
+/// broken.
+const MAX_CHUNK_LINE: usize = 1024;
 
 #[derive(Debug, Default)]
 enum BodyFraming {
     #[default]
     None,
     Length(u64),
-    Chunked,
+    /// Where the chunked body's reader is.
+    Chunked(Chunk),
     UntilClose,
+}
+
+/// Where the reader of a chunked body is (RFC 9112 §7.1):
+///
+/// ```text
+/// chunked-body = *chunk last-chunk trailer-section CRLF
+/// chunk        = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+/// last-chunk   = 1*("0") [ chunk-ext ] CRLF
+/// ```
+///
+/// Each piece may end in a different TCP segment than it started (the CRLF after the last chunk
+/// often does), so the state says what the next byte is.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    /// A chunk-size line: the size in hex, extensions (ignored, §7.1.1), CRLF.
+    #[default]
+    Size,
+    /// A chunk's data, this many bytes of it still to come.
+    Data(u64),
+    /// The CRLF after a chunk's data.
+    DataEnd,
+    /// After the last chunk: trailer field lines, then the empty line that ends the message (§7.1.2).
+    Trailers,
+    /// The empty line has been read: the message is complete.
+    Done,
 }
 
 #[derive(Debug, Default)]
@@ -49,18 +84,41 @@ impl Head {
     }
 }
 
+/// The body of the message being read.
+#[derive(Debug, Default)]
+struct Body {
+    /// Its first bytes (at most [`MAX_BODY_KEPT`]), for the summary.
+    kept: Vec<u8>,
+    /// Its length (of a chunked body: the chunks' data, without the framing).
+    len: u64,
+}
+
+impl Body {
+    /// More of the body: counted, and copied only while there is room in `kept`.
+    fn add(&mut self, bytes: &[u8]) {
+        let keep = bytes.len().min(MAX_BODY_KEPT.saturating_sub(self.kept.len()));
+        self.kept.extend_from_slice(&bytes[..keep]);
+        self.len += bytes.len() as u64;
+    }
+}
+
 #[derive(Debug, Default)]
 struct Half {
-    buf: Vec<u8>,
-    /// Stream offset of `buf[0]`.
-    buf_offset: u64,
+    /// The start of an unfinished head, chunk-size line or trailer; stopped after a gap or bytes
+    /// that are not HTTP.
+    stream: StreamBuf,
+    /// The message being read, once its head is whole.
     head: Option<Head>,
     framing: BodyFraming,
-    body: Vec<u8>,
-    body_len: u64,
-    /// Chunked decoding: bytes left in the current chunk (None = expecting a size line).
-    chunk_left: Option<u64>,
-    broken: bool,
+    body: Body,
+}
+
+impl Half {
+    /// The stream offset just after the body read so far, for a body delimited by the close (it
+    /// has no framing bytes of its own).
+    fn end_of_body(&self) -> u64 {
+        self.head.as_ref().map_or(0, |h| h.offset + h.head_len) + self.body.len
+    }
 }
 
 pub struct Http {
@@ -83,100 +141,94 @@ impl Http {
         }
     }
 
-    fn parse(&mut self, dir: Direction, t: f64, out: &mut Messages) {
-        loop {
-            let half = &mut self.halves[dir.index()];
-            if half.broken {
-                half.buf.clear();
-                return;
-            }
-            if half.head.is_none() {
-                // Skip stray CRLFs between messages (RFC 9112 §2.2).
-                while half.buf.starts_with(b"\r\n") {
-                    half.buf.drain(..2);
-                    half.buf_offset += 2;
-                }
-                if half.buf.is_empty() {
-                    return;
-                }
-                match parse_head(&half.buf) {
-                    Ok(Some((mut head, used))) => {
-                        head.offset = half.buf_offset;
-                        head.head_len = used as u64;
-                        half.buf.drain(..used);
-                        half.buf_offset += used as u64;
-                        half.framing = framing(&head, self.pending.front().map(|p| p.2.as_str()));
-                        half.body.clear();
-                        half.body_len = 0;
-                        half.chunk_left = None;
-                        half.head = Some(head);
-                    }
-                    Ok(None) => {
-                        if half.buf.len() > MAX_HEADER_BYTES {
-                            half.broken = true;
-                            out.push(malformed(
-                                dir,
-                                t,
-                                half.buf_offset,
-                                "HTTP headers longer than 64 KiB",
-                            ));
-                        }
-                        return;
-                    }
-                    Err(e) => {
-                        half.broken = true;
-                        let off = half.buf_offset;
-                        out.push(malformed(dir, t, off, &format!("not HTTP/1.x: {e}")));
-                        return;
-                    }
-                }
-            }
-            // Body.
-            let half = &mut self.halves[dir.index()];
-            let complete = match half.framing {
-                BodyFraming::None => true,
+    /// Read what the front of the stream (`front`, at stream offset `at`) holds for the message in
+    /// progress: its head, or a piece of its body. What [`StreamBuf::feed`] calls until the bytes are
+    /// used up; a message is emitted as soon as its framing says it is complete.
+    fn step(&mut self, dir: Direction, t: f64, at: u64, front: &[u8], out: &mut Messages) -> Step {
+        let half = &mut self.halves[dir.index()];
+        let step = if half.head.is_none() {
+            self.head(dir, t, at, front, out)
+        } else {
+            let body = &mut half.body;
+            match &mut half.framing {
+                // (Not reached: a message without a body is complete with its head.)
+                BodyFraming::None => Step::Used(0),
                 BodyFraming::Length(n) => {
-                    let want = (n - half.body_len) as usize;
-                    let take = want.min(half.buf.len());
-                    take_body(half, take);
-                    half.body_len == n
+                    let take = n.saturating_sub(body.len).min(front.len() as u64) as usize;
+                    body.add(&front[..take]);
+                    Step::Used(take)
                 }
                 BodyFraming::UntilClose => {
-                    let take = half.buf.len();
-                    take_body(half, take);
-                    false
+                    body.add(front);
+                    Step::Used(front.len())
                 }
-                BodyFraming::Chunked => match chunked(half) {
-                    Some(done) => done,
-                    None => {
-                        half.broken = true;
-                        let off = half.buf_offset;
-                        out.push(malformed(dir, t, off, "bad chunked encoding"));
-                        return;
+                BodyFraming::Chunked(chunk) => {
+                    let step = chunked(chunk, body, front);
+                    if step == Step::Invalid {
+                        out.push(malformed(dir, t, at, "bad chunked encoding"));
                     }
-                },
-            };
-            if !complete {
-                return;
+                    step
+                }
             }
-            self.emit(dir, t, out);
+        };
+        let Step::Used(used) = step else { return step };
+        let half = &self.halves[dir.index()];
+        let complete = half.head.is_some()
+            && match half.framing {
+                BodyFraming::None => true,
+                BodyFraming::Length(n) => half.body.len == n,
+                BodyFraming::Chunked(chunk) => chunk == Chunk::Done,
+                BodyFraming::UntilClose => false,
+            };
+        if complete {
+            self.emit(dir, t, at + used as u64, out);
+        }
+        step
+    }
+
+    /// Read a message's head from the front of the stream.
+    fn head(&mut self, dir: Direction, t: f64, at: u64, front: &[u8], out: &mut Messages) -> Step {
+        // Stray CRLFs between messages are skipped (RFC 9112 §2.2).
+        if front.starts_with(b"\r\n") {
+            return Step::Used(2);
+        }
+        let half = &mut self.halves[dir.index()];
+        match parse_head(front) {
+            Ok(Some((mut head, used))) => {
+                head.offset = at;
+                head.head_len = used as u64;
+                half.framing = framing(&head, self.pending.front().map(|p| p.2.as_str()));
+                half.body = Body::default();
+                half.head = Some(head);
+                Step::Used(used)
+            }
+            Ok(None) if front.len() > MAX_HEADER_BYTES => {
+                out.push(malformed(dir, t, at, "HTTP headers longer than 64 KiB"));
+                Step::Invalid
+            }
+            Ok(None) => Step::Incomplete,
+            Err(e) => {
+                out.push(malformed(dir, t, at, &format!("not HTTP/1.x: {e}")));
+                Step::Invalid
+            }
         }
     }
 
-    fn emit(&mut self, dir: Direction, t: f64, out: &mut Messages) {
+    /// The message of `dir` is complete; `end` is the stream offset just after its last byte.
+    fn emit(&mut self, dir: Direction, t: f64, end: u64, out: &mut Messages) {
         let half = &mut self.halves[dir.index()];
         let Some(head) = half.head.take() else { return };
         let body = std::mem::take(&mut half.body);
-        let body_len = half.body_len;
-        let len = head.head_len + body_len;
+        // Its bytes on the stream: the head, the body and, for a chunked body, its framing.
+        let len = end.saturating_sub(head.offset);
         // A response the report only counts is never activity (see `activity_key`), unless it is a
         // SOAP fault, so only an XML body needs reading; a JSON body (REST, JSON-RPC) is not parsed.
-        if !head.is_request && !out.wants_detail() && !starts_like_xml(&body) {
+        if !head.is_request && !out.wants_detail() && !starts_like_xml(&body.kept) {
             self.pending.pop_front();
             out.count(dir, "HTTP", None);
             return;
         }
-        let msg = describe(&head, &body, body_len, &mut self.pending, t, dir);
+        let msg = describe(&head, &body.kept, body.len, &mut self.pending, t, dir);
         out.push(Msg {
             len,
             offset: head.offset,
@@ -199,61 +251,84 @@ fn starts_like_xml(body: &[u8]) -> bool {
     }
 }
 
-fn take_body(half: &mut Half, n: usize) {
-    let keep = n.min(MAX_BODY_KEPT.saturating_sub(half.body.len()));
-    half.body.extend_from_slice(&half.buf[..keep]);
-    half.buf.drain(..n);
-    half.buf_offset += n as u64;
-    half.body_len += n as u64;
+/// Read the next piece of a chunked body from the front of the stream (RFC 9112 §7.1): a chunk-size
+/// line, chunk data (added to `body`), the CRLF after it, a trailer line. `Invalid` when the bytes
+/// break the chunked coding: where the next message starts is not known then.
+fn chunked(chunk: &mut Chunk, body: &mut Body, front: &[u8]) -> Step {
+    match *chunk {
+        Chunk::Size => {
+            let Some(end) = find_crlf(front) else {
+                return if front.len() > MAX_CHUNK_LINE {
+                    Step::Invalid
+                } else {
+                    Step::Incomplete
+                };
+            };
+            let Some(size) = chunk_size(&front[..end]) else {
+                return Step::Invalid;
+            };
+            // A size of 0 is the last chunk (§7.1): the trailer section follows.
+            *chunk = if size == 0 {
+                Chunk::Trailers
+            } else {
+                Chunk::Data(size)
+            };
+            Step::Used(end + 2)
+        }
+        Chunk::Data(left) => {
+            let take = left.min(front.len() as u64);
+            body.add(&front[..take as usize]);
+            *chunk = if take == left {
+                Chunk::DataEnd
+            } else {
+                Chunk::Data(left - take)
+            };
+            Step::Used(take as usize)
+        }
+        // chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF: the data is followed by CRLF.
+        Chunk::DataEnd => match front {
+            [b'\r', b'\n', ..] => {
+                *chunk = Chunk::Size;
+                Step::Used(2)
+            }
+            [b'\r'] => Step::Incomplete,
+            _ => Step::Invalid,
+        },
+        // trailer-section = *( field-line CRLF ), then the CRLF that ends the body (§7.1.2): the
+        // trailer fields are read past, not shown.
+        Chunk::Trailers => {
+            let Some(end) = find_crlf(front) else {
+                return if front.len() > MAX_HEADER_BYTES {
+                    Step::Invalid
+                } else {
+                    Step::Incomplete
+                };
+            };
+            if end == 0 {
+                *chunk = Chunk::Done;
+            }
+            Step::Used(end + 2)
+        }
+        // (Not reached: the message is emitted as soon as its body is done.)
+        Chunk::Done => Step::Used(0),
+    }
 }
 
-/// Decode chunked framing from `half.buf`; `Some(true)` when the last chunk arrived, `None` if broken.
-fn chunked(half: &mut Half) -> Option<bool> {
-    loop {
-        match half.chunk_left {
-            Some(0) => {
-                // The CRLF after a chunk's data.
-                if half.buf.len() < 2 {
-                    return Some(false);
-                }
-                half.buf.drain(..2);
-                half.buf_offset += 2;
-                half.chunk_left = None;
-            }
-            Some(n) => {
-                let take = (n as usize).min(half.buf.len());
-                if take == 0 {
-                    return Some(false);
-                }
-                take_body(half, take);
-                // take_body counted framing bytes as body; that is fine for our summaries.
-                half.chunk_left = Some(n - take as u64);
-                if n - (take as u64) > 0 {
-                    return Some(false);
-                }
-            }
-            None => {
-                let Some(end) = half.buf.windows(2).position(|w| w == b"\r\n") else {
-                    return if half.buf.len() > 1024 { None } else { Some(false) };
-                };
-                let line = std::str::from_utf8(&half.buf[..end]).ok()?;
-                let size_text = line.split(';').next().unwrap_or("").trim();
-                let size = u64::from_str_radix(size_text, 16).ok()?;
-                half.buf.drain(..end + 2);
-                half.buf_offset += end as u64 + 2;
-                if size == 0 {
-                    // Trailers end with an empty line.
-                    let Some(t_end) = half.buf.windows(2).position(|w| w == b"\r\n") else {
-                        return Some(false);
-                    };
-                    half.buf.drain(..t_end + 2);
-                    half.buf_offset += t_end as u64 + 2;
-                    return Some(true);
-                }
-                half.chunk_left = Some(size);
-            }
-        }
+/// Where the first CRLF in `b` starts.
+fn find_crlf(b: &[u8]) -> Option<usize> {
+    b.windows(2).position(|w| w == b"\r\n")
+}
+
+/// The size of a chunk-size line (without its CRLF): `chunk-size = 1*HEXDIG`, then the extensions
+/// after a `;`, which say nothing sister shows (RFC 9112 §7.1, §7.1.1). `None` if it is not hex or
+/// does not fit in 64 bits.
+fn chunk_size(line: &[u8]) -> Option<u64> {
+    let line = std::str::from_utf8(line).ok()?;
+    let size = line.split(';').next().unwrap_or("").trim();
+    if size.is_empty() || !size.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
     }
+    u64::from_str_radix(size, 16).ok()
 }
 
 fn malformed(dir: Direction, t: f64, offset: u64, what: &str) -> Msg {
@@ -326,7 +401,7 @@ fn framing(head: &Head, request_method: Option<&str>) -> BodyFraming {
         .header("transfer-encoding")
         .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
     {
-        return BodyFraming::Chunked;
+        return BodyFraming::Chunked(Chunk::Size);
     }
     if let Some(n) = head
         .header("content-length")
@@ -435,29 +510,24 @@ fn describe_body(
 
 impl Dissector for Http {
     fn data(&mut self, dir: Direction, t: f64, offset: u64, bytes: &[u8], out: &mut Messages) {
-        let half = &mut self.halves[dir.index()];
-        if half.broken {
-            return;
-        }
-        if half.buf.is_empty() {
-            half.buf_offset = offset;
-        }
-        half.buf.extend_from_slice(bytes);
-        self.parse(dir, t, out);
+        // The stream is taken out of its half while it feeds `step`, which needs the whole dissector
+        // (the half's message, the requests waiting for their response).
+        let mut stream = std::mem::take(&mut self.halves[dir.index()].stream);
+        stream.feed(offset, bytes, |at, front| self.step(dir, t, at, front, out));
+        self.halves[dir.index()].stream = stream;
     }
 
     fn gap(&mut self, dir: Direction) {
         // A hole inside HTTP cannot be resynchronised reliably: stop dissecting this direction.
-        let half = &mut self.halves[dir.index()];
-        half.broken = true;
-        half.buf.clear();
+        self.halves[dir.index()].stream.stop();
     }
 
     fn end(&mut self, dir: Direction, t: f64, out: &mut Messages) {
-        let half = &mut self.halves[dir.index()];
+        let half = &self.halves[dir.index()];
         if matches!(half.framing, BodyFraming::UntilClose) && half.head.is_some() {
             // The close delimits the body (RFC 9112 §6.3 rule 8).
-            self.emit(dir, t, out);
+            let end = half.end_of_body();
+            self.emit(dir, t, end, out);
         }
     }
 
@@ -466,7 +536,8 @@ impl Dissector for Http {
             let half = &self.halves[dir.index()];
             if half.head.is_some() {
                 if matches!(half.framing, BodyFraming::UntilClose) {
-                    self.emit(dir, t, out);
+                    let end = half.end_of_body();
+                    self.emit(dir, t, end, out);
                 } else {
                     let h = half.head.as_ref().map(|h| h.offset).unwrap_or(0);
                     notes.push(Note::Malformed {
@@ -580,6 +651,116 @@ mod tests {
         );
         assert_eq!(m[0].summary, "200 OK 'abc'");
         assert!(matches!(&notes[0], Note::Unanswered { what, .. } if what == "HTTP request GET /x"));
+    }
+
+    /// A chunked response (two chunks, one with an extension, a trailer field), then a response
+    /// without a body: read the same wherever the segments are cut (RFC 9112 §7.1).
+    #[test]
+    fn a_chunked_body_is_read_wherever_the_segments_are_cut() {
+        use Direction::*;
+        let chunked: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+            3\r\nabc\r\n4;name=value\r\ndefg\r\n0\r\nX-Checksum: 1\r\n\r\n";
+        let next: &[u8] = b"HTTP/1.1 204 No Content\r\n\r\n";
+        let stream = [chunked, next].concat();
+        let check = |m: &[Msg], notes: &[Note], how: &str| {
+            let shown: Vec<(&str, u64, u64)> =
+                m.iter().map(|m| (m.summary.as_str(), m.offset, m.len)).collect();
+            let (a, b) = (chunked.len() as u64, next.len() as u64);
+            assert_eq!(
+                shown,
+                [("200 OK 'abcdefg'", 0, a), ("204 No Content", a, b)],
+                "{how}"
+            );
+            assert_eq!(m[0].fields["body_bytes"], "7", "{how}");
+            assert!(notes.is_empty(), "{how}: {notes:?}");
+        };
+        for cut in 1..stream.len() {
+            let (m, notes) = run(
+                &[(ServerToClient, &stream[..cut]), (ServerToClient, &stream[cut..])],
+                false,
+            );
+            check(&m, &notes, &format!("cut at {cut}"));
+        }
+        let bytes: Vec<(Direction, &[u8])> = stream.chunks(1).map(|b| (ServerToClient, b)).collect();
+        let (m, notes) = run(&bytes, false);
+        check(&m, &notes, "one byte per segment");
+    }
+
+    /// The CRLF that ends a chunked body in a segment of its own: the message is complete when it
+    /// arrives (and the next message is not mistaken for a chunk-size line).
+    #[test]
+    fn the_final_crlf_of_a_chunked_body_may_come_later() {
+        use Direction::*;
+        let (m, notes) = run(
+            &[
+                (ClientToServer, b"GET /a HTTP/1.1\r\n\r\n"),
+                (
+                    ServerToClient,
+                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n",
+                ),
+                (ServerToClient, b"\r\n"),
+                (ClientToServer, b"GET /b HTTP/1.1\r\n\r\n"),
+                (ServerToClient, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nno"),
+            ],
+            false,
+        );
+        let shown: Vec<(&str, f64)> = m.iter().map(|m| (m.summary.as_str(), m.t)).collect();
+        assert_eq!(
+            shown,
+            [
+                ("GET /a", 0.0),
+                ("200 OK 'ok'", 2.0),
+                ("GET /b", 3.0),
+                ("200 OK 'no'", 4.0)
+            ]
+        );
+        assert!(notes.is_empty(), "{notes:?}");
+    }
+
+    #[test]
+    fn bad_chunked_encoding_stops_the_direction() {
+        use Direction::*;
+        for body in [&b"3\r\nabcXY"[..], b"zz\r\n", b"+3\r\nabc\r\n0\r\n\r\n"] {
+            let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+            let (m, notes) = run(
+                &[
+                    (ServerToClient, &[&head[..], body].concat()),
+                    (ServerToClient, b"HTTP/1.1 204 No Content\r\n\r\n"),
+                ],
+                false,
+            );
+            let shown: Vec<&str> = m.iter().map(|m| m.summary.as_str()).collect();
+            assert_eq!(shown, ["malformed: bad chunked encoding"], "{body:?}");
+            assert!(
+                matches!(&notes[..], [Note::Malformed { what, .. }] if what.contains("incomplete")),
+                "{notes:?}"
+            );
+        }
+    }
+
+    /// A large body goes from the segments to its summary's first bytes: nothing waits in the
+    /// stream's buffer, and only `MAX_BODY_KEPT` bytes are copied.
+    #[test]
+    fn a_large_body_is_read_where_it_lies() {
+        let mut h = Http::new();
+        let mut out = Messages::default();
+        let dir = Direction::ServerToClient;
+        let size = 3 * MAX_BODY_KEPT;
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n");
+        h.data(dir, 0.0, 0, head.as_bytes(), &mut out);
+        let mut offset = head.len() as u64;
+        for _ in 0..size / 1000 {
+            h.data(dir, 1.0, offset, &[b'x'; 1000], &mut out);
+            offset += 1000;
+            let half = &h.halves[dir.index()];
+            assert!(half.stream.held().is_empty());
+            assert!(half.body.kept.len() <= MAX_BODY_KEPT);
+        }
+        let rest = size % 1000;
+        h.data(dir, 2.0, offset, &vec![b'x'; rest], &mut out);
+        assert_eq!(out.kept.len(), 1);
+        assert_eq!(out.kept[0].fields["body_bytes"], size.to_string());
+        assert_eq!(out.kept[0].len, (head.len() + size) as u64);
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //!
 //! Every dissector takes contiguous bytes of one direction as they become available and emits
 //! [`Msg`]s into the conversation's [`Messages`]; none may panic or hold more than a bounded buffer,
-//! whatever the bytes.
+//! whatever the bytes. MQTT, ZMTP and HTTP keep the start of an unfinished message between segments
+//! in one [`stream::StreamBuf`] per direction, which also remembers that a direction can no longer
+//! be followed (after a gap, or bytes that break the protocol).
 //!
 //! The report keeps the first messages of a conversation in full and only *counts* the rest (a 1 GB
 //! capture holds millions of messages). Writing a message's summary and fields costs more than decoding
@@ -25,6 +27,7 @@ pub mod jsonrpc;
 pub mod mqtt;
 pub mod raw;
 pub mod soap;
+pub mod stream;
 pub mod tls;
 pub mod zmtp;
 

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use wire::mqtt::{self, Decoder, Packet, QoS};
 
+use super::stream::{self, StreamBuf};
 use super::{preview, Dissector, Messages, Msg, Note};
 use crate::report::Direction;
 
@@ -23,17 +24,15 @@ const MAX_PACKET: usize = 8 * 1024 * 1024;
 
 #[derive(Default)]
 struct Half {
-    buf: Vec<u8>,
-    /// Stream offset of `buf[0]`.
-    offset: u64,
+    /// The start of an unfinished packet; stopped after a gap or a broken fixed header.
+    stream: StreamBuf,
     /// Bytes to drop (the rest of a packet too large to hold).
     skip: u64,
-    broken: bool,
 }
 
 pub struct Mqtt {
     /// Both directions' version: from the CONNECT, guessed while there is none. It holds no bytes:
-    /// whole packets are decoded where they lie, in the segment or in a half's `buf`.
+    /// whole packets are decoded where they lie, in the segment or in what a half's `stream` held.
     decoder: Decoder,
     halves: [Half; 2],
     /// Requests waiting for an answer: (what, packet id or 0, time, summary).
@@ -111,49 +110,31 @@ impl Mqtt {
         }
     }
 
-    /// Decode the whole packets at the start of `input` (which starts at stream offset
-    /// `halves[dir].offset`); returns how many bytes were used (all of them when the rest is dropped).
-    fn packets(&mut self, dir: Direction, t: f64, input: &[u8], out: &mut Messages) -> usize {
-        let mut used = 0;
-        loop {
-            let rest = &input[used..];
-            if rest.is_empty() {
-                return used;
+    /// Decode the packet at the front of the stream (`front`, at stream offset `at`): what
+    /// [`StreamBuf::feed`] calls until the bytes are used up.
+    fn step(&mut self, dir: Direction, t: f64, at: u64, front: &[u8], out: &mut Messages) -> stream::Step {
+        let error = match self.decoder.decode(front) {
+            Ok((p, total)) => {
+                self.packet(dir, t, at, total, p, out);
+                return stream::Step::Used(total);
             }
-            let start = self.halves[dir.index()].offset;
-            let (total, error) = match self.decoder.decode(rest) {
-                Ok((p, total)) => {
-                    self.halves[dir.index()].offset += total as u64;
-                    self.packet(dir, t, start, total, p, out);
-                    used += total;
-                    continue;
-                }
-                Err(e) if e.is_incomplete() => return used,
-                Err(mqtt::Error::TooLarge { size, .. }) => {
-                    // Announced by its fixed header: the rest of it is skipped as it comes.
-                    self.halves[dir.index()].skip = size.saturating_sub(rest.len()) as u64;
-                    let what = format!("MQTT packet of {size} bytes, too large to keep");
-                    out.push(malformed(dir, t, start, &what));
-                    return input.len();
-                }
-                Err(e) => (self.decoder.frame(rest), e.to_string()),
-            };
-            let h = &mut self.halves[dir.index()];
-            match total {
-                // A whole packet whose content is wrong: reported, and the stream goes on after it.
-                Ok(total) => {
-                    h.offset += total as u64;
-                    out.push(malformed(dir, t, start, &error));
-                    used += total;
-                }
-                // The fixed header itself is wrong (a reserved type, a length of more than 4 bytes):
-                // packets cannot be found in this direction any more.
-                Err(_) => {
-                    h.broken = true;
-                    out.push(malformed(dir, t, start, &error));
-                    return input.len();
-                }
+            Err(e) if e.is_incomplete() => return stream::Step::Incomplete,
+            Err(mqtt::Error::TooLarge { size, .. }) => {
+                // Announced by its fixed header: the rest of it is skipped as it comes.
+                self.halves[dir.index()].skip = size.saturating_sub(front.len()) as u64;
+                let what = format!("MQTT packet of {size} bytes, too large to keep");
+                out.push(malformed(dir, t, at, &what));
+                return stream::Step::Used(front.len());
             }
+            Err(e) => e.to_string(),
+        };
+        out.push(malformed(dir, t, at, &error));
+        match self.decoder.frame(front) {
+            // A whole packet whose content is wrong: reported, and the stream goes on after it.
+            Ok(total) => stream::Step::Used(total),
+            // The fixed header itself is wrong (a reserved type, a length of more than 4 bytes):
+            // packets cannot be found in this direction any more.
+            Err(_) => stream::Step::Invalid,
         }
     }
 
@@ -296,9 +277,6 @@ impl Mqtt {
 impl Dissector for Mqtt {
     fn data(&mut self, dir: Direction, t: f64, offset: u64, bytes: &[u8], out: &mut Messages) {
         let h = &mut self.halves[dir.index()];
-        if h.broken {
-            return;
-        }
         let mut bytes = bytes;
         let mut offset = offset;
         if h.skip > 0 {
@@ -307,26 +285,16 @@ impl Dissector for Mqtt {
             bytes = &bytes[n..];
             offset += n as u64;
         }
-        // Whole packets are decoded straight from the segment when nothing waits in the buffer (the
-        // usual case); only the start of an unfinished packet is copied, to wait for the rest.
-        let mut held = std::mem::take(&mut h.buf);
-        if held.is_empty() {
-            h.offset = offset;
-            let used = self.packets(dir, t, bytes, out);
-            held.extend_from_slice(&bytes[used..]);
-        } else {
-            held.extend_from_slice(bytes);
-            let used = self.packets(dir, t, &held, out);
-            held.drain(..used);
-        }
-        self.halves[dir.index()].buf = held;
+        // The stream is taken out of its half while it feeds `step`, which needs the whole dissector
+        // (the decoder, the pending requests, the half's `skip`).
+        let mut stream = std::mem::take(&mut h.stream);
+        stream.feed(offset, bytes, |at, front| self.step(dir, t, at, front, out));
+        self.halves[dir.index()].stream = stream;
     }
 
     fn gap(&mut self, dir: Direction) {
         // Packets cannot be found again reliably after a hole: stop this direction.
-        let h = &mut self.halves[dir.index()];
-        h.broken = true;
-        h.buf.clear();
+        self.halves[dir.index()].stream.stop();
     }
 
     fn end(&mut self, _dir: Direction, _t: f64, _out: &mut Messages) {}
@@ -339,13 +307,13 @@ impl Dissector for Mqtt {
             });
         }
         for (i, h) in self.halves.iter().enumerate() {
-            if !h.buf.is_empty() && !h.broken {
+            if !h.stream.held().is_empty() && !h.stream.is_stopped() {
                 let side = if i == 0 { "client" } else { "server" };
                 notes.push(Note::Malformed {
                     t: t_end,
                     what: format!(
                         "{} bytes of an unfinished MQTT packet from the {side} at the end",
-                        h.buf.len()
+                        h.stream.held().len()
                     ),
                 });
             }
@@ -429,6 +397,6 @@ mod tests {
             &[0x30, 0xff, 0xff, 0xff, 0x7f],
             &mut out,
         );
-        assert!(m.halves[0].buf.len() <= 5);
+        assert!(m.halves[0].stream.held().len() <= 5);
     }
 }

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use wire::zmtp::{Command, Item, StreamDecoder, Subscription};
 
+use super::stream::{self, StreamBuf};
 use super::{preview, Dissector, Messages, Msg, Note};
 use crate::report::Direction;
 
@@ -19,23 +20,21 @@ const MAX_FRAME: usize = 8 * 1024 * 1024;
 
 struct Half {
     decoder: StreamDecoder,
-    buf: Vec<u8>,
-    offset: u64,
-    /// Frames of the multipart message being received: (start offset, bodies).
+    /// The start of an unfinished greeting or frame; stopped after a gap or invalid bytes.
+    stream: StreamBuf,
+    /// The bodies of the frames of the multipart message being received, and the stream offset of
+    /// its first frame.
     parts: Vec<Vec<u8>>,
     parts_start: u64,
-    broken: bool,
 }
 
 impl Default for Half {
     fn default() -> Self {
         Half {
             decoder: StreamDecoder::with_max_frame(MAX_FRAME),
-            buf: Vec::new(),
-            offset: 0,
+            stream: StreamBuf::new(),
             parts: Vec::new(),
             parts_start: 0,
-            broken: false,
         }
     }
 }
@@ -57,79 +56,74 @@ impl Zmtp {
         Self::default()
     }
 
-    /// Decode the greeting parts and frames at the start of `input` (which starts at stream offset
-    /// `halves[dir].offset`); returns how many bytes were used (all of them when the rest is dropped).
-    fn items(&mut self, dir: Direction, t: f64, input: &[u8], out: &mut Messages) -> usize {
-        let mut used = 0;
-        loop {
-            let h = &mut self.halves[dir.index()];
-            let start = h.offset;
-            let (item_msg, n, part) = match h.decoder.decode(&input[used..]) {
-                Ok((item, n)) => match &item {
-                    Item::Greeting(g) => {
-                        let mut f = BTreeMap::new();
-                        f.insert("type".to_string(), "GREETING".to_string());
-                        f.insert("version".into(), format!("{}.{}", g.version.0, g.version.1));
-                        f.insert("mechanism".into(), g.mechanism.as_str().to_string());
-                        (Some(msg(dir, t, start, n as u64, item.to_string(), f)), n, None)
-                    }
-                    Item::Frame(fr) => match fr.command() {
-                        Some(cmd) => {
-                            let mut f = BTreeMap::new();
-                            let name = match &cmd {
-                                Ok(Command::Ready(m)) => {
-                                    if let Some(s) = m.socket_type() {
-                                        f.insert("socket_type".to_string(), s.as_str().to_string());
-                                    }
-                                    "READY".to_string()
-                                }
-                                Ok(Command::Subscribe(topic)) => {
-                                    f.insert("topic".to_string(), wire::text::show(topic));
-                                    "SUBSCRIBE".into()
-                                }
-                                Ok(Command::Cancel(topic)) => {
-                                    f.insert("topic".to_string(), wire::text::show(topic));
-                                    "CANCEL".into()
-                                }
-                                Ok(Command::Error { .. }) => "ERROR".into(),
-                                Ok(Command::Ping { .. }) => "PING".into(),
-                                Ok(Command::Pong { .. }) => "PONG".into(),
-                                Ok(Command::Unknown { name, .. }) => wire::text::show(name),
-                                Err(e) => format!("malformed command: {e}"),
-                            };
-                            f.insert("type".into(), name);
-                            (Some(msg(dir, t, start, n as u64, item.to_string(), f)), n, None)
-                        }
-                        // A message frame: its body is kept until the message's last frame.
-                        None => (None, n, Some((fr.body.to_vec(), fr.more()))),
-                    },
-                },
-                Err(e) if e.is_incomplete() => return used,
-                Err(e) => {
-                    h.broken = true;
+    /// Decode the greeting or the frame at the front of the stream (`front`, at stream offset `at`):
+    /// what [`StreamBuf::feed`] calls until the bytes are used up.
+    fn step(&mut self, dir: Direction, t: f64, at: u64, front: &[u8], out: &mut Messages) -> stream::Step {
+        let h = &mut self.halves[dir.index()];
+        let (item_msg, n, part) = match h.decoder.decode(front) {
+            Ok((item, n)) => match &item {
+                Item::Greeting(g) => {
                     let mut f = BTreeMap::new();
-                    f.insert("error".to_string(), e.to_string());
-                    out.push(msg(dir, t, start, 0, format!("malformed: {e}"), f));
-                    return input.len();
+                    f.insert("type".to_string(), "GREETING".to_string());
+                    f.insert("version".into(), format!("{}.{}", g.version.0, g.version.1));
+                    f.insert("mechanism".into(), g.mechanism.as_str().to_string());
+                    (Some(msg(dir, t, at, n as u64, item.to_string(), f)), n, None)
                 }
-            };
-            used += n;
-            h.offset += n as u64;
-            if let Some(m) = item_msg {
-                out.push(m);
+                Item::Frame(fr) => match fr.command() {
+                    Some(cmd) => {
+                        let mut f = BTreeMap::new();
+                        let name = match &cmd {
+                            Ok(Command::Ready(m)) => {
+                                if let Some(s) = m.socket_type() {
+                                    f.insert("socket_type".to_string(), s.as_str().to_string());
+                                }
+                                "READY".to_string()
+                            }
+                            Ok(Command::Subscribe(topic)) => {
+                                f.insert("topic".to_string(), wire::text::show(topic));
+                                "SUBSCRIBE".into()
+                            }
+                            Ok(Command::Cancel(topic)) => {
+                                f.insert("topic".to_string(), wire::text::show(topic));
+                                "CANCEL".into()
+                            }
+                            Ok(Command::Error { .. }) => "ERROR".into(),
+                            Ok(Command::Ping { .. }) => "PING".into(),
+                            Ok(Command::Pong { .. }) => "PONG".into(),
+                            Ok(Command::Unknown { name, .. }) => wire::text::show(name),
+                            Err(e) => format!("malformed command: {e}"),
+                        };
+                        f.insert("type".into(), name);
+                        (Some(msg(dir, t, at, n as u64, item.to_string(), f)), n, None)
+                    }
+                    // A message frame: its body is kept until the message's last frame.
+                    None => (None, n, Some((fr.body.to_vec(), fr.more()))),
+                },
+            },
+            Err(e) if e.is_incomplete() => return stream::Step::Incomplete,
+            Err(e) => {
+                // ZMTP has no markers to find the next frame after bytes that break its rules.
+                let mut f = BTreeMap::new();
+                f.insert("error".to_string(), e.to_string());
+                out.push(msg(dir, t, at, 0, format!("malformed: {e}"), f));
+                return stream::Step::Invalid;
             }
-            if let Some((body, more)) = part {
-                if h.parts.is_empty() {
-                    h.parts_start = start;
-                }
-                if h.parts.len() < 64 {
-                    h.parts.push(body);
-                }
-                if !more {
-                    self.message(dir, t, out);
-                }
+        };
+        if let Some(m) = item_msg {
+            out.push(m);
+        }
+        if let Some((body, more)) = part {
+            if h.parts.is_empty() {
+                h.parts_start = at;
+            }
+            if h.parts.len() < 64 {
+                h.parts.push(body);
+            }
+            if !more {
+                self.message(dir, t, out);
             }
         }
+        stream::Step::Used(n)
     }
 
     fn message(&mut self, dir: Direction, t: f64, out: &mut Messages) {
@@ -233,30 +227,16 @@ fn msg(
 
 impl Dissector for Zmtp {
     fn data(&mut self, dir: Direction, t: f64, offset: u64, bytes: &[u8], out: &mut Messages) {
-        let h = &mut self.halves[dir.index()];
-        if h.broken {
-            return;
-        }
-        // Whole frames are decoded straight from the segment when nothing waits in the buffer (the
-        // usual case); only the start of an unfinished frame is copied, to wait for the rest.
-        let mut held = std::mem::take(&mut h.buf);
-        if held.is_empty() {
-            h.offset = offset;
-            let used = self.items(dir, t, bytes, out);
-            held.extend_from_slice(&bytes[used..]);
-        } else {
-            held.extend_from_slice(bytes);
-            let used = self.items(dir, t, &held, out);
-            held.drain(..used);
-        }
-        self.halves[dir.index()].buf = held;
+        // The stream is taken out of its half while it feeds `step`, which needs the whole dissector
+        // (the half's decoder and parts, the requests waiting for a reply).
+        let mut stream = std::mem::take(&mut self.halves[dir.index()].stream);
+        stream.feed(offset, bytes, |at, front| self.step(dir, t, at, front, out));
+        self.halves[dir.index()].stream = stream;
     }
 
     fn gap(&mut self, dir: Direction) {
         // ZMTP has no markers to find a frame again after a hole.
-        let h = &mut self.halves[dir.index()];
-        h.broken = true;
-        h.buf.clear();
+        self.halves[dir.index()].stream.stop();
     }
 
     fn end(&mut self, _dir: Direction, _t: f64, _out: &mut Messages) {}

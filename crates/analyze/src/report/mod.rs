@@ -10,11 +10,16 @@
 //! plus an absolute `start_time` (ISO 8601, UTC, nanoseconds) where it helps; byte counts named
 //! `bytes` are whole frames on the wire (what Wireshark's Conversations window counts) and
 //! `payload_bytes` are TCP/UDP payload (what the applications exchanged).
+//!
+//! The types are here; the crate-private `report::build` makes them from the analyzer's conversations
+//! once the capture has been read.
 
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::Serialize;
+
+pub(crate) mod build;
 
 /// The version of this format.
 pub const FORMAT_VERSION: u32 = 1;
@@ -527,7 +532,7 @@ mod tests {
         let on_disk = std::fs::read_to_string(path).unwrap_or_default();
         assert!(
             on_disk == generated,
-            "docs/analyze-report.schema.json is out of date with crates/analyze/src/report.rs; \
+            "docs/analyze-report.schema.json is out of date with crates/analyze/src/report/mod.rs; \
              regenerate it with UPDATE_SCHEMA=1 cargo test -p sister-analyze schema"
         );
     }
