@@ -49,7 +49,7 @@ pub fn render(conv: &Conversation, chunks: &[FollowChunk], color: bool) -> Strin
                 m.protocol, m.summary, m.len, m.offset
             );
         }
-        let text = wire::text::show(&c.data).replace("\\n", "\\n\n");
+        let text = wire::escape::show(&c.data).replace("\\n", "\\n\n");
         for line in text.lines() {
             let _ = writeln!(o, "{mark} {paint}{line}{reset}");
         }

@@ -265,7 +265,7 @@ pub fn describe(p: &Packet<'_>, d: &wire::net::Decoded<'_>) -> String {
     let preview = if d.payload.is_empty() {
         String::new()
     } else {
-        let mut s = wire::text::show(&d.payload[..d.payload.len().min(60)]);
+        let mut s = wire::escape::show(&d.payload[..d.payload.len().min(60)]);
         if d.payload.len() > 60 {
             s.push('…');
         }

@@ -18,7 +18,7 @@
 //! - [`net`]: network headers for the capture analyzer: Ethernet/VLAN, Linux cooked SLL/SLL2, BSD
 //!   loopback, ARP, IPv4, IPv6 (extension headers), TCP (options), UDP, ICMP/ICMPv6; `net::decode` peels
 //!   a whole frame;
-//! - [`text`]: showing bytes from a peer to a human (invalid UTF-8 escaped, never a panic).
+//! - [`escape`]: showing bytes from a peer to a human (invalid UTF-8 escaped, never a panic).
 //! - [`mqtt`]: MQTT 3.1, 3.1.1 and 5.0, all 15 packets, properties, reason codes, topic names and
 //!   filters (the broker, the clients and the analyzer all read MQTT here);
 //! - [`zmtp`]: ZeroMQ's wire protocol, ZMTP 3.0/3.1 (greeting, NULL handshake, frames, commands);
@@ -38,6 +38,7 @@
 //!   close codes, and a byte stream out of binary frames (MQTT over WebSockets).
 
 pub mod error;
+pub mod escape;
 pub mod frame;
 pub mod giop;
 pub mod http;
@@ -48,7 +49,6 @@ pub mod mqtt;
 pub mod net;
 pub mod pickle;
 pub mod soap;
-pub mod text;
 pub mod ws;
 pub mod wsdl;
 pub mod xml;

@@ -815,7 +815,7 @@ fn key_shown(key: &[u8]) -> String {
         return "(empty key)".into();
     }
     if key_is_printable(key) {
-        return cut(&wire::text::show(key), KEY_SHOWN);
+        return cut(&wire::escape::show(key), KEY_SHOWN);
     }
     let texty = key.iter().filter(|b| b.is_ascii_alphanumeric()).count();
     if texty * 2 < key.len() {

@@ -605,7 +605,7 @@ fn reply_line(
         }
         ReplyBody::Unknown(text) => {
             f.insert("reason".into(), cut(text, 2000));
-            let _ = write!(s, ": {}", cut(&wire::text::show(gist(text).as_bytes()), 80));
+            let _ = write!(s, ": {}", cut(&wire::escape::show(gist(text).as_bytes()), 80));
         }
     }
     if compressed {

@@ -485,11 +485,11 @@ pub fn preview(bytes: &[u8], max: usize) -> String {
         .iter()
         .filter(|&&b| b == b'\n' || b == b'\r' || b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80)
         .count();
-    if !bytes.is_empty() && (wire::text::is_utf8(bytes) || printable * 10 >= bytes.len() * 9) {
+    if !bytes.is_empty() && (wire::escape::is_utf8(bytes) || printable * 10 >= bytes.len() * 9) {
         // Only the first `max` characters are shown: enough bytes for `max + 1` of them are shown (a
         // character comes from at most 4 bytes; a cut character at the end is past them), not a
         // 2000-byte body.
-        let shown = wire::text::show(&bytes[..bytes.len().min(4 * (max + 2))]);
+        let shown = wire::escape::show(&bytes[..bytes.len().min(4 * (max + 2))]);
         if shown.chars().count() > max {
             let cut: String = shown.chars().take(max).collect();
             format!("'{cut}…'")
@@ -515,7 +515,7 @@ pub(crate) fn reason(e: &wire::DecodeError) -> String {
 
 /// A string argument as the report shows it: quoted, control characters escaped, cut at 60.
 pub(crate) fn quoted(s: &str) -> String {
-    let shown = wire::text::show(s.as_bytes()).replace('"', "\\\"");
+    let shown = wire::escape::show(s.as_bytes()).replace('"', "\\\"");
     if shown.chars().count() > 60 {
         format!("\"{}…\"", shown.chars().take(60).collect::<String>())
     } else {
@@ -579,7 +579,7 @@ mod tests {
     #[test]
     fn preview_of_a_long_body_is_the_cut_of_all_of_it_shown() {
         let cut_of_all = |bytes: &[u8], max: usize| {
-            let shown = wire::text::show(bytes);
+            let shown = wire::escape::show(bytes);
             if shown.chars().count() > max {
                 format!("'{}…'", shown.chars().take(max).collect::<String>())
             } else {

@@ -182,7 +182,7 @@ impl Mqtt {
         f.insert("type".to_string(), kind.to_string());
         match &p {
             Packet::Connect(c) => {
-                f.insert("version".into(), format!("{:?}", c.version));
+                f.insert("version".into(), c.version.to_string());
                 f.insert("client_id".into(), c.client_id.clone());
                 f.insert("keep_alive".into(), c.keep_alive.to_string());
                 f.insert("clean_start".into(), c.clean_start.to_string());
@@ -201,7 +201,7 @@ impl Mqtt {
                 f.insert("topic".into(), pb.topic.clone());
                 f.insert("qos".into(), (pb.qos as u8).to_string());
                 f.insert("retain".into(), pb.retain.to_string());
-                f.insert("payload".into(), wire::text::show(&pb.payload));
+                f.insert("payload".into(), wire::escape::show(&pb.payload));
                 f.insert("payload_bytes".into(), pb.payload.len().to_string());
                 if pb.qos != QoS::AtMostOnce {
                     f.insert("packet_id".into(), pb.packet_id.to_string());
@@ -241,10 +241,7 @@ impl Mqtt {
         if self.decoder.is_guessed() {
             f.insert(
                 "version".into(),
-                format!(
-                    "{:?} (guessed: no CONNECT in the capture)",
-                    self.decoder.version()
-                ),
+                format!("{} (guessed: no CONNECT in the capture)", self.decoder.version()),
             );
         }
         let summary = match &p {

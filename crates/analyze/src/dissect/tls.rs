@@ -467,7 +467,7 @@ impl<'a> Reader<'a> {
 
 /// Text from the wire as the report shows it: control characters escaped, cut at `max`.
 fn shown(b: &[u8], max: usize) -> String {
-    cut(&wire::text::show(b), max)
+    cut(&wire::escape::show(b), max)
 }
 
 /// What a hello's extensions say (only those sister shows).

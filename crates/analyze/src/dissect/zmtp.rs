@@ -80,17 +80,17 @@ impl Zmtp {
                                 "READY".to_string()
                             }
                             Ok(Command::Subscribe(topic)) => {
-                                f.insert("topic".to_string(), wire::text::show(topic));
+                                f.insert("topic".to_string(), wire::escape::show(topic));
                                 "SUBSCRIBE".into()
                             }
                             Ok(Command::Cancel(topic)) => {
-                                f.insert("topic".to_string(), wire::text::show(topic));
+                                f.insert("topic".to_string(), wire::escape::show(topic));
                                 "CANCEL".into()
                             }
                             Ok(Command::Error { .. }) => "ERROR".into(),
                             Ok(Command::Ping { .. }) => "PING".into(),
                             Ok(Command::Pong { .. }) => "PONG".into(),
-                            Ok(Command::Unknown { name, .. }) => wire::text::show(name),
+                            Ok(Command::Unknown { name, .. }) => wire::escape::show(name),
                             Err(e) => format!("malformed command: {e}"),
                         };
                         f.insert("type".into(), name);
@@ -142,7 +142,7 @@ impl Zmtp {
                 Subscription::Subscribe(t) => ("SUBSCRIBE", t),
                 Subscription::Cancel(t) => ("CANCEL", t),
             };
-            let shown = wire::text::show(topic);
+            let shown = wire::escape::show(topic);
             if !out.wants_detail() {
                 out.count(dir, "ZMTP", Some(format_args!("{kind} '{shown}'")));
                 return;

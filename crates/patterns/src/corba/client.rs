@@ -18,12 +18,12 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use wire::escape::preview;
 use wire::giop::naming::{self as cos, NotFoundReason, NAMING_CONTEXT_EXT_ID};
 use wire::giop::{
     self, encode_request, Ior, Message, ObjectUrl, Reassembler, Reply, ReplyStatus, RequestHeader,
     SystemException, Version, Writer, GIOP_1_0, GIOP_1_2, IS_A,
 };
-use wire::text::preview;
 use wire::DecodeError;
 
 use super::HELLO_TYPE_ID;

@@ -22,8 +22,8 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use wire::escape::preview;
 use wire::giop::{self, MessageType, Reassembler, Version, GIOP_1_0};
-use wire::text::preview;
 use wire::DecodeError;
 
 use super::orb::Orb;

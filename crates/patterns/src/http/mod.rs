@@ -251,7 +251,7 @@ pub struct Reply {
 impl Reply {
     /// The body as text for a human (invalid UTF-8 escaped), without its final newline.
     pub fn text(&self) -> String {
-        wire::text::show(self.body.trim_ascii_end())
+        wire::escape::show(self.body.trim_ascii_end())
     }
 }
 

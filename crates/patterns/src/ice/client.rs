@@ -17,10 +17,10 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use wire::escape::preview;
 use wire::ice::{
     self, Encapsulation, Identity, Message, Reader, Reply, ReplyBody, ReplyStatus, Request, ENCODING_1_1,
 };
-use wire::text::preview;
 use wire::DecodeError;
 
 use super::adapter::PRINTER_TYPE_ID;

@@ -23,8 +23,8 @@ use std::sync::Arc;
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use wire::escape::preview;
 use wire::ice::{self, Message};
-use wire::text::preview;
 use wire::DecodeError;
 
 use super::adapter::Adapter;

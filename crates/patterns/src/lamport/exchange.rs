@@ -90,7 +90,7 @@ async fn read_message(stream: &mut TcpStream, peer: SocketAddr) -> Result<Lampor
         let n = stream.read(&mut chunk).await?;
         if n == 0 {
             if !buf.is_empty() {
-                error!(%peer, bytes = %wire::text::show(&buf), "the peer closed in the middle of a message; dropped");
+                error!(%peer, bytes = %wire::escape::show(&buf), "the peer closed in the middle of a message; dropped");
             }
             return Err(ExchangeError::ClosedEarly);
         }
@@ -108,7 +108,7 @@ async fn read_message(stream: &mut TcpStream, peer: SocketAddr) -> Result<Lampor
                 Err(DecodeError::Invalid(reason)) => {
                     error!(
                         %peer,
-                        bytes = %wire::text::show(&buf),
+                        bytes = %wire::escape::show(&buf),
                         "malformed Lamport message ({reason}); expected {{\"message\", \"balance\", \"timestamp\"}}: ignored, still waiting"
                     );
                     match wire::lamport::json_value_len(&buf) {

@@ -219,7 +219,7 @@ impl Publisher {
                 properties: self.s.properties.clone(),
                 ..Publish::new(self.s.topic.clone(), payload.clone())
             };
-            let shown = wire::text::show(&payload);
+            let shown = wire::escape::show(&payload);
             let result = tokio::select! {
                 biased;
                 _ = shutdown.recv() => return Ok(()),

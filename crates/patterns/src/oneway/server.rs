@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use wire::escape::preview;
 use wire::frame::{self, Mode};
-use wire::text::preview;
 
 use crate::accept_loop::{serve, Limits};
 use crate::framing::MessageReader;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use wire::text::show;
+use wire::escape::show;
 
 use crate::console::{step, Input, Say, Step};
 use crate::framing::{ClientConn, ClientError, Framing};

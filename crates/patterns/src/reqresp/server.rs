@@ -8,8 +8,8 @@ use std::io;
 use std::net::SocketAddr;
 
 use tokio::net::{TcpListener, TcpStream};
+use wire::escape::preview;
 use wire::frame::{self, Mode};
-use wire::text::preview;
 
 use crate::accept_loop::{serve, Limits};
 use crate::framing::{write_message, MessageReader};

@@ -75,7 +75,7 @@ pub async fn post(
         [single] if !batch => single.encode(),
         many => jsonrpc::encode_batch(many),
     };
-    tracing::debug!(body = %wire::text::show(&body), "POST /");
+    tracing::debug!(body = %wire::escape::show(&body), "POST /");
     let reply = http::request(
         server,
         hyper::Method::POST,

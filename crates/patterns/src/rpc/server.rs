@@ -74,7 +74,7 @@ impl Service for RpcService {
 }
 
 fn handle(body: &[u8]) -> Response {
-    tracing::debug!(body = %wire::text::show(body), "POST /");
+    tracing::debug!(body = %wire::escape::show(body), "POST /");
     let answer = jsonrpc::respond(body, |req| {
         let outcome = super::methods::call(req);
         match &outcome {

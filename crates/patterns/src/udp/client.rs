@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
-use wire::text::show;
+use wire::escape::show;
 
 use super::state::{numbered, Tally};
 use crate::console::Say;

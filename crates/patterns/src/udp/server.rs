@@ -4,7 +4,7 @@ use std::io;
 use std::time::Instant;
 
 use tokio::net::UdpSocket;
-use wire::text::preview;
+use wire::escape::preview;
 
 use super::state::{python_addr, reply};
 use crate::shutdown::Signal;

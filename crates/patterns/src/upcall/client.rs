@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
+use wire::escape::show;
 use wire::frame::Mode;
-use wire::text::show;
 
 use super::state::{self, Kind};
 use crate::console::{step, Input, Say, Step};

@@ -29,8 +29,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tracing::Instrument;
+use wire::escape::preview;
 use wire::frame::{self, Mode};
-use wire::text::preview;
 
 use super::state;
 use crate::accept_loop::{serve, Limits};

@@ -131,7 +131,7 @@ pub async fn run_req(cfg: ReqConfig, mut shutdown: Signal) -> Result<Vec<String>
             _ = shutdown.recv() => break,
         };
         tracing::info!("Received reply {i} [{}]", reply.show());
-        replies.push(wire::text::show(&reply.concat()));
+        replies.push(wire::escape::show(&reply.concat()));
     }
     Ok(replies)
 }
@@ -199,7 +199,7 @@ pub async fn run_sub(cfg: SubConfig, mut shutdown: Signal) -> Result<Vec<String>
             _ = shutdown.recv() => break,
         };
         tracing::info!("Received: {}", m.show());
-        got.push(wire::text::show(&m.concat()));
+        got.push(wire::escape::show(&m.concat()));
     }
     Ok(got)
 }

@@ -67,7 +67,7 @@ impl Message {
     pub fn show(&self) -> String {
         self.frames
             .iter()
-            .map(|f| wire::text::show(f))
+            .map(|f| wire::escape::show(f))
             .collect::<Vec<_>>()
             .join(" | ")
     }

@@ -144,7 +144,7 @@ async fn handshake(shared: &Shared, stream: &mut TcpStream) -> Result<Handshake,
                             leftover: buf,
                         })
                     }
-                    Command::Error { reason } => Err(ConnError::PeerError(wire::text::show(reason))),
+                    Command::Error { reason } => Err(ConnError::PeerError(wire::escape::show(reason))),
                     other => Err(ConnError::Protocol(format!("expected READY, got {other}"))),
                 };
             }
@@ -378,16 +378,16 @@ fn handle_command(peer: &Peer, cmd: &Command<'_>) -> Result<(), ConnError> {
             let mut out = peer.lock_out();
             out.subs.subscribe(t);
             drop(out);
-            tracing::info!(topic = %wire::text::show(t), "subscriber subscribed");
+            tracing::info!(topic = %wire::escape::show(t), "subscriber subscribed");
         }
         Command::Cancel(t) => {
             peer.lock_out().subs.cancel(t);
-            tracing::info!(topic = %wire::text::show(t), "subscriber cancelled");
+            tracing::info!(topic = %wire::escape::show(t), "subscriber cancelled");
         }
-        Command::Error { reason } => return Err(ConnError::PeerError(wire::text::show(reason))),
+        Command::Error { reason } => return Err(ConnError::PeerError(wire::escape::show(reason))),
         Command::Ready(_) => return Err(ConnError::Protocol("a second READY after the handshake".into())),
         Command::Unknown { name, .. } => {
-            tracing::debug!(command = %wire::text::show(name), "unknown command ignored");
+            tracing::debug!(command = %wire::escape::show(name), "unknown command ignored");
         }
     }
     Ok(())

@@ -90,7 +90,7 @@ impl Connect {
             (b"MQIsdp", 3) => Version::V3_1,
             _ => {
                 return Err(Error::UnsupportedVersion {
-                    name: crate::text::show(name),
+                    name: crate::escape::show(name),
                     level,
                 })
             }

@@ -508,7 +508,7 @@ impl fmt::Display for Packet {
 pub(crate) fn preview(payload: &[u8]) -> String {
     const MAX: usize = 64;
     let cut = &payload[..payload.len().min(MAX * 4)];
-    let shown = crate::text::show(cut).replace('"', "\\\"");
+    let shown = crate::escape::show(cut).replace('"', "\\\"");
     if shown.chars().count() > MAX || cut.len() < payload.len() {
         let mut s: String = shown.chars().take(MAX).collect();
         s.push('…');

@@ -284,8 +284,8 @@ impl fmt::Display for Metadata<'_> {
             write!(
                 f,
                 "{}=\"{}\"",
-                crate::text::show(p.name),
-                crate::text::show(p.value)
+                crate::escape::show(p.name),
+                crate::escape::show(p.value)
             )?;
         }
         Ok(())
@@ -295,7 +295,7 @@ impl fmt::Display for Metadata<'_> {
 impl fmt::Display for Command<'_> {
     /// `READY Socket-Type="REQ" Identity=""`, `SUBSCRIBE "WAKTU"`, `PING ttl 3.0 s context ""`, ...
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::text::show;
+        use crate::escape::show;
         match self {
             Command::Ready(m) => write!(f, "READY {m}"),
             Command::Error { reason } => write!(f, "ERROR \"{}\"", show(reason)),

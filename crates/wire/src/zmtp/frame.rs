@@ -222,7 +222,7 @@ impl fmt::Display for Frame<'_> {
                     "MESSAGE{} {} B \"{}\"",
                     if more { "+" } else { "" },
                     self.body.len(),
-                    crate::text::show(preview(self.body))
+                    crate::escape::show(preview(self.body))
                 )?;
                 if self.body.len() > PREVIEW {
                     f.write_str("…")?;

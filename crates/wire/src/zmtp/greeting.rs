@@ -66,7 +66,7 @@ impl Mechanism {
             b"PLAIN" => Mechanism::Plain,
             b"CURVE" => Mechanism::Curve,
             b"GSSAPI" => Mechanism::Gssapi,
-            other => Mechanism::Unknown(crate::text::show(other)),
+            other => Mechanism::Unknown(crate::escape::show(other)),
         }
     }
 }

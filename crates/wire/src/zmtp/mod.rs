@@ -100,7 +100,7 @@ impl SocketType {
             b"PUSH" => SocketType::Push,
             b"PULL" => SocketType::Pull,
             b"PAIR" => SocketType::Pair,
-            other => SocketType::Unknown(crate::text::show(other)),
+            other => SocketType::Unknown(crate::escape::show(other)),
         }
     }
 

@@ -51,8 +51,8 @@ impl<'a> Subscription<'a> {
 impl fmt::Display for Subscription<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Subscription::Subscribe(t) => write!(f, "subscribe \"{}\" (3.0 message)", crate::text::show(t)),
-            Subscription::Cancel(t) => write!(f, "cancel \"{}\" (3.0 message)", crate::text::show(t)),
+            Subscription::Subscribe(t) => write!(f, "subscribe \"{}\" (3.0 message)", crate::escape::show(t)),
+            Subscription::Cancel(t) => write!(f, "cancel \"{}\" (3.0 message)", crate::escape::show(t)),
         }
     }
 }

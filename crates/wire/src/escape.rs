@@ -9,9 +9,9 @@
 /// bytes as `\xNN`; the C1 control characters as `\u{NN}`.
 ///
 /// ```
-/// assert_eq!(wire::text::show(b"Suhu: 28\xc2\xb0C"), "Suhu: 28°C");
-/// assert_eq!(wire::text::show(b"bad \xff byte"), "bad \\xff byte");
-/// assert_eq!(wire::text::show(b"two\nlines"), "two\\nlines");
+/// assert_eq!(wire::escape::show(b"Suhu: 28\xc2\xb0C"), "Suhu: 28°C");
+/// assert_eq!(wire::escape::show(b"bad \xff byte"), "bad \\xff byte");
+/// assert_eq!(wire::escape::show(b"two\nlines"), "two\\nlines");
 /// ```
 pub fn show(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
@@ -55,8 +55,8 @@ pub fn show(bytes: &[u8]) -> String {
 /// messages that may be a megabyte long.
 ///
 /// ```
-/// assert_eq!(wire::text::preview(b"hello", 10), "hello");
-/// assert_eq!(wire::text::preview(&[b'a'; 2000], 3), "aaa… (2000 bytes)");
+/// assert_eq!(wire::escape::preview(b"hello", 10), "hello");
+/// assert_eq!(wire::escape::preview(&[b'a'; 2000], 3), "aaa… (2000 bytes)");
 /// ```
 pub fn preview(bytes: &[u8], max_chars: usize) -> String {
     let shown = show(bytes);
