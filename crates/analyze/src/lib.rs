@@ -37,6 +37,7 @@
 //! diagram and the Markdown findings, in English or Indonesian, hosts named), [`follow`] (`--follow`),
 //! [`flow`], [`reassembly`], [`dissect`], [`live`] (`sister capture --decode`).
 
+pub mod check;
 pub mod dissect;
 pub mod flow;
 pub mod follow;
