@@ -60,7 +60,7 @@ pub fn summary(captures: &[CaptureCheck]) -> Summary {
             .cmp(&a.captures)
             .then(order(a.pattern).cmp(&order(b.pattern)))
     });
-    faults.sort_by(|a, b| b.captures.cmp(&a.captures));
+    faults.sort_by_key(|f| std::cmp::Reverse(f.captures));
     Summary {
         captures: captures.len(),
         all_passed: captures.iter().filter(|c| c.all_passed()).count(),
@@ -155,9 +155,23 @@ pub fn csv(captures: &[CaptureCheck], lang: Lang) -> String {
     out
 }
 
+/// What `sister check --class DIR --format json` writes: every capture's checks as `sister check
+/// --format json` writes them, and the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct JsonClass<'a> {
+    pub captures: &'a [CaptureCheck],
+    pub summary: Summary,
+}
+
 /// Every capture's checks and the summary as JSON: `{"captures": [...], "summary": {...}}`.
-pub fn json(captures: &[CaptureCheck]) -> serde_json::Value {
-    serde_json::json!({ "captures": captures, "summary": summary(captures) })
+pub fn json(captures: &[CaptureCheck]) -> String {
+    let class = JsonClass {
+        captures,
+        summary: summary(captures),
+    };
+    let mut s = serde_json::to_string_pretty(&class).unwrap_or_default();
+    s.push('\n');
+    s
 }
 
 /// A Markdown table cell: `|` escaped, line breaks as spaces.

@@ -326,7 +326,16 @@ pub fn unreadable(file: &str, error: &crate::Error, lang: Lang) -> CaptureCheck 
     )
 }
 
-/// `captures` as `sister check --format json` writes them: `{"captures": [...]}`.
-pub fn to_json(captures: &[CaptureCheck]) -> serde_json::Value {
-    serde_json::json!({ "captures": captures })
+/// What `sister check --format json` writes: `{"captures": [{"file", "pattern", "checks": [{"name",
+/// "passed", "detail", ...}], ...}]}`. Fields are only ever added.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct JsonReport<'a> {
+    pub captures: &'a [CaptureCheck],
+}
+
+/// `captures` as `sister check --format json` writes them (pretty, with a final newline).
+pub fn to_json(captures: &[CaptureCheck]) -> String {
+    let mut s = serde_json::to_string_pretty(&JsonReport { captures }).unwrap_or_default();
+    s.push('\n');
+    s
 }
