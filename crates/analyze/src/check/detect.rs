@@ -204,6 +204,9 @@ pub fn course_pattern(port: u16, transport: Transport) -> Option<Pattern> {
 
 /// A ZooKeeper session: the server's port, or the client's first message is a ConnectRequest (a
 /// 4-byte length of 44 or 45, then protocol version 0: ZooKeeper's `ConnectRequest` Jute record).
+/// The report shows a message's first bytes as hex (`00 00 00 2c ...`) when they are binary, and as
+/// escaped text (`'\x00\x00\x00,...`) when they happen to be valid UTF-8, as a new session's
+/// all-zero ConnectRequest is.
 fn looks_like_zookeeper(c: &Conversation) -> bool {
     if c.server.port == 2181 {
         return true;
@@ -213,9 +216,15 @@ fn looks_like_zookeeper(c: &Conversation) -> bool {
         .iter()
         .find(|m| m.direction == crate::report::Direction::ClientToServer);
     first.is_some_and(|m| {
-        m.protocol == "data"
-            && (m.summary.starts_with("00 00 00 2c 00 00 00 00")
-                || m.summary.starts_with("00 00 00 2d 00 00 00 00"))
+        let starts = [
+            "00 00 00 2c 00 00 00 00",
+            "00 00 00 2d 00 00 00 00",
+            "'\\x00\\x00\\x00,\\x00\\x00\\x00\\x00",
+            "'\\x00\\x00\\x00-\\x00\\x00\\x00\\x00",
+        ];
+        matches!(m.len, 48 | 49)
+            && matches!(m.protocol.as_str(), "data" | "text")
+            && starts.iter().any(|s| m.summary.starts_with(s))
     })
 }
 

@@ -107,7 +107,6 @@ pub(super) fn lab_traffic(report: &Report, det: &Detection, file: &str, lang: La
             .iter()
             .map(|c| port_name(c.server.port, c.transport))
             .collect();
-        ports.dedup();
         ports.sort();
         ports.dedup();
         let ports = ports.join(", ");

@@ -470,11 +470,11 @@ fn unanswered_syn_and_refusal_without_any_data() {
     assert_eq!(named(&c, "server-ready").fault.as_deref(), Some("SYN unanswered"));
 }
 
-#[test]
-fn zookeeper_by_its_port() {
+/// A ZooKeeper session on `port`: the ConnectRequest (length 44, protocol version 0, zxid, timeout
+/// 30000, session 0, a 16-byte password) and a ConnectResponse.
+fn zookeeper_frames(port: u16) -> Vec<Vec<u8>> {
     let mut rng = Rng::new(5);
-    let mut zk = Conn::open(&mut rng, Host::docker(3), 51000, Host::docker(2), 2181);
-    // ConnectRequest: length 44, protocol version 0, zxid, timeout 30000, session 0, 16-byte password.
+    let mut zk = Conn::open(&mut rng, Host::docker(3), 51000, Host::docker(2), port);
     let mut connect = vec![0, 0, 0, 44, 0, 0, 0, 0];
     connect.extend_from_slice(&[0; 8]);
     connect.extend_from_slice(&30000u32.to_be_bytes());
@@ -484,9 +484,24 @@ fn zookeeper_by_its_port() {
     zk.send(true, &connect);
     zk.send(false, &[0, 0, 0, 36, 0, 0, 0, 0, 0, 0, 0x75, 0x30]);
     zk.close();
-    let c = check(&report_of(pcap(zk.frames)), "zk-election.pcap", None, Lang::En);
+    zk.frames.into_iter().collect()
+}
+
+#[test]
+fn zookeeper_by_its_port_or_its_connect_request() {
+    let c = check(
+        &report_of(pcap(zookeeper_frames(2181))),
+        "zk-election.pcap",
+        None,
+        Lang::En,
+    );
     assert_eq!(c.pattern, Pattern::Zk);
     assert!(c.all_passed(), "{c:#?}");
+    // Moved to another port, the ConnectRequest still says ZooKeeper (and the port check says it moved).
+    let moved = report_of(pcap(zookeeper_frames(2888)));
+    let c = check(&moved, "zk.pcap", None, Lang::En);
+    assert_eq!(c.pattern, Pattern::Zk, "{:#?}", moved.conversations);
+    assert_eq!(failed(&c), ["port"]);
 }
 
 #[test]
