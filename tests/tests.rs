@@ -8,6 +8,7 @@
 mod analyze;
 mod ca;
 mod capture;
+mod check;
 mod corba;
 mod docker;
 mod https;

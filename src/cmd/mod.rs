@@ -14,6 +14,7 @@ pub mod bench;
 pub mod bench_analyze;
 pub mod ca;
 pub mod capture;
+pub mod check;
 pub mod client_args;
 pub mod corba;
 pub mod https_args;
@@ -84,6 +85,8 @@ pub enum Command {
     Capture(capture::CaptureArgs),
     /// Read pcap/pcapng files and write the findings: hosts, conversations, messages, anomalies
     Analyze(analyze::AnalyzeArgs),
+    /// Does a capture show what the worksheet asks? Per capture, or a class table (--class DIR)
+    Check(check::CheckArgs),
     /// Run the worksheet on loopback: every pattern, a transcript, a verdict
     Lab(lab::LabArgs),
     /// Measure a pattern's server: throughput and latency (not a test)
@@ -150,6 +153,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Capture(args) => capture::run(args).await,
         Command::Analyze(args) => analyze::run(args),
+        Command::Check(args) => check::run(args),
         Command::Lab(args) => lab::run(args, &cli.global).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Reqresp(args) => reqresp::run(args).await,

@@ -39,6 +39,7 @@
 //! named), [`follow`] (`--follow`), [`flow`], [`reassembly`], [`dissect`], [`live`]
 //! (`sister capture --decode`).
 
+pub mod check;
 pub mod dissect;
 pub mod flow;
 pub mod follow;
