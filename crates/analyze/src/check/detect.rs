@@ -127,7 +127,15 @@ pub fn detect(report: &Report) -> Detection {
                     .iter()
                     .filter(|&&i| ports.contains(&report.conversations[i].server.port)),
             );
+            // TLS to the same server port is the same pattern, encrypted: the lab's MQTT-over-TLS
+            // step has a plaintext client refused by the TLS listener beside the TLS clients.
+            conversations.extend(unattributed.iter().filter(|&&i| {
+                let c = &report.conversations[i];
+                c.protocol == "TLS" && ports.contains(&c.server.port)
+            }));
             conversations.sort_unstable();
+            conversations.dedup();
+            unattributed.retain(|i| conversations.binary_search(i).is_err());
         }
     }
     Detection {

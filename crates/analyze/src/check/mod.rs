@@ -158,7 +158,8 @@ impl Pattern {
     /// The course's ports for the pattern (LAB.md's table): the server's, or the broker's.
     pub fn course_ports(self) -> &'static [u16] {
         match self {
-            Pattern::Mqtt => &[1883],
+            // 8883: MQTT over TLS (IANA's secure-mqtt), the port of `sister lab`'s TLS step.
+            Pattern::Mqtt => &[1883, 8883],
             Pattern::Reqresp => &[2222],
             Pattern::Oneway => &[3131],
             Pattern::Udp => &[12345],

@@ -627,3 +627,23 @@ fn names_that_name_a_protocol() {
     assert!(name_claims("interesting-device.pcap").is_empty());
     assert!(name_claims("capture.pcap").is_empty());
 }
+
+/// MQTT over TLS (Mosquitto on 8883, testdata/tls): the pattern is MQTT, and the checks that need
+/// the packets give way to one saying they are encrypted, which is not the capture's fault.
+#[test]
+fn mqtt_over_tls_says_the_packets_are_encrypted() {
+    let c = real_check("tls/mosquitto");
+    assert_eq!(c.pattern, Pattern::Mqtt);
+    let e = named(&c, "encrypted");
+    assert!(e.passed && e.detail.contains("encrypted"), "{e:?}");
+    for n in ["connect", "subscribe", "publish", "forwarded", "disconnect"] {
+        assert!(
+            c.checks.iter().all(|k| k.name != n),
+            "{n} cannot be seen inside TLS: {:?}",
+            c.checks
+        );
+    }
+    // What TLS does not hide is still checked: the port and the handshake.
+    assert!(named(&c, "port").passed, "{:?}", named(&c, "port"));
+    assert!(named(&c, "handshake").passed, "{:?}", named(&c, "handshake"));
+}
