@@ -109,8 +109,7 @@ impl Expect {
                 )
             });
         }
-        if self.port.is_some() && det.pattern == Pattern::None {
-            let port = self.port.unwrap_or_default();
+        if let (Some(port), Pattern::None) = (self.port, det.pattern) {
             out.push(Check::fail(
                 "expect-port",
                 tr!(lang, "port {port}", "port {port}"),

@@ -445,7 +445,8 @@ fn filters(m: &Message) -> Vec<String> {
 
 fn mqtt(ctx: &Ctx) -> Vec<Check> {
     let lang = ctx.lang;
-    let tls: Vec<&Conversation> = ctx.data().into_iter().filter(|c| c.protocol == "TLS").collect();
+    let data = ctx.data();
+    let tls: Vec<&Conversation> = data.iter().copied().filter(|c| c.protocol == "TLS").collect();
     let mut out = mqtt_plain(ctx);
     if tls.is_empty() {
         return out;
@@ -453,8 +454,8 @@ fn mqtt(ctx: &Ctx) -> Vec<Check> {
     // MQTT over TLS (the lab's 8883 step): the packets are encrypted, so no capture can show a
     // SUBSCRIBE, a PUBLISH or where it went. That is what TLS is for, not a fault of the capture:
     // those checks give way to one that says what the capture does show.
-    let plain_convs = ctx.data().iter().filter(|c| c.protocol == "MQTT").count();
-    out.retain(|c| plain_convs > 0 && matches!(c.name, "connect" | "disconnect"));
+    let readable = data.iter().any(|c| c.protocol == "MQTT");
+    out.retain(|c| readable && matches!(c.name, "connect" | "disconnect"));
     if let Some(c) = out.iter_mut().find(|c| c.name == "connect" && !c.passed) {
         // The lab's TLS step sends one plaintext CONNECT to the TLS listener on purpose.
         let sentence = tr!(
